@@ -1,0 +1,235 @@
+import hmac
+import logging
+import secrets
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from .. import platforms
+from ..platforms.connect import key_digest
+
+_logger = logging.getLogger(__name__)
+
+MANAGER = "sale_inbox.group_sale_inbox_manager"
+
+CONNECT_ORDERS_PATH = "/sale_inbox/connect/v1/orders"
+
+
+class SaleChannel(models.Model):
+    _name = "sale.channel"
+    _description = "Sales Channel"
+    _inherit = ["mail.thread"]
+    _order = "sequence, name, id"
+    _rec_name = "name"
+
+    name = fields.Char(required=True, tracking=True)
+    sequence = fields.Integer(default=10)
+    platform = fields.Selection(
+        selection=[("connect", "Connect")],
+        required=True,
+        default="connect",
+        tracking=True,
+        help="The store or marketplace this channel receives orders from. Connect is our own "
+        "API, for any shop that can send an HTTP request.",
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    active = fields.Boolean(default=True)
+    state = fields.Selection(
+        [("connected", "Connected"), ("disconnected", "Disconnected")],
+        required=True,
+        default="connected",
+        tracking=True,
+        help="A disconnected channel refuses incoming orders (503) and runs no jobs.",
+    )
+
+    # Credentials: readable by Sales Inbox managers only.
+    api_key = fields.Char(
+        string="API Key",
+        groups=MANAGER,
+        copy=False,
+        default=lambda self: secrets.token_urlsafe(32),
+        help="The shop sends it as 'Authorization: Bearer <key>' with every request.",
+    )
+    api_key_digest = fields.Char(
+        compute="_compute_api_key_digest", store=True, index=True, groups=MANAGER, copy=False
+    )
+    webhook_url = fields.Char(
+        string="Webhook URL",
+        compute="_compute_webhook_url",
+        help="Paste this address in the store's settings: orders are sent there.",
+    )
+
+    # Where orders go.
+    warehouse_id = fields.Many2one(
+        "stock.warehouse",
+        check_company=True,
+        help="Warehouse the orders are delivered from. Empty: the company's default.",
+    )
+    pricelist_id = fields.Many2one("product.pricelist", check_company=True)
+    team_id = fields.Many2one("crm.team", string="Sales Team", check_company=True)
+    user_id = fields.Many2one("res.users", string="Salesperson", domain=[("share", "=", False)])
+    shipping_product_id = fields.Many2one(
+        "product.product",
+        string="Shipping Product",
+        check_company=True,
+        default=lambda self: self.env.ref("sale_inbox.product_shipping", raise_if_not_found=False),
+        help="Shipping charged by the store is added to the order as a line of this product.",
+    )
+
+    # Automatic processing (seed 000).
+    auto_process = fields.Boolean(
+        string="Auto Processing",
+        default=True,
+        help="Turn each incoming order into a sales document as soon as it arrives. "
+        "Otherwise orders wait in the inbox for a salesperson.",
+    )
+    document_type = fields.Selection(
+        [
+            ("quotation", "Quotation"),
+            ("order", "Sales Order"),
+            ("invoice", "Sales Order and Invoice"),
+        ],
+        string="Document to Create",
+        required=True,
+        default="order",
+    )
+    auto_confirm = fields.Boolean(
+        string="Approve/Post",
+        default=True,
+        help="Confirm the sales order and post the invoice.",
+    )
+    add_payment = fields.Boolean(
+        string="Add a Payment",
+        help="Register the payment the store reports in the journal mapped to its payment "
+        "method: reconciled with the posted invoice, or else kept as the customer's advance.",
+    )
+    wait_for_payment = fields.Boolean(
+        string="Wait for Payment",
+        help="Process an order only once the store reports it paid.",
+    )
+    send_email = fields.Boolean(
+        string="Send by Email",
+        help="E-mail the invoice (or the order when no invoice is made) to the customer.",
+    )
+    amount_tolerance = fields.Monetary(
+        currency_field="currency_id",
+        help="Largest difference accepted between the store's total and the Odoo total.",
+    )
+    amount_mismatch_action = fields.Selection(
+        [
+            ("review", "Keep as draft for review"),
+            ("continue", "Continue and note the difference"),
+        ],
+        string="When Totals Differ",
+        required=True,
+        default="review",
+        help="What happens when the Odoo total differs from the store's total by more than "
+        "the tolerance. Keeping the draft adds no payment, as the store and Odoo disagree.",
+    )
+
+    payment_method_ids = fields.One2many(
+        "sale.channel.payment.method", "channel_id", string="Payments Mapping"
+    )
+    inbox_order_ids = fields.One2many("sale.inbox.order", "channel_id", string="Inbox")
+    inbox_count = fields.Integer(compute="_compute_inbox_counts", string="Inbox Orders")
+    attention_count = fields.Integer(
+        compute="_compute_inbox_counts",
+        string="Need Attention",
+        help="Orders in error or waiting for review.",
+    )
+    last_error = fields.Text(readonly=True, copy=False)
+    last_error_date = fields.Datetime(readonly=True, copy=False)
+
+    _sql_constraints = [
+        ("api_key_digest_unique", "unique(api_key_digest)", "Two channels cannot share an API key."),
+    ]
+
+    @api.depends("api_key")
+    def _compute_api_key_digest(self):
+        for channel in self:
+            channel.api_key_digest = key_digest(channel.api_key) if channel.api_key else False
+
+    @api.depends("platform")
+    def _compute_webhook_url(self):
+        base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        for channel in self:
+            channel.webhook_url = base_url.rstrip("/") + channel._webhook_path()
+
+    def _webhook_path(self):
+        self.ensure_one()
+        return CONNECT_ORDERS_PATH
+
+    def _compute_inbox_counts(self):
+        counts = {
+            (channel.id, state): count
+            for channel, state, count in self.env["sale.inbox.order"]._read_group(
+                [("channel_id", "in", self.ids)], ["channel_id", "state"], ["__count"]
+            )
+        }
+        for channel in self:
+            channel.inbox_count = sum(c for (cid, _state), c in counts.items() if cid == channel.id)
+            channel.attention_count = counts.get((channel.id, "error"), 0) + counts.get(
+                (channel.id, "needs_review"), 0
+            )
+
+    def _platform(self):
+        self.ensure_one()
+        return platforms.get(self.platform)
+
+    @api.model
+    def _find_by_api_key(self, token):
+        """The channel whose API key is ``token``, or an empty recordset."""
+        if not token:
+            return self.browse()
+        channel = self.sudo().with_context(active_test=False).search(
+            [("api_key_digest", "=", key_digest(token))], limit=1
+        )
+        if channel and hmac.compare_digest(channel.api_key.encode(), token.encode()):
+            return channel
+        return self.browse()
+
+    def action_connect(self):
+        self.write({"state": "connected", "last_error": False, "last_error_date": False})
+
+    def action_disconnect(self):
+        self.write({"state": "disconnected"})
+
+    def action_regenerate_api_key(self):
+        for channel in self:
+            channel.api_key = secrets.token_urlsafe(32)
+            channel.message_post(body=_("A new API key was generated; the old one no longer works."))
+
+    def action_view_inbox(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("sale_inbox.sale_inbox_order_action")
+        action["domain"] = [("channel_id", "=", self.id)]
+        action["context"] = {"default_channel_id": self.id}
+        return action
+
+    def action_process_now(self):
+        """Process this channel's waiting orders now rather than at the cron's next run."""
+        orders = self.env["sale.inbox.order"].search(
+            [("channel_id", "in", self.ids), ("state", "=", "new")]
+        )
+        if not orders:
+            raise UserError(_("No new orders wait in this channel's inbox."))
+        orders.action_process()
+
+    def _trigger_processing(self, updates=False):
+        """Wake the processing cron up: new orders of an automatic channel, or any update."""
+        if updates or self.auto_process:
+            self.env.ref("sale_inbox.ir_cron_process_inbox").sudo()._trigger()
+
+    @api.model
+    def _demo_map_card_payments(self, method_ids):
+        """Demo data: map card payments to the company's bank journal (made by its chart)."""
+        for method in self.env["sale.channel.payment.method"].browse(method_ids):
+            method.journal_id = self.env["account.journal"].search(
+                [("type", "=", "bank"), ("company_id", "=", method.company_id.id)], limit=1
+            )
+
+    def _set_error(self, message):
+        self.sudo().write({"last_error": message, "last_error_date": fields.Datetime.now()})

@@ -1,0 +1,42 @@
+from odoo import api, fields, models
+
+
+class SaleChannelPaymentMethod(models.Model):
+    _name = "sale.channel.payment.method"
+    _description = "Payments Mapping"
+    _order = "channel_id, sequence, code"
+    _rec_name = "name"
+    _check_company_auto = True
+
+    channel_id = fields.Many2one("sale.channel", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="channel_id.company_id", store=True, index=True)
+    sequence = fields.Integer(default=10)
+    code = fields.Char(
+        string="Store Code",
+        required=True,
+        help="The payment method's code as the store sends it (e.g. 'paypal', 'cod').",
+    )
+    name = fields.Char(string="Label", required=True)
+    journal_id = fields.Many2one(
+        "account.journal",
+        string="Journal",
+        check_company=True,
+        domain="[('type', 'in', ('bank', 'cash'))]",
+        help="The bank, cash or merchant account that receives the money.",
+    )
+    means_paid = fields.Boolean(
+        string="Paid Online",
+        default=True,
+        help="Orders paid with this method are paid when they arrive. Cash on delivery is "
+        "not: no payment is added for it.",
+    )
+    is_mapped = fields.Boolean(compute="_compute_is_mapped", store=True)
+
+    _sql_constraints = [
+        ("code_unique", "unique(channel_id, code)", "Each payment method is mapped once per channel."),
+    ]
+
+    @api.depends("journal_id", "means_paid")
+    def _compute_is_mapped(self):
+        for method in self:
+            method.is_mapped = bool(method.journal_id) or not method.means_paid

@@ -1,0 +1,289 @@
+"""The normalized order and the interface every platform module implements.
+
+Nothing here imports Odoo: platform code is tested on its own, and the Odoo side only ever
+sees a :class:`NormalizedOrder` (or its JSON form, kept on the inbox record).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar, Mapping
+
+
+class PlatformError(Exception):
+    """Base of every error a platform module raises."""
+
+
+class AuthenticationError(PlatformError):
+    """The delivery's credentials or signature are missing or wrong (answer 401)."""
+
+
+class PayloadTooLarge(PlatformError):
+    """The body is larger than we accept (answer 413)."""
+
+
+@dataclass(frozen=True)
+class FieldError:
+    path: str
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"field": self.path, "message": self.message}
+
+
+class InvalidPayload(PlatformError):
+    """The body cannot be read as an order; ``errors`` names each field at fault."""
+
+    def __init__(self, errors: list[FieldError] | str):
+        if isinstance(errors, str):
+            errors = [FieldError("", errors)]
+        self.errors = errors
+        super().__init__("; ".join(f"{e.path or 'body'}: {e.message}" for e in errors))
+
+
+PAYMENT_STATUSES = ("pending", "authorized", "paid", "partially_paid", "refunded", "voided", "failed")
+
+
+def to_decimal(value: Any) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool) or value is None:
+        raise ValueError("not a number")
+    try:
+        result = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError("not a number") from exc
+    if not result.is_finite():
+        raise ValueError("not a finite number")
+    return result
+
+
+@dataclass
+class Address:
+    name: str = ""
+    company: str = ""
+    street: str = ""
+    street2: str = ""
+    city: str = ""
+    zip: str = ""
+    state: str = ""
+    country_code: str = ""
+    phone: str = ""
+    email: str = ""
+
+    def is_empty(self) -> bool:
+        return not any((self.name, self.company, self.street, self.city, self.zip))
+
+
+@dataclass
+class Customer:
+    external_id: str = ""
+    email: str = ""
+    name: str = ""
+    phone: str = ""
+    company: str = ""
+    vat: str = ""
+
+
+@dataclass
+class OrderLine:
+    sku: str
+    quantity: Decimal
+    unit_price: Decimal
+    name: str = ""
+    #: Discount on the whole line, as an amount in the order currency.
+    discount: Decimal = Decimal(0)
+    #: The store's tax rate in percent, when it tells one (informative).
+    tax_rate: Decimal | None = None
+
+
+@dataclass
+class ShippingLine:
+    price: Decimal
+    name: str = ""
+    tax_rate: Decimal | None = None
+
+
+@dataclass
+class Payment:
+    method_code: str = ""
+    method_name: str = ""
+    status: str = "pending"
+    amount: Decimal = Decimal(0)
+    transaction_id: str = ""
+
+    @property
+    def paid(self) -> bool:
+        return self.status == "paid"
+
+
+_DECIMAL_FIELDS = {"quantity", "unit_price", "discount", "tax_rate", "price", "amount", "total"}
+
+
+@dataclass
+class NormalizedOrder:
+    """An order as every platform hands it to the inbox."""
+
+    external_id: str
+    currency: str
+    total: Decimal
+    lines: list[OrderLine]
+    number: str = ""
+    created_at: str = ""
+    taxes_included: bool = False
+    customer: Customer = field(default_factory=Customer)
+    billing_address: Address = field(default_factory=Address)
+    shipping_address: Address = field(default_factory=Address)
+    shipping_lines: list[ShippingLine] = field(default_factory=list)
+    payment: Payment = field(default_factory=Payment)
+    note: str = ""
+    status: str = ""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    @property
+    def paid(self) -> bool:
+        return self.payment.paid
+
+    def to_dict(self) -> dict:
+        def convert(value):
+            if isinstance(value, Decimal):
+                # Plain JSON numbers, so that a manager can correct them by hand; money
+                # amounts are far inside a float's exact range.
+                return float(value)
+            if isinstance(value, list):
+                return [convert(v) for v in value]
+            if isinstance(value, dict):
+                return {k: convert(v) for k, v in value.items()}
+            return value
+        return convert(dataclasses.asdict(self))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False)
+
+    def fingerprint(self) -> str:
+        """A digest of the order's content: two deliveries with equal content are one."""
+        body = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(body.encode()).hexdigest()
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "NormalizedOrder":
+        """Read the stored (possibly hand-corrected) JSON form back; raise InvalidPayload."""
+        errors: list[FieldError] = []
+
+        def dec(path, value, default=None):
+            if value is None and default is not None:
+                return default
+            try:
+                return to_decimal(value)
+            except ValueError:
+                errors.append(FieldError(path, "must be a number"))
+                return Decimal(0)
+
+        def sub(klass, data, path):
+            if data is None:
+                return klass()
+            if not isinstance(data, Mapping):
+                errors.append(FieldError(path, "must be an object"))
+                return klass()
+            names = {f.name for f in dataclasses.fields(klass)}
+            values = {k: ("" if v is None else str(v)) for k, v in data.items() if k in names}
+            return klass(**values)
+
+        if not isinstance(data, Mapping):
+            raise InvalidPayload("the normalized order must be a JSON object")
+        lines = []
+        for index, line in enumerate(data.get("lines") or []):
+            path = f"lines[{index}]"
+            if not isinstance(line, Mapping):
+                errors.append(FieldError(path, "must be an object"))
+                continue
+            tax = line.get("tax_rate")
+            lines.append(OrderLine(
+                sku=str(line.get("sku") or ""),
+                name=str(line.get("name") or ""),
+                quantity=dec(f"{path}.quantity", line.get("quantity")),
+                unit_price=dec(f"{path}.unit_price", line.get("unit_price")),
+                discount=dec(f"{path}.discount", line.get("discount"), Decimal(0)),
+                tax_rate=None if tax is None else dec(f"{path}.tax_rate", tax),
+            ))
+        shipping = []
+        for index, line in enumerate(data.get("shipping_lines") or []):
+            path = f"shipping_lines[{index}]"
+            if not isinstance(line, Mapping):
+                errors.append(FieldError(path, "must be an object"))
+                continue
+            tax = line.get("tax_rate")
+            shipping.append(ShippingLine(
+                price=dec(f"{path}.price", line.get("price")),
+                name=str(line.get("name") or ""),
+                tax_rate=None if tax is None else dec(f"{path}.tax_rate", tax),
+            ))
+        payment_data = data.get("payment") or {}
+        payment = Payment(
+            method_code=str(payment_data.get("method_code") or ""),
+            method_name=str(payment_data.get("method_name") or ""),
+            status=str(payment_data.get("status") or "pending"),
+            amount=dec("payment.amount", payment_data.get("amount"), Decimal(0)),
+            transaction_id=str(payment_data.get("transaction_id") or ""),
+        )
+        order = cls(
+            external_id=str(data.get("external_id") or ""),
+            currency=str(data.get("currency") or ""),
+            total=dec("total", data.get("total")),
+            lines=lines,
+            number=str(data.get("number") or ""),
+            created_at=str(data.get("created_at") or ""),
+            taxes_included=bool(data.get("taxes_included")),
+            customer=sub(Customer, data.get("customer"), "customer"),
+            billing_address=sub(Address, data.get("billing_address"), "billing_address"),
+            shipping_address=sub(Address, data.get("shipping_address"), "shipping_address"),
+            shipping_lines=shipping,
+            payment=payment,
+            note=str(data.get("note") or ""),
+            status=str(data.get("status") or ""),
+        )
+        if not order.external_id:
+            errors.append(FieldError("external_id", "is required"))
+        if not order.currency:
+            errors.append(FieldError("currency", "is required"))
+        if not order.lines:
+            errors.append(FieldError("lines", "at least one line is required"))
+        if payment.status not in PAYMENT_STATUSES:
+            errors.append(FieldError("payment.status", f"must be one of {', '.join(PAYMENT_STATUSES)}"))
+        if errors:
+            raise InvalidPayload(errors)
+        return order
+
+
+@dataclass
+class Delivery:
+    """What one incoming request carries, once verified and parsed."""
+
+    #: The order's id in the store: the inbox keeps one record per (channel, external id).
+    external_id: str
+    order: NormalizedOrder
+
+
+class Platform:
+    """The small interface every platform module implements.
+
+    A platform object holds no state of its own: credentials come with each call, so one
+    instance serves every channel of that platform.
+    """
+
+    code: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    #: Largest body accepted at intake, in bytes.
+    max_body_size: ClassVar[int] = 2 * 1024 * 1024
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
+        """Raise AuthenticationError unless the delivery is authentic."""
+        raise NotImplementedError
+
+    def parse(self, body: bytes, content_type: str = "application/json") -> Delivery:
+        """Read a delivery's body; raise InvalidPayload naming the fields at fault."""
+        raise NotImplementedError

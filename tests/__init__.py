@@ -1,0 +1,4 @@
+from . import test_intake_http
+from . import test_concurrency
+from . import test_processing
+from . import test_security

@@ -1,0 +1,97 @@
+"""Races between real transactions: committed data, separate cursors, threads.
+
+The test transaction cannot see what these cursors commit, so each test commits its own
+channel and removes everything it made afterwards.
+"""
+import json
+import threading
+
+from odoo import SUPERUSER_ID, api
+from odoo.service.model import retrying
+from odoo.modules.registry import Registry
+from odoo.tests import BaseCase, tagged
+from odoo.tests.common import get_db_name
+
+
+@tagged("post_install", "-at_install")
+class TestConcurrentIntake(BaseCase):
+
+    def setUp(self):
+        super().setUp()
+        self.registry = Registry(get_db_name())
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            channel = env["sale.channel"].create({
+                "name": "Race shop", "api_key": "race-key-5d2f", "auto_process": False,
+            })
+            self.channel_id = channel.id
+        self.addCleanup(self._cleanup)
+
+    def _cleanup(self):
+        with self.registry.cursor() as cr:
+            cr.execute("DELETE FROM sale_inbox_delivery WHERE channel_id = %s", (self.channel_id,))
+            cr.execute("DELETE FROM sale_inbox_order WHERE channel_id = %s", (self.channel_id,))
+            cr.execute("DELETE FROM sale_channel WHERE id = %s", (self.channel_id,))
+
+    def _order(self, external_id):
+        return json.dumps({
+            "id": external_id, "currency": "USD", "total": 10,
+            "customer": {"name": "Race"}, "lines": [{"sku": "X", "quantity": 1, "unit_price": 10}],
+        }).encode()
+
+    def test_two_deliveries_at_the_same_moment_make_one_order(self):
+        barrier = threading.Barrier(2, timeout=30)
+        results, failures = [], []
+        body = self._order("race-1")
+
+        def deliver():
+            try:
+                with self.registry.cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    # Both transactions take their snapshot before either inserts.
+                    cr.execute("SELECT 1 FROM sale_channel WHERE id = %s", (self.channel_id,))
+                    barrier.wait()
+
+                    def intake():
+                        channel = env["sale.channel"].browse(self.channel_id)
+                        return env["sale.inbox.order"]._receive(channel, body, "application/json")
+
+                    # The request retry Odoo's HTTP layer applies to every request.
+                    results.append(retrying(intake, env))
+            except Exception as exc:  # noqa: BLE001
+                failures.append(exc)
+
+        threads = [threading.Thread(target=deliver) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(90)
+        self.assertFalse(failures, failures)
+        self.assertEqual(sorted(created for _id, created in results), [False, True])
+        self.assertEqual(len({inbox_id for inbox_id, _created in results}), 1)
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT count(*) FROM sale_inbox_order WHERE channel_id = %s", (self.channel_id,))
+            self.assertEqual(cr.fetchone()[0], 1)
+            cr.execute("SELECT count(*) FROM sale_inbox_delivery WHERE channel_id = %s", (self.channel_id,))
+            self.assertEqual(cr.fetchone()[0], 1)
+
+    def test_workers_never_claim_the_same_order(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            channel = env["sale.channel"].browse(self.channel_id)
+            channel.auto_process = True
+            for index in range(6):
+                env["sale.inbox.order"]._receive(channel, self._order(f"claim-{index}"), "application/json")
+        with self.registry.cursor() as cr_a, self.registry.cursor() as cr_b:
+            env_a = api.Environment(cr_a, SUPERUSER_ID, {})
+            env_b = api.Environment(cr_b, SUPERUSER_ID, {})
+            mine = env_a["sale.inbox.order"]._claim(limit=4)
+            theirs = env_b["sale.inbox.order"]._claim(limit=4)
+            mine_ids = set(mine.filtered(lambda o: o.channel_id.id == self.channel_id).ids)
+            theirs_ids = set(theirs.filtered(lambda o: o.channel_id.id == self.channel_id).ids)
+            self.assertTrue(mine_ids)
+            self.assertFalse(mine_ids & theirs_ids, "a locked order is skipped by the other worker")
+            self.assertEqual(len(mine_ids | theirs_ids), 6)
+            cr_a.rollback()
+            cr_b.rollback()
+

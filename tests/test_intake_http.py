@@ -1,0 +1,150 @@
+import json
+import threading
+
+import requests
+
+from odoo.tests import HttpCase, tagged
+
+from .common import API_KEY, CONNECT_PATH, InboxFixtures
+
+
+@tagged("post_install", "-at_install")
+class TestConnectIntake(InboxFixtures, HttpCase):
+    """The Connect API over real HTTP: what the shop sees, and what is stored."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_inbox()
+        cls.Inbox = cls.env["sale.inbox.order"]
+
+    def post(self, data, key=API_KEY, raw=None, headers=None):
+        body = raw if raw is not None else json.dumps(data)
+        all_headers = {"Content-Type": "application/json"}
+        if key is not None:
+            all_headers["Authorization"] = f"Bearer {key}"
+        all_headers.update(headers or {})
+        return self.url_open(CONNECT_PATH, data=body, headers=all_headers, timeout=30)
+
+    def inbox_count(self):
+        return self.Inbox.search_count([("channel_id", "=", self.channel.id)])
+
+    def test_new_order_is_stored_and_acknowledged_with_201(self):
+        cron = self.env.ref("sale_inbox.ir_cron_process_inbox")
+        triggers_before = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
+        response = self.post(self.order_data())
+        self.assertEqual(response.status_code, 201, response.text)
+        answer = response.json()
+        order = self.Inbox.browse(answer["id"])
+        self.assertEqual(order.external_id, "1001")
+        self.assertEqual(answer["status"], "new")
+        self.assertEqual(order.state, "new", "intake must not process inline")
+        self.assertFalse(order.sale_order_id)
+        self.assertEqual(json.loads(order.payload), self.order_data(), "the raw payload is kept as received")
+        self.assertEqual(order.amount_total, 69.58)
+        self.assertTrue(order.paid)
+        self.assertEqual(
+            self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers_before + 1,
+            "intake wakes the processing cron up",
+        )
+
+    def test_same_order_again_answers_200_and_changes_nothing(self):
+        first = self.post(self.order_data())
+        order = self.Inbox.browse(first.json()["id"])
+        write_date = order.write_date
+        second = self.post(self.order_data())
+        self.assertEqual(second.status_code, 200)
+        self.assertEqual(second.json()["id"], first.json()["id"])
+        self.assertEqual(self.inbox_count(), 1)
+        self.assertEqual(len(order.delivery_ids), 1)
+        order.invalidate_recordset()
+        self.assertEqual(order.write_date, write_date)
+
+    def test_changed_order_is_recorded_as_a_pending_delivery(self):
+        self.post(self.order_data(payment={"method": "card", "status": "pending"}))
+        response = self.post(self.order_data())
+        self.assertEqual(response.status_code, 200)
+        order = self.Inbox.browse(response.json()["id"])
+        self.assertEqual(order.delivery_ids.mapped("state"), ["pending", "applied"])
+        self.assertFalse(order.paid, "the update waits for processing, intake takes no lock")
+
+    def test_wrong_or_missing_key_is_401_and_stores_nothing(self):
+        for key in ("wrong-key", None, ""):
+            response = self.post(self.order_data(), key=key)
+            self.assertEqual(response.status_code, 401, key)
+            self.assertEqual(response.json()["error"], "unauthorized")
+        self.assertEqual(self.inbox_count(), 0)
+        self.assertFalse(self.env["sale.inbox.delivery"].search([("channel_id", "=", self.channel.id)]))
+
+    def test_key_of_an_archived_channel_is_refused(self):
+        self.channel.active = False
+        self.assertEqual(self.post(self.order_data()).status_code, 401)
+
+    def test_invalid_body_is_422_listing_each_field_and_stores_nothing(self):
+        data = self.order_data(currency="euro", total="many")
+        del data["lines"][0]["sku"]
+        response = self.post(data)
+        self.assertEqual(response.status_code, 422)
+        fields = {error["field"] for error in response.json()["errors"]}
+        self.assertEqual(fields, {"currency", "total", "lines[0].sku"})
+        self.assertEqual(self.inbox_count(), 0)
+        response = self.post(None, raw="{not json")
+        self.assertEqual(response.status_code, 422)
+        self.assertEqual(self.inbox_count(), 0)
+
+    def test_too_large_body_is_413(self):
+        data = self.order_data(note="x" * (3 * 1024 * 1024))
+        response = self.post(data)
+        self.assertEqual(response.status_code, 413)
+        self.assertEqual(self.inbox_count(), 0)
+
+    def test_disconnected_channel_answers_503(self):
+        self.channel.action_disconnect()
+        response = self.post(self.order_data())
+        self.assertEqual(response.status_code, 503)
+        self.assertEqual(self.inbox_count(), 0)
+
+    def test_get_tells_the_order_status(self):
+        self.post(self.order_data())
+        self.run_cron()
+        response = self.url_open(f"{CONNECT_PATH}/1001", headers={"Authorization": f"Bearer {API_KEY}"})
+        self.assertEqual(response.status_code, 200)
+        answer = response.json()
+        self.assertEqual(answer["status"], "done")
+        self.assertTrue(answer["sale_order"])
+        self.assertTrue(answer["invoice"])
+        missing = self.url_open(f"{CONNECT_PATH}/nope", headers={"Authorization": f"Bearer {API_KEY}"})
+        self.assertEqual(missing.status_code, 404)
+        unauthorized = self.url_open(f"{CONNECT_PATH}/1001", headers={"Authorization": "Bearer x"})
+        self.assertEqual(unauthorized.status_code, 401)
+
+    def test_other_channels_orders_are_not_visible(self):
+        other = self.env["sale.channel"].create({"name": "Other", "api_key": "other-key-123"})
+        self.post(self.order_data())
+        response = self.url_open(f"{CONNECT_PATH}/1001", headers={"Authorization": "Bearer other-key-123"})
+        self.assertEqual(response.status_code, 404)
+        self.assertTrue(other)
+
+    def test_two_simultaneous_deliveries_over_http_make_one_order(self):
+        # Plain requests from two threads (the test opener is bound to the test thread);
+        # the test server still serves them one transaction at a time, so the true race
+        # between two database transactions is in test_concurrency.
+        self.env.flush_all()
+        responses = []
+        barrier = threading.Barrier(2)
+        url = self.base_url() + CONNECT_PATH
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"}
+        body = json.dumps(self.order_data())
+
+        def deliver():
+            barrier.wait()
+            responses.append(requests.post(url, data=body, headers=headers, timeout=60))
+
+        threads = [threading.Thread(target=deliver) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        self.assertEqual(sorted(r.status_code for r in responses), [200, 201])
+        self.assertEqual(len({r.json()["id"] for r in responses}), 1)
+        self.assertEqual(self.inbox_count(), 1)
