@@ -42,15 +42,14 @@ class ConnectController(http.Controller):
         if len(body) > platform.max_body_size:
             return _error(413, "too_large", f"The body is larger than {platform.max_body_size} bytes.")
         try:
-            inbox_id, created = request.env["sale.inbox.order"].sudo()._receive(
+            _inbox_id, created, answer = request.env["sale.inbox.order"].sudo()._receive(
                 channel, body, request.httprequest.content_type or "application/json"
             )
         except InvalidPayload as exc:
             _logger.info("Connect channel %s refused an order: %s", channel.id, exc)
             return _error(422, "invalid_order", "The order has errors; nothing was stored.",
                           errors=[e.to_dict() for e in exc.errors])
-        order = request.env["sale.inbox.order"].sudo().browse(inbox_id)
-        return request.make_json_response(order._api_status(), status=201 if created else 200)
+        return request.make_json_response(answer, status=201 if created else 200)
 
     @http.route(CONNECT_ORDERS_PATH + "/<string:external_id>", type="http", auth="none",
                 methods=["GET"], csrf=False, save_session=False)

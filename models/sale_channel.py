@@ -2,7 +2,7 @@ import hmac
 import logging
 import secrets
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
 
 from .. import platforms
@@ -184,12 +184,41 @@ class SaleChannel(models.Model):
         """The channel whose API key is ``token``, or an empty recordset."""
         if not token:
             return self.browse()
-        channel = self.sudo().with_context(active_test=False).search(
-            [("api_key_digest", "=", key_digest(token))], limit=1
+        found = self._intake_credentials(key_digest(token))
+        if not found:
+            return self.browse()
+        channel_id, api_key = found
+        if not hmac.compare_digest(api_key.encode(), token.encode()):
+            return self.browse()
+        return self.browse(channel_id).sudo()
+
+    @api.model
+    @tools.ormcache("digest")
+    def _intake_credentials(self, digest):
+        """(channel id, API key) for a key digest; cached per process, because every
+        request of every store starts here. Any change to a channel clears it, in all
+        workers (Odoo signals registry cache invalidations through the database)."""
+        self.env.cr.execute(
+            "SELECT id, api_key FROM sale_channel WHERE api_key_digest = %s", (digest,)
         )
-        if channel and hmac.compare_digest(channel.api_key.encode(), token.encode()):
-            return channel
-        return self.browse()
+        row = self.env.cr.fetchone()
+        return tuple(row) if row else None
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        channels = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return channels
+
+    def write(self, vals):
+        result = super().write(vals)
+        self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result
 
     def action_connect(self):
         self.write({"state": "connected", "last_error": False, "last_error_date": False})
@@ -217,11 +246,6 @@ class SaleChannel(models.Model):
         if not orders:
             raise UserError(_("No new orders wait in this channel's inbox."))
         orders.action_process()
-
-    def _trigger_processing(self, updates=False):
-        """Wake the processing cron up: new orders of an automatic channel, or any update."""
-        if updates or self.auto_process:
-            self.env.ref("sale_inbox.ir_cron_process_inbox").sudo()._trigger()
 
     @api.model
     def _demo_map_card_payments(self, method_ids):

@@ -87,7 +87,7 @@ class InboxFixtures:
         """Intake as the controller does it, without HTTP: returns the inbox record."""
         channel = channel or self.channel
         body = json.dumps(data).encode()
-        inbox_id, _created = self.env["sale.inbox.order"].sudo()._receive(channel, body, "application/json")
+        inbox_id, _created, _answer = self.env["sale.inbox.order"].sudo()._receive(channel, body, "application/json")
         return self.env["sale.inbox.order"].browse(inbox_id)
 
     def run_cron(self):

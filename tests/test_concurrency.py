@@ -54,7 +54,9 @@ class TestConcurrentIntake(BaseCase):
 
                     def intake():
                         channel = env["sale.channel"].browse(self.channel_id)
-                        return env["sale.inbox.order"]._receive(channel, body, "application/json")
+                        inbox_id, created, _answer = env["sale.inbox.order"]._receive(
+                            channel, body, "application/json")
+                        return inbox_id, created
 
                     # The request retry Odoo's HTTP layer applies to every request.
                     results.append(retrying(intake, env))

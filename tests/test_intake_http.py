@@ -59,6 +59,7 @@ class TestConnectIntake(InboxFixtures, HttpCase):
         self.assertEqual(len(order.delivery_ids), 1)
         order.invalidate_recordset()
         self.assertEqual(order.write_date, write_date)
+        self.assertEqual(second.json(), first.json(), "the 201 answer says what the record holds")
 
     def test_changed_order_is_recorded_as_a_pending_delivery(self):
         self.post(self.order_data(payment={"method": "card", "status": "pending"}))
