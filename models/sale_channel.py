@@ -254,6 +254,3 @@ class SaleChannel(models.Model):
             method.journal_id = self.env["account.journal"].search(
                 [("type", "=", "bank"), ("company_id", "=", method.company_id.id)], limit=1
             )
-
-    def _set_error(self, message):
-        self.sudo().write({"last_error": message, "last_error_date": fields.Datetime.now()})

@@ -457,7 +457,10 @@ class SaleInboxOrder(models.Model):
         if "normalized" in vals and not self.env.context.get("sale_inbox_internal"):
             if not self.env.user.has_group("sale_inbox.group_sale_inbox_manager"):
                 raise UserError(_("Only a Sales Inbox manager can correct an order."))
-            order = NormalizedOrder.from_dict(json.loads(vals["normalized"]))
+            try:
+                order = NormalizedOrder.from_dict(json.loads(vals["normalized"] or ""))
+            except (ValueError, InvalidPayload) as exc:
+                raise ValidationError(_("The normalized order cannot be read: %s", exc)) from exc
             vals = dict(vals, fingerprint=order.fingerprint())
             for record in self:
                 record.message_post(body=_("Normalized order corrected by %s.", self.env.user.name))

@@ -1,7 +1,7 @@
 import json
 
 from odoo import Command
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import TransactionCase, tagged
 
 from .common import InboxFixtures
@@ -278,8 +278,10 @@ class TestProcessing(InboxFixtures, TransactionCase):
 
     def test_unreadable_normalized_order_is_refused(self):
         inbox = self.receive(self.order_data())
-        with self.assertRaises(Exception):
-            inbox.normalized = '{"external_id": "1001", "lines": []}'
+        for bad in ('{"external_id": "1001", "lines": []}', "{not json", ""):
+            with self.assertRaises(ValidationError):
+                inbox.normalized = bad
+        self.assertIn("SI-MUG", inbox.normalized, "the stored order is unchanged")
 
     def test_manual_processing_for_channels_without_auto_processing(self):
         self.channel.auto_process = False

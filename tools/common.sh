@@ -79,45 +79,51 @@ ensure_venv() {
 }
 
 pg_ready() { pg_isready -q ${PGHOST:+-h "$PGHOST"} ${PGPORT:+-p "$PGPORT"} 2>/dev/null; }
+pg_usable() { psql -d postgres -tAc 'select 1' >/dev/null 2>&1; }
 
-# A PostgreSQL server this user can create databases on: the one running, the machine's own
-# cluster (as root), or a private one under $SALE_INBOX_HOME (as a normal user).
+# A PostgreSQL server this user can create databases on. In order: PGHOST/PGPORT when set;
+# our private cluster when it exists; as root, the machine's cluster (started if needed, with a
+# role for root); as a normal user, the machine's server if it knows this user, else a private
+# cluster under $SALE_INBOX_HOME (initdb refuses to run as root, so root never gets one).
 ensure_postgres() {
-    if ! command -v pg_isready >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
         if [ "$(id -u)" = 0 ]; then
             say "Installing PostgreSQL from Debian's packages"
             apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-        else
+        elif ! command -v pg_isready >/dev/null 2>&1; then
             die "PostgreSQL is not installed: sudo apt-get install postgresql"
         fi
     fi
-    if [ -z "${PGHOST:-}" ] && [ -f "$SALE_INBOX_HOME/pgdata/PG_VERSION" ]; then
-        export PGHOST="$SALE_INBOX_HOME/pgsocket" PGPORT=${PGPORT:-5439}
+    if [ -n "${PGHOST:-}" ]; then
+        pg_ready && pg_usable && return 0
+        die "no usable PostgreSQL at PGHOST=$PGHOST"
     fi
-    if ! pg_ready; then
-        if [ "$(id -u)" = 0 ] && command -v pg_ctlcluster >/dev/null 2>&1 && [ -n "$(pg_lsclusters -h 2>/dev/null)" ]; then
+    if [ -f "$SALE_INBOX_HOME/pgdata/PG_VERSION" ] && [ "$(id -u)" != 0 ]; then
+        start_private_postgres
+        return 0
+    fi
+    if [ "$(id -u)" = 0 ]; then
+        if ! pg_ready && command -v pg_ctlcluster >/dev/null 2>&1; then
             local version cluster
-            read -r version cluster _ < <(pg_lsclusters -h | head -n1)
+            read -r version cluster _ < <(pg_lsclusters -h | head -n1) || true
+            [ -n "${version:-}" ] || die "no PostgreSQL cluster to start (pg_createcluster 15 main)"
             say "Starting the machine's PostgreSQL cluster $version/$cluster"
             pg_ctlcluster "$version" "$cluster" start || true
-        else
-            start_private_postgres
+            for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
         fi
-        for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
         pg_ready || die "PostgreSQL did not start"
-    fi
-    # A role for the current user, made by the postgres superuser when we are root.
-    if ! psql -d postgres -tAc 'select 1' >/dev/null 2>&1; then
-        if [ "$(id -u)" = 0 ]; then
+        if ! pg_usable; then
             su postgres -c "psql -qc \"CREATE ROLE \\\"$(id -un)\\\" SUPERUSER LOGIN\"" >/dev/null
-        else
-            die "PostgreSQL runs but has no role for $(id -un): sudo -u postgres createuser -s $(id -un)"
         fi
+        return 0
     fi
+    if pg_ready && pg_usable; then
+        return 0
+    fi
+    start_private_postgres
 }
 
 start_private_postgres() {
-    [ "$(id -u)" != 0 ] || die "no PostgreSQL cluster to start (pg_createcluster 15 main as root)"
     local bindir
     bindir=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n1)")
     export PGHOST="$SALE_INBOX_HOME/pgsocket" PGPORT=${PGPORT:-5439}
@@ -126,9 +132,12 @@ start_private_postgres() {
         say "Creating a private PostgreSQL cluster in $SALE_INBOX_HOME/pgdata"
         "$bindir/initdb" -D "$SALE_INBOX_HOME/pgdata" -A trust -U "$(id -un)" >/dev/null
     fi
-    say "Starting the private PostgreSQL server (socket $PGHOST, port $PGPORT)"
-    "$bindir/pg_ctl" -D "$SALE_INBOX_HOME/pgdata" -l "$SALE_INBOX_HOME/postgres.log" -w \
-        -o "-k $PGHOST -p $PGPORT -c listen_addresses=''" start >/dev/null
+    if ! pg_ready; then
+        say "Starting the private PostgreSQL server (socket $PGHOST, port $PGPORT)"
+        "$bindir/pg_ctl" -D "$SALE_INBOX_HOME/pgdata" -l "$SALE_INBOX_HOME/postgres.log" -w \
+            -o "-k $PGHOST -p $PGPORT -c listen_addresses=''" start >/dev/null
+    fi
+    pg_usable || die "the private PostgreSQL server does not answer (see $SALE_INBOX_HOME/postgres.log)"
 }
 
 # Odoo finds the addon by its technical name, whatever this checkout's folder is called.
