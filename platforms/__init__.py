@@ -14,8 +14,9 @@ from .base import (  # noqa: F401
     PlatformError,
 )
 from .connect import Connect
+from .shopify import Shopify
 
-_REGISTRY: dict[str, Platform] = {platform.code: platform for platform in (Connect(),)}
+_REGISTRY: dict[str, Platform] = {platform.code: platform for platform in (Connect(), Shopify())}
 
 
 def get(code: str) -> Platform:

@@ -1,0 +1,172 @@
+"""One HTTP client for every store API: timeouts, retries with back-off, ``Retry-After``.
+
+Store APIs fail in the same few ways (rate limits, overloaded servers, dropped
+connections); each platform client gets them handled once, here, and sees either a
+response or an :class:`ApiError` that says what went wrong in words a merchant can act on.
+"""
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping
+
+import requests
+
+from .base import PlatformError
+
+
+class ApiError(PlatformError):
+    """The store's API answered with an error, or could not be reached."""
+
+    def __init__(self, message: str, status: int | None = None, body: str = "", url: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.body = body
+        self.url = url
+
+
+class ApiAuthError(ApiError):
+    """401/403: the credentials are wrong or lack a permission."""
+
+
+class ApiRateLimited(ApiError):
+    """429 still, after the retries: the store's rate limit was hit."""
+
+
+class ApiUnavailable(ApiError):
+    """5xx still, or no connection, after the retries."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    #: First wait in seconds, doubled at each attempt unless the store says Retry-After.
+    backoff: float = 0.5
+    #: Longest single wait; a longer Retry-After is not waited for (the job retries later).
+    max_wait: float = 30.0
+    statuses: tuple = (429, 500, 502, 503, 504)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: a number, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class HttpClient:
+    """A ``requests`` session bound to one store's base URL."""
+
+    def __init__(
+        self,
+        base_url: str,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = None,
+        timeout: float | tuple = (5, 30),
+        retry: RetryPolicy = RetryPolicy(),
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retry = retry
+        self.session = session or requests.Session()
+        self.session.headers.update(headers or {})
+        if auth is not None:
+            self.session.auth = auth
+        self._sleep = sleep
+        #: Seconds waited for the store across this client's life (shown in sync reports).
+        self.waited = 0.0
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        url = self.url(path)
+        last_error: ApiError | None = None
+        for attempt in range(self.retry.attempts):
+            final = attempt == self.retry.attempts - 1
+            try:
+                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last_error = ApiUnavailable(f"{method} {url}: no answer ({type(exc).__name__})", url=url)
+                if final:
+                    raise last_error from exc
+                self._wait(self.retry.backoff * 2 ** attempt)
+                continue
+            if response.status_code in self.retry.statuses and not final:
+                wait = retry_after_seconds(response.headers.get("Retry-After"))
+                if wait is None:
+                    wait = self.retry.backoff * 2 ** attempt
+                if wait > self.retry.max_wait:
+                    # Longer than a job should block: fail now, the job's own retry comes later.
+                    raise self._error(method, url, response)
+                self._wait(wait)
+                continue
+            if response.status_code >= 400:
+                raise self._error(method, url, response)
+            return response
+        raise last_error or ApiUnavailable(f"{method} {url}: no answer", url=url)
+
+    def _wait(self, seconds: float) -> None:
+        self.waited += seconds
+        self._sleep(seconds)
+
+    @staticmethod
+    def _error(method: str, url: str, response: requests.Response) -> ApiError:
+        status = response.status_code
+        body = response.text[:2000]
+        detail = _error_detail(response)
+        message = f"{method} {url}: HTTP {status}" + (f" — {detail}" if detail else "")
+        if status in (401, 403):
+            return ApiAuthError(message, status, body, url)
+        if status == 429:
+            return ApiRateLimited(message, status, body, url)
+        if status >= 500:
+            return ApiUnavailable(message, status, body, url)
+        return ApiError(message, status, body, url)
+
+    def get_json(self, path: str, **kwargs) -> Any:
+        return self.request("GET", path, **kwargs).json()
+
+    def post_json(self, path: str, data: Any, **kwargs) -> Any:
+        return self.request("POST", path, json=data, **kwargs).json()
+
+    def pages(self, path: str, params: Mapping[str, Any] | None = None,
+              next_page: Callable[[requests.Response, dict], tuple[str, dict] | None] = None,
+              ) -> Iterator[requests.Response]:
+        """Every page of a listing; ``next_page`` tells from one answer where the next is."""
+        request_path, request_params = path, dict(params or {})
+        while True:
+            response = self.request("GET", request_path, params=request_params)
+            yield response
+            following = next_page(response, request_params) if next_page else None
+            if not following:
+                return
+            request_path, request_params = following
+
+
+def _error_detail(response: requests.Response) -> str:
+    """The store's own words for the error, when its body has them."""
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:200].strip()
+    if isinstance(data, dict):
+        for key in ("message", "error_description", "errors", "error"):
+            if data.get(key):
+                value = data[key]
+                return value if isinstance(value, str) else str(value)[:200]
+    return ""
