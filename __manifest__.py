@@ -14,6 +14,7 @@
         "security/ir.model.access.csv",
         "data/product_data.xml",
         "data/ir_cron_data.xml",
+        "views/sale_channel_import_views.xml",
         "views/sale_channel_views.xml",
         "views/sale_channel_payment_method_views.xml",
         "views/sale_channel_partner_views.xml",

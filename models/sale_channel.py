@@ -1,18 +1,25 @@
 import hmac
+import json
 import logging
 import secrets
+from datetime import timedelta
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
 
 from .. import platforms
+from ..platforms import InvalidPayload
 from ..platforms.connect import key_digest
+from ..platforms.http import ApiError
 
 _logger = logging.getLogger(__name__)
 
 MANAGER = "sale_inbox.group_sale_inbox_manager"
 
 CONNECT_ORDERS_PATH = "/sale_inbox/connect/v1/orders"
+WEBHOOK_PATH = "/sale_inbox/webhook"
+#: Minutes the poll reads back before its watermark, for changes committed out of order.
+POLL_OVERLAP_MINUTES = 10
 
 
 class SaleChannel(models.Model):
@@ -25,7 +32,7 @@ class SaleChannel(models.Model):
     name = fields.Char(required=True, tracking=True)
     sequence = fields.Integer(default=10)
     platform = fields.Selection(
-        selection=[("connect", "Connect")],
+        selection=[("connect", "Connect"), ("shopify", "Shopify")],
         required=True,
         default="connect",
         tracking=True,
@@ -52,6 +59,44 @@ class SaleChannel(models.Model):
         copy=False,
         default=lambda self: secrets.token_urlsafe(32),
         help="The shop sends it as 'Authorization: Bearer <key>' with every request.",
+    )
+    store_url = fields.Char(
+        string="Store URL",
+        help="The store's address, e.g. https://my-shop.myshopify.com.",
+    )
+    api_secret = fields.Char(
+        string="API Access Token",
+        groups=MANAGER,
+        copy=False,
+        help="What Odoo uses to call the store's API (Shopify: the Admin API access token).",
+    )
+    webhook_secret = fields.Char(
+        string="Webhook Signing Secret",
+        groups=MANAGER,
+        copy=False,
+        help="What the store signs its webhooks with (Shopify: the app's client secret). "
+        "Deliveries with a wrong signature are refused and nothing is stored.",
+    )
+    webhook_token = fields.Char(
+        copy=False,
+        readonly=True,
+        index=True,
+        default=lambda self: secrets.token_urlsafe(24),
+        help="Identifies the channel in its webhook URL.",
+    )
+    last_connection_check = fields.Datetime(readonly=True, copy=False)
+    poll_orders = fields.Boolean(
+        string="Poll for Missed Orders",
+        help="Every 15 minutes, read the orders changed in the store since the last poll: "
+        "whatever a webhook missed comes in the same way, never twice.",
+    )
+    poll_watermark = fields.Datetime(
+        string="Polled Up To", copy=False,
+        help="Newest change the poll has stored; the next poll reads from a little before it.",
+    )
+    connection_status = fields.Selection(
+        [("unknown", "Not checked"), ("ok", "Working"), ("error", "Failing")],
+        compute="_compute_connection_status",
     )
     api_key_digest = fields.Char(
         compute="_compute_api_key_digest", store=True, index=True, groups=MANAGER, copy=False
@@ -160,7 +205,19 @@ class SaleChannel(models.Model):
 
     def _webhook_path(self):
         self.ensure_one()
-        return CONNECT_ORDERS_PATH
+        if self.platform == "connect":
+            return CONNECT_ORDERS_PATH
+        return f"{WEBHOOK_PATH}/{self.webhook_token}"
+
+    @api.depends("last_error", "last_connection_check")
+    def _compute_connection_status(self):
+        for channel in self:
+            if channel.last_error:
+                channel.connection_status = "error"
+            elif channel.last_connection_check:
+                channel.connection_status = "ok"
+            else:
+                channel.connection_status = "unknown"
 
     def _compute_inbox_counts(self):
         counts = {
@@ -203,6 +260,118 @@ class SaleChannel(models.Model):
         )
         row = self.env.cr.fetchone()
         return tuple(row) if row else None
+
+    @api.model
+    def _find_by_webhook_token(self, token):
+        """The channel of a webhook URL, or an empty recordset."""
+        channel_id = self._webhook_channel_id(token) if token else None
+        return self.browse(channel_id).sudo() if channel_id else self.browse()
+
+    @api.model
+    @tools.ormcache("token")
+    def _webhook_channel_id(self, token):
+        self.env.cr.execute(
+            "SELECT id FROM sale_channel WHERE webhook_token = %s AND active", (token,)
+        )
+        row = self.env.cr.fetchone()
+        return row[0] if row else None
+
+    def _credentials(self):
+        """What the platform module needs to verify deliveries and call the API."""
+        self.ensure_one()
+        channel = self.sudo()
+        return {
+            "api_key": channel.api_key or "",
+            "webhook_secret": channel.webhook_secret or "",
+            "api_secret": channel.api_secret or "",
+            "store_url": channel.store_url or "",
+        }
+
+    def _api_client(self):
+        self.ensure_one()
+        credentials = self._credentials()
+        if not credentials["store_url"] or not credentials["api_secret"]:
+            raise UserError(_("Set the store URL and the API access token first."))
+        return self._platform().client(credentials["store_url"], credentials["api_secret"])
+
+    def action_test_connection(self):
+        """Call the store's API once and show whether it works (and why not)."""
+        self.ensure_one()
+        try:
+            shop = self._api_client().test_connection()
+        except ApiError as exc:
+            _logger.info("Sales channel %s: connection test failed: %s", self.id, exc)
+            self.write({"last_error": str(exc), "last_error_date": fields.Datetime.now(),
+                        "last_connection_check": fields.Datetime.now()})
+            return self._notify(_("The store did not accept the connection: %s", exc), "danger")
+        self.write({"last_error": False, "last_error_date": False,
+                    "last_connection_check": fields.Datetime.now()})
+        return self._notify(_("Connected to %s.", shop), "success")
+
+    def _import_orders(self, since, commit_pages=False):
+        """Put every order changed in the store since ``since`` through intake, page by page.
+
+        The same intake as webhooks, so an order a webhook brought is recognised (same
+        content: nothing happens; changed content: a pending delivery). Returns counts and
+        the newest change seen, which the poll keeps as its watermark.
+        """
+        self.ensure_one()
+        client = self._api_client()
+        platform = self._platform()
+        Inbox = self.env["sale.inbox.order"].sudo()
+        counts = {"created": 0, "known": 0, "unreadable": 0}
+        newest = None
+        for page in client.orders_since(since.strftime("%Y-%m-%dT%H:%M:%SZ")):
+            for data in page:
+                body = json.dumps(data).encode()
+                try:
+                    delivery = platform.parse(body, "application/json")
+                except InvalidPayload as exc:
+                    Inbox._keep_unreadable(self, body, "application/json", exc)
+                    counts["unreadable"] += 1
+                    continue
+                _order_id, created = Inbox._intake(self, delivery, body, "application/json")
+                counts["created" if created else "known"] += 1
+                changed = platform.changed_at(data)
+                if changed and (newest is None or changed > newest):
+                    newest = changed
+            if commit_pages and newest:
+                # The watermark moves only once the page is stored.
+                self.sudo().poll_watermark = newest
+                if self.env["sale.inbox.order"]._commit_allowed():
+                    self.env.cr.commit()
+        return counts, newest
+
+    @api.model
+    def _cron_poll_orders(self):
+        """Catch what webhooks missed: orders changed since the watermark, with overlap."""
+        channels = self.search([("poll_orders", "=", True), ("state", "=", "connected"),
+                                ("platform", "!=", "connect")])
+        for channel in channels:
+            since = (channel.poll_watermark or fields.Datetime.now() - timedelta(days=1)) \
+                - timedelta(minutes=POLL_OVERLAP_MINUTES)
+            commit = self.env["sale.inbox.order"]._commit_allowed()
+            try:
+                counts, _newest = channel._import_orders(since, commit_pages=True)
+            except ApiError as exc:
+                # What earlier pages stored is committed; the error is shown on the channel.
+                channel.write({"last_error": str(exc), "last_error_date": fields.Datetime.now()})
+                _logger.warning("Sales channel %s: order poll failed: %s", channel.id, exc)
+            else:
+                if counts["created"]:
+                    _logger.info("Sales channel %s: the poll found %s orders webhooks had not brought",
+                                 channel.id, counts["created"])
+                    self.env.ref("sale_inbox.ir_cron_process_inbox")._trigger()
+            if commit:
+                self.env.cr.commit()
+
+    def _notify(self, message, kind):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"message": message, "type": kind, "sticky": kind == "danger",
+                       "next": {"type": "ir.actions.client", "tag": "soft_reload"}},
+        }
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import logging
 import threading
@@ -24,6 +25,7 @@ STATES = [
 
 STEPS = [
     ("parse", "Reading the order"),
+    ("cancellation", "Cancellation from the store"),
     ("payment_mapping", "Payments mapping"),
     ("customer", "Customer"),
     ("products", "Products"),
@@ -275,6 +277,79 @@ class SaleInboxOrder(models.Model):
             self._wake_processing()
         return order_id, False
 
+    @api.model
+    def _keep_unreadable(self, channel, body, content_type, error):
+        """Keep an authentic delivery we cannot read, as an order in error that Retry reads
+        again (after a fix, or a correction of the raw payload's parser). Returns its id."""
+        digest = hashlib.sha256(body).hexdigest()
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            """
+            INSERT INTO sale_inbox_order (
+                channel_id, company_id, external_id, name, received_at, state, failed_step,
+                error_message, payload, payload_content_type, attempt_count,
+                create_uid, create_date, write_uid, write_date)
+            VALUES (%(channel)s, %(company)s, %(external_id)s, %(name)s, %(now)s, 'error', 'parse',
+                    %(message)s, %(payload)s, %(content_type)s, 0, %(uid)s, %(now)s, %(uid)s, %(now)s)
+            ON CONFLICT (channel_id, external_id) DO NOTHING
+            RETURNING id
+            """,
+            {
+                "channel": channel.id,
+                "company": channel.company_id.id,
+                "external_id": f"unreadable:{digest[:24]}",
+                "name": _("Unreadable delivery"),
+                "now": now,
+                "message": str(error),
+                "payload": body.decode("utf-8", errors="replace"),
+                "content_type": content_type,
+                "uid": self.env.uid,
+            },
+        )
+        row = self.env.cr.fetchone()
+        if not row:
+            self.env.cr.execute(
+                "SELECT id FROM sale_inbox_order WHERE channel_id = %s AND external_id = %s",
+                (channel.id, f"unreadable:{digest[:24]}"),
+            )
+            row = self.env.cr.fetchone()
+        _logger.warning("Channel %s: kept an unreadable delivery as inbox order %s: %s",
+                        channel.id, row[0], error)
+        return row[0]
+
+    def _read_again(self):
+        """Read the raw payload of an unreadable delivery again: it becomes this order, or,
+        when the order came in meanwhile, a delivery of that order. Returns the order to go on
+        with (this one, or none)."""
+        self.ensure_one()
+        delivery = self.channel_id._platform().parse(
+            (self.payload or "").encode(), self.payload_content_type or "application/json"
+        )
+        existing = self.search([("channel_id", "=", self.channel_id.id),
+                                ("external_id", "=", delivery.external_id)], limit=1)
+        if existing:
+            self._intake(self.channel_id, delivery, (self.payload or "").encode(),
+                         self.payload_content_type or "application/json")
+            self.with_context(sale_inbox_internal=True).write({
+                "state": "cancelled", "failed_step": False, "error_message": False})
+            self._message_log(body=_("Readable now: it is a delivery of order %s.", existing.name))
+            return self.browse()
+        normalized, fingerprint = delivery.order.serialize()
+        self.with_context(sale_inbox_internal=True).write({
+            "external_id": delivery.external_id,
+            "name": delivery.order.number or delivery.external_id,
+            "normalized": normalized,
+            "fingerprint": fingerprint,
+            "customer_name": delivery.order.customer.name or delivery.order.customer.company,
+            "customer_email": delivery.order.customer.email,
+            "amount_total": float(delivery.order.total),
+            "paid": delivery.order.paid,
+            "payment_method_code": delivery.order.payment.method_code,
+            "currency_id": self.env["res.currency"].search(
+                [("name", "=", delivery.order.currency)], limit=1).id,
+        })
+        return self
+
     def _wake_processing(self):
         """Wake the cron runners once this transaction is committed.
 
@@ -447,7 +522,7 @@ class SaleInboxOrder(models.Model):
 
     @api.constrains("normalized")
     def _check_normalized(self):
-        for order in self:
+        for order in self.filtered("normalized"):
             try:
                 order._read_normalized()
             except InvalidPayload as exc:

@@ -9,7 +9,6 @@ starts again from the step it stopped at.
 import json
 import logging
 from collections import defaultdict
-from datetime import datetime, timezone
 
 from psycopg2 import OperationalError
 from psycopg2 import errorcodes
@@ -19,6 +18,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_compare, float_round
 
 from ..platforms import InvalidPayload, NormalizedOrder
+from ..platforms.base import utc_naive
 
 _logger = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class SaleInboxProcessor(models.AbstractModel):
         run = _Run(self, channel)
 
         live = run.parse(orders)
+        live = run.store_cancellations(live)
         live = run.wait_for_payment(live)
         live = run.check_cancelled(live)
         live = run.check_payment_methods(live)
@@ -108,8 +109,14 @@ class SaleInboxProcessor(models.AbstractModel):
         for delivery in pending:
             by_order[delivery.order_id] |= delivery
         for order, deliveries in by_order.items():
-            latest = deliveries[-1]
+            # The store's own change time orders the deliveries (a retried webhook carries its
+            # original, older content); arrival order breaks ties and stands in without one.
+            latest = max(deliveries, key=lambda d: (_changed(d.normalized), d.id))
             (deliveries - latest).write({"state": "superseded"})
+            if order.normalized and _changed(latest.normalized) < _changed(order.normalized):
+                latest.write({"state": "superseded"})
+                order._message_log(body=_("An older version of this order arrived late and was ignored."))
+                continue
             latest.write({"state": "applied"})
             normalized = NormalizedOrder.from_dict(json.loads(latest.normalized))
             was_paid = order.paid
@@ -195,11 +202,44 @@ class _Run:
         live = self.empty
         for order in orders:
             try:
+                if not order.normalized:
+                    order = order._read_again()
+                    if not order:
+                        continue
                 self.parsed[order.id] = order._read_normalized()
                 live |= order
             except InvalidPayload as exc:
                 order._fail("parse", str(exc))
         return live
+
+    def store_cancellations(self, orders):
+        """Orders the store cancelled: a waiting order is cancelled; a sales order too while
+        nothing was delivered or invoiced, otherwise a person decides (an activity says why)."""
+        cancelled = orders.filtered(lambda o: self.n(o).status == "cancelled")
+        for order in cancelled:
+            so = order.sale_order_id
+            if not so or so.state == "cancel":
+                note = _("Cancelled in the store.")
+            elif so.picking_ids.filtered(lambda p: p.state == "done") or so.invoice_ids.filtered(
+                lambda m: m.state == "posted"
+            ):
+                so.activity_schedule(
+                    "mail.mail_activity_data_todo",
+                    user_id=so.user_id.id or self.env.uid,
+                    summary=_("Cancelled in the store"),
+                    note=_("The store cancelled %(number)s after it was delivered or invoiced: "
+                           "decide on a return or a credit note.", number=order.name),
+                )
+                order._fail("cancellation", _(
+                    "The store cancelled this order after it was delivered or invoiced; an "
+                    "activity on %s asks a person to decide.", so.name), state="needs_review")
+                continue
+            else:
+                so._action_cancel()
+                note = _("Cancelled in the store; %s cancelled.", so.name)
+            order.write({"state": "cancelled", "failed_step": False, "error_message": False})
+            order._message_log(body=note)
+        return orders - cancelled
 
     def wait_for_payment(self, orders):
         if not self.channel.wait_for_payment:
@@ -687,7 +727,7 @@ class _Run:
             vals["team_id"] = self.channel.team_id.id
         if self.channel.user_id:
             vals["user_id"] = self.channel.user_id.id
-        date_order = _parse_datetime(n.created_at)
+        date_order = utc_naive(n.created_at)
         if date_order:
             vals["date_order"] = date_order
         return vals
@@ -806,14 +846,9 @@ class _Run:
         orders.write({"email_sent": True})
 
 
-def _parse_datetime(value):
-    """A store's ISO 8601 date as Odoo's naive UTC datetime, or None."""
-    if not value:
-        return None
+def _changed(normalized_json):
+    """The store's change time of a stored normalized order ('' when it gives none)."""
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return json.loads(normalized_json or "{}").get("updated_at") or ""
     except ValueError:
-        return None
-    if parsed.tzinfo:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
-    return parsed
+        return ""

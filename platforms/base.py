@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Mapping
 
@@ -149,6 +150,9 @@ class NormalizedOrder:
     payment: Payment = field(default_factory=Payment)
     note: str = ""
     status: str = ""
+    #: When the store last changed the order (ISO 8601), so that a late, older delivery
+    #: never overwrites a newer one.
+    updated_at: str = ""
 
     SCHEMA_VERSION: ClassVar[int] = 1
 
@@ -251,6 +255,7 @@ class NormalizedOrder:
             payment=payment,
             note=str(data.get("note") or ""),
             status=str(data.get("status") or ""),
+            updated_at=str(data.get("updated_at") or ""),
         )
         if not order.external_id:
             errors.append(FieldError("external_id", "is required"))
@@ -263,6 +268,19 @@ class NormalizedOrder:
         if errors:
             raise InvalidPayload(errors)
         return order
+
+
+def utc_naive(value: str) -> datetime | None:
+    """An ISO 8601 moment as naive UTC (what Odoo stores), or None."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parsed
 
 
 @dataclass
@@ -286,9 +304,21 @@ class Platform:
     #: Largest body accepted at intake, in bytes.
     max_body_size: ClassVar[int] = 2 * 1024 * 1024
 
-    def verify(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
-        """Raise AuthenticationError unless the delivery is authentic."""
+    def verify(self, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> None:
+        """Raise AuthenticationError unless the delivery is authentic.
+
+        ``credentials`` are the channel's: ``api_key``, ``webhook_secret``, ``api_login``,
+        ``api_secret``, ``store_url`` (each platform reads the ones it needs).
+        """
         raise NotImplementedError
+
+    def changed_at(self, data: Mapping) -> "datetime | None":
+        """When an order of the API's list last changed (naive UTC), for the poll watermark."""
+        return None
+
+    def is_handshake(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """A set-up ping the store sends unsigned, to be answered 200 and stored nowhere."""
+        return False
 
     def parse(self, body: bytes, content_type: str = "application/json") -> Delivery:
         """Read a delivery's body; raise InvalidPayload naming the fields at fault."""

@@ -111,7 +111,8 @@ class Connect(Platform):
     code = "connect"
     label = "Connect"
 
-    def verify(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
+    def verify(self, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> None:
+        secret = credentials.get("api_key") or ""
         token = bearer_token(headers)
         if not token or not secret or not hmac.compare_digest(token.encode(), secret.encode()):
             raise AuthenticationError("missing or wrong API key")
@@ -175,6 +176,7 @@ class Connect(Platform):
         created_at = r.text(data, "created_at", "created_at")
         note = r.text(data, "note", "note", max_length=10000)
         order_status = r.text(data, "status", "status")
+        updated_at = r.text(data, "updated_at", "updated_at")
         if r.errors:
             raise InvalidPayload(r.errors)
         return NormalizedOrder(
@@ -192,6 +194,7 @@ class Connect(Platform):
             total=total,
             note=note,
             status=order_status,
+            updated_at=updated_at,
         )
 
     def _lines(self, r: _Reader, data: Mapping) -> list[OrderLine]:

@@ -30,6 +30,7 @@ from .base import (
     Platform,
     ShippingLine,
     to_decimal,
+    utc_naive,
 )
 from .http import HttpClient
 
@@ -83,7 +84,9 @@ class Shopify(Platform):
     code = "shopify"
     label = "Shopify"
 
-    def verify(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
+    def verify(self, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> None:
+        # The app's client secret (API secret key) signs every webhook.
+        secret = credentials.get("webhook_secret") or ""
         given = _header(headers, "X-Shopify-Hmac-Sha256")
         if not given or not secret or not hmac.compare_digest(given.encode(), signature(body, secret).encode()):
             raise AuthenticationError("missing or wrong X-Shopify-Hmac-Sha256")
@@ -148,6 +151,7 @@ class Shopify(Platform):
             total=total,
             note=data.get("note") or "",
             status="cancelled" if data.get("cancelled_at") else (data.get("fulfillment_status") or "open"),
+            updated_at=data.get("updated_at") or "",
         )
 
     @staticmethod
@@ -165,6 +169,9 @@ class Shopify(Platform):
             discount=discount,
             tax_rate=_rate(item.get("tax_lines")),
         )
+
+    def changed_at(self, data: Mapping[str, Any]):
+        return utc_naive(data.get("updated_at") or data.get("created_at") or "")
 
     def client(self, shop_url: str, access_token: str, **kwargs) -> "ShopifyClient":
         return ShopifyClient(shop_url, access_token, **kwargs)

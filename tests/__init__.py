@@ -2,3 +2,4 @@ from . import test_intake_http
 from . import test_concurrency
 from . import test_processing
 from . import test_security
+from . import test_shopify

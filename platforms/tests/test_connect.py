@@ -17,13 +17,14 @@ def body(data):
 
 
 def test_verify_accepts_the_channel_key_only(connect):
-    connect.verify({"Authorization": "Bearer s3cret"}, b"{}", "s3cret")
+    key = {"api_key": "s3cret"}
+    connect.verify({"Authorization": "Bearer s3cret"}, b"{}", key)
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret"},
                     {"Authorization": "Bearer "}):
         with pytest.raises(AuthenticationError):
-            connect.verify(headers, b"{}", "s3cret")
+            connect.verify(headers, b"{}", key)
     with pytest.raises(AuthenticationError):
-        connect.verify({"Authorization": "Bearer "}, b"{}", "")
+        connect.verify({"Authorization": "Bearer "}, b"{}", {"api_key": ""})
 
 
 def test_bearer_token_and_digest():

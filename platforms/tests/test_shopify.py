@@ -13,6 +13,7 @@ from platforms.testing import FakeStore
 
 DATA = pathlib.Path(__file__).parent / "data"
 SECRET = "hush"
+CREDENTIALS = {"webhook_secret": SECRET}
 
 
 @pytest.fixture
@@ -26,16 +27,16 @@ def sign(body, secret=SECRET):
 
 def test_signature_is_checked_on_the_raw_bytes(shopify):
     body = (DATA / "shopify_order.json").read_bytes()
-    shopify.verify({"X-Shopify-Hmac-Sha256": sign(body)}, body, SECRET)
-    shopify.verify({"x-shopify-hmac-sha256": sign(body)}, body, SECRET)  # any header case
+    shopify.verify({"X-Shopify-Hmac-Sha256": sign(body)}, body, CREDENTIALS)
+    shopify.verify({"x-shopify-hmac-sha256": sign(body)}, body, CREDENTIALS)  # any header case
     reserialized = json.dumps(json.loads(body)).encode()
     for headers, raw in (({"X-Shopify-Hmac-Sha256": sign(body)}, reserialized),
                          ({"X-Shopify-Hmac-Sha256": sign(body, "other")}, body),
                          ({}, body)):
         with pytest.raises(AuthenticationError):
-            shopify.verify(headers, raw, SECRET)
+            shopify.verify(headers, raw, CREDENTIALS)
     with pytest.raises(AuthenticationError):
-        shopify.verify({"X-Shopify-Hmac-Sha256": sign(body, "")}, body, "")
+        shopify.verify({"X-Shopify-Hmac-Sha256": sign(body, "")}, body, {"webhook_secret": ""})
 
 
 def test_json_order_is_normalized(shopify):

@@ -1,0 +1,38 @@
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..platforms.http import ApiError
+
+
+class SaleChannelImport(models.TransientModel):
+    """Import orders placed before the channel was connected (or that webhooks missed)."""
+
+    _name = "sale.channel.import"
+    _description = "Import Orders from a Store"
+
+    channel_id = fields.Many2one("sale.channel", required=True, ondelete="cascade")
+    days = fields.Integer(
+        string="Last Days", default=7, required=True,
+        help="Orders changed in the store during these last days are imported. Orders already "
+        "in the inbox are recognised, never duplicated.",
+    )
+
+    @api.constrains("days")
+    def _check_days(self):
+        if any(wizard.days < 1 for wizard in self):
+            raise UserError(_("Import at least one day."))
+
+    def action_import(self):
+        self.ensure_one()
+        since = fields.Datetime.now() - timedelta(days=self.days)
+        try:
+            counts, _newest = self.channel_id._import_orders(since)
+        except ApiError as exc:
+            raise UserError(_("The store refused the import: %s", exc)) from exc
+        if counts["created"]:
+            self.env.ref("sale_inbox.ir_cron_process_inbox").sudo()._trigger()
+        return self.channel_id._notify(_(
+            "%(created)s new orders imported, %(known)s already in the inbox, %(unreadable)s "
+            "unreadable (kept in error).", **counts), "success")
