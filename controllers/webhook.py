@@ -1,5 +1,6 @@
 """Store webhooks: find the channel by its URL, let the platform verify, store, acknowledge."""
 import logging
+from urllib.parse import urlencode
 
 from odoo import http
 from odoo.http import request
@@ -24,6 +25,10 @@ class WebhookController(http.Controller):
         if length and length > platform.max_body_size:
             return _error(413, "too_large", f"The body is larger than {platform.max_body_size} bytes.")
         body = request.httprequest.get_data(cache=True)
+        if not body and request.httprequest.form:
+            # Odoo has parsed a form body before this handler runs (WooCommerce's set-up
+            # ping is one); no signed delivery comes as a form, so rebuilding it is enough.
+            body = urlencode(list(request.httprequest.form.items(multi=True))).encode()
         headers = request.httprequest.headers
         if platform.is_handshake(headers, body):
             # The store checks the address works; there is nothing to sign, store or process.

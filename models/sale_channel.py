@@ -18,6 +18,8 @@ MANAGER = "sale_inbox.group_sale_inbox_manager"
 
 CONNECT_ORDERS_PATH = "/sale_inbox/connect/v1/orders"
 WEBHOOK_PATH = "/sale_inbox/webhook"
+#: Payment methods that are not paid when the order is placed (WooCommerce's codes).
+OFFLINE_PAYMENT_CODES = {"cod", "bacs", "cheque"}
 #: Minutes the poll reads back before its watermark, for changes committed out of order.
 POLL_OVERLAP_MINUTES = 10
 
@@ -32,7 +34,7 @@ class SaleChannel(models.Model):
     name = fields.Char(required=True, tracking=True)
     sequence = fields.Integer(default=10)
     platform = fields.Selection(
-        selection=[("connect", "Connect"), ("shopify", "Shopify")],
+        selection=[("connect", "Connect"), ("shopify", "Shopify"), ("woocommerce", "WooCommerce")],
         required=True,
         default="connect",
         tracking=True,
@@ -64,11 +66,18 @@ class SaleChannel(models.Model):
         string="Store URL",
         help="The store's address, e.g. https://my-shop.myshopify.com.",
     )
-    api_secret = fields.Char(
-        string="API Access Token",
+    api_login = fields.Char(
+        string="API Login",
         groups=MANAGER,
         copy=False,
-        help="What Odoo uses to call the store's API (Shopify: the Admin API access token).",
+        help="Who Odoo is to the store's API (WooCommerce: the REST API consumer key).",
+    )
+    api_secret = fields.Char(
+        string="API Secret",
+        groups=MANAGER,
+        copy=False,
+        help="What Odoo uses to call the store's API (Shopify: the Admin API access token; "
+        "WooCommerce: the consumer secret).",
     )
     webhook_secret = fields.Char(
         string="Webhook Signing Secret",
@@ -122,6 +131,15 @@ class SaleChannel(models.Model):
         check_company=True,
         default=lambda self: self.env.ref("sale_inbox.product_shipping", raise_if_not_found=False),
         help="Shipping charged by the store is added to the order as a line of this product.",
+    )
+
+    fee_product_id = fields.Many2one(
+        "product.product",
+        string="Fee Product",
+        check_company=True,
+        default=lambda self: self.env.ref("sale_inbox.product_fee", raise_if_not_found=False),
+        help="Other charges of the store (a payment surcharge, gift wrapping) are added as "
+        "lines of this product.",
     )
 
     # Automatic processing (seed 000).
@@ -283,6 +301,7 @@ class SaleChannel(models.Model):
         return {
             "api_key": channel.api_key or "",
             "webhook_secret": channel.webhook_secret or "",
+            "api_login": channel.api_login or "",
             "api_secret": channel.api_secret or "",
             "store_url": channel.store_url or "",
         }
@@ -291,8 +310,8 @@ class SaleChannel(models.Model):
         self.ensure_one()
         credentials = self._credentials()
         if not credentials["store_url"] or not credentials["api_secret"]:
-            raise UserError(_("Set the store URL and the API access token first."))
-        return self._platform().client(credentials["store_url"], credentials["api_secret"])
+            raise UserError(_("Set the store URL and the API credentials first."))
+        return self._platform().client(credentials)
 
     def action_test_connection(self):
         """Call the store's API once and show whether it works (and why not)."""
@@ -364,6 +383,32 @@ class SaleChannel(models.Model):
                     self.env.ref("sale_inbox.ir_cron_process_inbox")._trigger()
             if commit:
                 self.env.cr.commit()
+
+    def action_read_payment_methods(self):
+        """Add the store's payment methods to the payments mapping (where its API lists them)."""
+        self.ensure_one()
+        client = self._api_client()
+        if not hasattr(client, "payment_methods"):
+            raise UserError(_("This store's API does not list its payment methods: they appear "
+                              "here with the first order that uses each."))
+        try:
+            methods = client.payment_methods()
+        except ApiError as exc:
+            raise UserError(_("The store did not answer: %s", exc)) from exc
+        known = set(self.payment_method_ids.mapped("code"))
+        new = [(code, title) for code, title in methods if code not in known]
+        self.env["sale.channel.payment.method"].create([
+            {"channel_id": self.id, "code": code, "name": title,
+             "means_paid": code not in OFFLINE_PAYMENT_CODES}
+            for code, title in new
+        ])
+        return self._notify(_("%(new)s payment methods added, %(known)s already mapped.",
+                              new=len(new), known=len(methods) - len(new)), "success")
+
+    @api.onchange("platform")
+    def _onchange_platform(self):
+        # WooCommerce never retries a failed webhook: polling is its safety net.
+        self.poll_orders = self.platform == "woocommerce"
 
     def _notify(self, message, kind):
         return {

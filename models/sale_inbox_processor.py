@@ -480,7 +480,7 @@ class _Run:
                 continue
             key = ("ext", c.external_id) if c.external_id else ("email", c.email) if c.email else ("order", order.id)
             to_create.setdefault(key, self._partner_vals(self.n(order)))
-        created = dict(zip(to_create, Partner.create(list(to_create.values())))) if to_create else {}
+        created = dict(zip(to_create, Partner.create(list(to_create.values())), strict=True)) if to_create else {}
 
         new_links = {}
         partner_of = {}
@@ -575,7 +575,7 @@ class _Run:
                         "email": address.email or parent.email or False,
                     }
         if wanted:
-            existing.update(zip(wanted, Partner.create(list(wanted.values()))))
+            existing.update(zip(wanted, Partner.create(list(wanted.values())), strict=True))
         result = {}
         for order in orders:
             n = self.n(order)
@@ -613,6 +613,13 @@ class _Run:
         shipping_product = self.channel.shipping_product_id
         for order in orders:
             n = self.n(order)
+            nameless = [line.name or "?" for line in n.lines if not line.sku]
+            if nameless:
+                order._fail("products", _(
+                    "The store sent lines without a SKU: %s. Give the products a SKU in the store "
+                    "(equal to the Odoo product's Internal Reference), or correct the order, then Retry.",
+                    ", ".join(nameless)))
+                continue
             unknown = sorted({line.sku for line in n.lines if line.sku not in found})
             ambiguous = sorted({line.sku for line in n.lines if len(found.get(line.sku, ())) > 1})
             if unknown:
@@ -626,6 +633,9 @@ class _Run:
             elif any(s.price for s in n.shipping_lines) and not shipping_product:
                 order._fail("products", _(
                     "The order charges shipping but the channel has no shipping product."))
+            elif any(f.price for f in n.fee_lines) and not self.channel.fee_product_id:
+                order._fail("products", _(
+                    "The order has other charges but the channel has no fee product."))
             else:
                 live |= order
         return live
@@ -665,9 +675,9 @@ class _Run:
         sale_orders._message_log_batch({
             so.id: _("Created by the Sales Inbox from %(channel)s order %(number)s.",
                      channel=self.channel.name, number=order.name)
-            for order, so in zip(orders, sale_orders)
+            for order, so in zip(orders, sale_orders, strict=True)
         })
-        for order, so in zip(orders, sale_orders):
+        for order, so in zip(orders, sale_orders, strict=True):
             self.notes[order.id].insert(0, _("%s created", so.name))
             order.write({
                 "sale_order_id": so.id,
@@ -695,12 +705,13 @@ class _Run:
                 "discount": discount,
                 "tax_id": [Command.set(taxes.ids)],
             }))
-        for shipping in n.shipping_lines:
-            product = self.channel.shipping_product_id
-            taxes, price = self._taxes_and_price(product, fiscal_position, n.taxes_included, shipping.price)
+        charges = [(self.channel.shipping_product_id, c) for c in n.shipping_lines]
+        charges += [(self.channel.fee_product_id, c) for c in n.fee_lines]
+        for product, charge in charges:
+            taxes, price = self._taxes_and_price(product, fiscal_position, n.taxes_included, charge.price)
             lines.append(Command.create({
                 "product_id": product.id,
-                "name": shipping.name or product.display_name,
+                "name": charge.name or product.display_name,
                 "product_uom_qty": 1.0,
                 "price_unit": price,
                 "tax_id": [Command.set(taxes.ids)],
@@ -817,7 +828,7 @@ class _Run:
             })
         payments = self.env["account.payment"].create(vals_list)
         payments.action_post()
-        for order, payment in zip(orders, payments):
+        for order, payment in zip(orders, payments, strict=True):
             order.payment_id = payment
 
     def _send(self, orders):

@@ -15,8 +15,11 @@ from .base import (  # noqa: F401
 )
 from .connect import Connect
 from .shopify import Shopify
+from .woocommerce import WooCommerce
 
-_REGISTRY: dict[str, Platform] = {platform.code: platform for platform in (Connect(), Shopify())}
+_REGISTRY: dict[str, Platform] = {
+    platform.code: platform for platform in (Connect(), Shopify(), WooCommerce())
+}
 
 
 def get(code: str) -> Platform:

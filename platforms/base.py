@@ -147,6 +147,8 @@ class NormalizedOrder:
     billing_address: Address = field(default_factory=Address)
     shipping_address: Address = field(default_factory=Address)
     shipping_lines: list[ShippingLine] = field(default_factory=list)
+    #: Other charges of the store (a payment surcharge, gift wrapping…).
+    fee_lines: list[ShippingLine] = field(default_factory=list)
     payment: Payment = field(default_factory=Payment)
     note: str = ""
     status: str = ""
@@ -220,18 +222,23 @@ class NormalizedOrder:
                 discount=dec(f"{path}.discount", line.get("discount"), Decimal(0)),
                 tax_rate=None if tax is None else dec(f"{path}.tax_rate", tax),
             ))
-        shipping = []
-        for index, line in enumerate(data.get("shipping_lines") or []):
-            path = f"shipping_lines[{index}]"
-            if not isinstance(line, Mapping):
-                errors.append(FieldError(path, "must be an object"))
-                continue
-            tax = line.get("tax_rate")
-            shipping.append(ShippingLine(
-                price=dec(f"{path}.price", line.get("price")),
-                name=str(line.get("name") or ""),
-                tax_rate=None if tax is None else dec(f"{path}.tax_rate", tax),
-            ))
+        def charges(key):
+            result = []
+            for index, line in enumerate(data.get(key) or []):
+                path = f"{key}[{index}]"
+                if not isinstance(line, Mapping):
+                    errors.append(FieldError(path, "must be an object"))
+                    continue
+                tax = line.get("tax_rate")
+                result.append(ShippingLine(
+                    price=dec(f"{path}.price", line.get("price")),
+                    name=str(line.get("name") or ""),
+                    tax_rate=None if tax is None else dec(f"{path}.tax_rate", tax),
+                ))
+            return result
+
+        shipping = charges("shipping_lines")
+        fees = charges("fee_lines")
         payment_data = data.get("payment") or {}
         payment = Payment(
             method_code=str(payment_data.get("method_code") or ""),
@@ -252,6 +259,7 @@ class NormalizedOrder:
             billing_address=sub(Address, data.get("billing_address"), "billing_address"),
             shipping_address=sub(Address, data.get("shipping_address"), "shipping_address"),
             shipping_lines=shipping,
+            fee_lines=fees,
             payment=payment,
             note=str(data.get("note") or ""),
             status=str(data.get("status") or ""),
@@ -268,6 +276,23 @@ class NormalizedOrder:
         if errors:
             raise InvalidPayload(errors)
         return order
+
+
+def read_json(body: bytes) -> Any:
+    """A JSON body, or InvalidPayload saying why it is not one."""
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidPayload(f"the body is not valid JSON: {exc}") from exc
+
+
+def header(headers: Mapping[str, str], name: str) -> str:
+    """A request header by name, whatever its case ('' when absent)."""
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), "")
+    return value or ""
 
 
 def utc_naive(value: str) -> datetime | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from decimal import Decimal
 from typing import Any, Mapping
@@ -25,6 +24,7 @@ from .base import (
     Payment,
     Platform,
     ShippingLine,
+    read_json,
     to_decimal,
 )
 
@@ -118,10 +118,7 @@ class Connect(Platform):
             raise AuthenticationError("missing or wrong API key")
 
     def parse(self, body: bytes, content_type: str = "application/json") -> Delivery:
-        try:
-            data = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise InvalidPayload(f"the body is not valid JSON: {exc}") from exc
+        data = read_json(body)
         if not isinstance(data, dict):
             raise InvalidPayload("the body must be a JSON object")
         order = self.read_order(data)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 from decimal import Decimal
 from typing import Any, Iterator, Mapping
@@ -29,6 +28,8 @@ from .base import (
     Payment,
     Platform,
     ShippingLine,
+    header,
+    read_json,
     to_decimal,
     utc_naive,
 )
@@ -87,7 +88,7 @@ class Shopify(Platform):
     def verify(self, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> None:
         # The app's client secret (API secret key) signs every webhook.
         secret = credentials.get("webhook_secret") or ""
-        given = _header(headers, "X-Shopify-Hmac-Sha256")
+        given = header(headers, "X-Shopify-Hmac-Sha256")
         if not given or not secret or not hmac.compare_digest(given.encode(), signature(body, secret).encode()):
             raise AuthenticationError("missing or wrong X-Shopify-Hmac-Sha256")
 
@@ -95,10 +96,7 @@ class Shopify(Platform):
         if "xml" in (content_type or "") or body.lstrip()[:1] == b"<":
             data = rails_xml_to_data(body).get("order")
         else:
-            try:
-                data = json.loads(body.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as exc:
-                raise InvalidPayload(f"the body is not valid JSON: {exc}") from exc
+            data = read_json(body)
             # Webhooks send the bare resource; the REST API wraps it in {"order": …}.
             if isinstance(data, dict) and isinstance(data.get("order"), dict):
                 data = data["order"]
@@ -173,8 +171,8 @@ class Shopify(Platform):
     def changed_at(self, data: Mapping[str, Any]):
         return utc_naive(data.get("updated_at") or data.get("created_at") or "")
 
-    def client(self, shop_url: str, access_token: str, **kwargs) -> "ShopifyClient":
-        return ShopifyClient(shop_url, access_token, **kwargs)
+    def client(self, credentials: Mapping[str, str], **kwargs) -> "ShopifyClient":
+        return ShopifyClient(credentials["store_url"], credentials["api_secret"], **kwargs)
 
 
 class ShopifyClient:
@@ -205,14 +203,6 @@ def _next_by_link(response, _params):
         return None
     # The next URL carries page_info and limit only: Shopify refuses other filters with it.
     return match.group(1), {}
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    value = headers.get(name)
-    if value is None:
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), "")
-    return value or ""
 
 
 def _rate(tax_lines) -> Decimal | None:

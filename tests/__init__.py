@@ -3,3 +3,4 @@ from . import test_concurrency
 from . import test_processing
 from . import test_security
 from . import test_shopify
+from . import test_woocommerce

@@ -92,3 +92,40 @@ class InboxFixtures:
 
     def run_cron(self):
         return self.env["sale.inbox.order"]._cron_process()
+
+
+class StoreChannelFixtures:
+    """A euro store whose prices include 21% VAT, selling TSHIRT-RED-M and MUG-01 (the SKUs
+    of the example orders in platforms/tests/data)."""
+
+    @classmethod
+    def setup_store(cls, platform, **channel_values):
+        env = cls.env
+        company = env.company
+        cls.eur = env.ref("base.EUR")
+        cls.eur.active = True
+        cls.pricelist = env["product.pricelist"].create({"name": "EUR shop", "currency_id": cls.eur.id})
+        cls.tax = env["account.tax"].create({
+            "name": "PVN 21% incl.", "amount": 21.0, "type_tax_use": "sale",
+            "price_include_override": "tax_included", "company_id": company.id,
+        })
+        for sku, name in (("TSHIRT-RED-M", "T-shirt Red M"), ("MUG-01", "Mug")):
+            env["product.product"].create({
+                "name": name, "default_code": sku, "taxes_id": [Command.set(cls.tax.ids)],
+                "invoice_policy": "order", "is_storable": True,
+            })
+        env.ref("sale_inbox.product_shipping").taxes_id = [Command.set(cls.tax.ids)]
+        cls.bank = env["account.journal"].search(
+            [("type", "=", "bank"), ("company_id", "=", company.id)], limit=1)
+        cls.channel = env["sale.channel"].create({
+            "platform": platform, "auto_process": True, "document_type": "order",
+            "auto_confirm": True, "add_payment": True, "pricelist_id": cls.pricelist.id,
+            **channel_values,
+        })
+        cls.Inbox = env["sale.inbox.order"]
+
+    def inbox(self):
+        return self.Inbox.search([("channel_id", "=", self.channel.id)])
+
+    def process(self):
+        self.Inbox._cron_process()

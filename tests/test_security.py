@@ -1,5 +1,5 @@
 from odoo import Command
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
 from .common import InboxFixtures
@@ -40,7 +40,7 @@ class TestSecurity(InboxFixtures, TransactionCase):
 
     def test_users_correct_nothing_only_managers_do(self):
         inbox = self.receive(self.order_data())
-        with self.assertRaises(Exception):
+        with self.assertRaises(UserError):
             inbox.with_user(self.user).normalized = inbox.normalized.replace("69.58", "1")
 
     def test_multi_company_rules(self):

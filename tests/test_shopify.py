@@ -7,10 +7,12 @@ import hmac
 import json
 import pathlib
 
-from odoo import Command, fields
+from odoo import fields
 from odoo.tests import HttpCase, tagged
 
 from odoo.addons.sale_inbox.platforms.testing import FakeStore
+
+from .common import StoreChannelFixtures
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "platforms" / "tests" / "data"
 SECRET = "shpss_test_secret"
@@ -22,41 +24,21 @@ def sign(body, secret=SECRET):
 
 
 @tagged("post_install", "-at_install")
-class TestShopifyChannel(HttpCase):
+class TestShopifyChannel(StoreChannelFixtures, HttpCase):
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        env = cls.env
-        company = env.company
-        cls.eur = env.ref("base.EUR")
-        cls.eur.active = True
-        cls.pricelist = env["product.pricelist"].create({"name": "EUR shop", "currency_id": cls.eur.id})
-        # The example order's prices include 21% VAT: Odoo gets a tax that says so.
-        cls.tax = env["account.tax"].create({
-            "name": "PVN 21% incl.", "amount": 21.0, "type_tax_use": "sale",
-            "price_include_override": "tax_included", "company_id": company.id,
-        })
-        for sku, name in (("TSHIRT-RED-M", "T-shirt Red M"), ("MUG-01", "Mug")):
-            env["product.product"].create({
-                "name": name, "default_code": sku, "taxes_id": [Command.set(cls.tax.ids)],
-                "invoice_policy": "order", "is_storable": True,
-            })
-        env.ref("sale_inbox.product_shipping").taxes_id = [Command.set(cls.tax.ids)]
-        cls.bank = env["account.journal"].search([("type", "=", "bank"), ("company_id", "=", company.id)], limit=1)
-        cls.channel = env["sale.channel"].create({
-            "name": "Anna's Shopify", "platform": "shopify", "webhook_secret": SECRET,
-            "api_secret": "shpat_token", "store_url": "https://anna.myshopify.com",
-            "auto_process": True, "document_type": "order", "auto_confirm": True, "add_payment": True,
-            "pricelist_id": cls.pricelist.id,
-        })
-        env["sale.channel.payment.method"].create({
+        cls.setup_store(
+            "shopify", name="Anna's Shopify", webhook_secret=SECRET, api_secret="shpat_token",
+            store_url="https://anna.myshopify.com",
+        )
+        cls.env["sale.channel.payment.method"].create({
             "channel_id": cls.channel.id, "code": "shopify_payments", "name": "Shopify Payments",
             "journal_id": cls.bank.id,
         })
         cls.order_json = json.loads((DATA / "shopify_order.json").read_text())
         cls.order_json["updated_at"] = "2025-03-14T10:21:09+02:00"
-        cls.Inbox = env["sale.inbox.order"]
 
     def order(self, **changes):
         data = copy.deepcopy(self.order_json)
@@ -71,12 +53,6 @@ class TestShopifyChannel(HttpCase):
         if secret is not None:
             headers["X-Shopify-Hmac-Sha256"] = sign(body, secret)
         return self.url_open(self.channel._webhook_path(), data=body, headers=headers, timeout=30)
-
-    def inbox(self):
-        return self.Inbox.search([("channel_id", "=", self.channel.id)])
-
-    def process(self):
-        self.Inbox._cron_process()
 
     def test_signed_json_webhook_is_stored_and_processed(self):
         response = self.deliver(self.order())

@@ -110,7 +110,7 @@ def test_order_list_follows_link_pages_without_repeating_filters():
             return 200, {"Link": f'<{next_url}>; rel="next"'}, {"orders": [{"id": 1}, {"id": 2}]}
 
         store.route("GET", path, handler=orders)
-        client = get("shopify").client(store.url, "tok")
+        client = get("shopify").client({"store_url": store.url, "api_secret": "tok"})
         pages = list(client.orders_since("2025-01-01T00:00:00Z"))
     assert [[o["id"] for o in page] for page in pages] == [[1, 2], [3]]
 
@@ -118,4 +118,5 @@ def test_order_list_follows_link_pages_without_repeating_filters():
 def test_connection_check():
     with FakeStore() as store:
         store.route("GET", "/admin/api/2025-01/shop.json", json={"shop": {"name": "Anna's Shop"}})
-        assert get("shopify").client(store.url, "tok").test_connection() == "Anna's Shop"
+        client = get("shopify").client({"store_url": store.url, "api_secret": "tok"})
+        assert client.test_connection() == "Anna's Shop"

@@ -1,0 +1,125 @@
+"""WooCommerce: signature, set-up ping, the v3 order resource, the REST API."""
+import base64
+import hashlib
+import hmac
+import json
+import pathlib
+from decimal import Decimal
+
+import pytest
+
+from platforms import AuthenticationError, InvalidPayload, get
+from platforms.testing import FakeStore
+
+DATA = pathlib.Path(__file__).parent / "data"
+CREDENTIALS = {"webhook_secret": "wc-secret"}
+
+
+@pytest.fixture
+def woo():
+    return get("woocommerce")
+
+
+def sign(body, secret="wc-secret"):
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def test_signature(woo):
+    body = (DATA / "woocommerce_order.json").read_bytes()
+    headers = {"X-WC-Webhook-Topic": "order.created", "X-WC-Webhook-Signature": sign(body)}
+    woo.verify(headers, body, CREDENTIALS)
+    for bad in ({"X-WC-Webhook-Signature": sign(body, "other")}, {}):
+        with pytest.raises(AuthenticationError):
+            woo.verify(bad, body, CREDENTIALS)
+    with pytest.raises(AuthenticationError):
+        woo.verify(headers, body + b" ", CREDENTIALS)
+
+
+def test_set_up_ping_is_a_handshake_and_nothing_else_is(woo):
+    assert woo.is_handshake({"Content-Type": "application/x-www-form-urlencoded"}, b"webhook_id=42")
+    assert not woo.is_handshake({"X-WC-Webhook-Topic": "order.created"}, b"webhook_id=42")
+    assert not woo.is_handshake({}, b'{"id": 1}')
+
+
+def test_order_with_prices_including_tax(woo):
+    order = woo.parse((DATA / "woocommerce_order.json").read_bytes()).order
+    assert (order.external_id, order.number, order.currency) == ("5821", "5821", "EUR")
+    assert order.taxes_included
+    # Rebuilt as the shop priced them: 2 × 20.00 less 4.00, 1 × 20.00 less 2.00 (coupon spring10).
+    assert [(l.sku, l.quantity, l.unit_price, l.discount) for l in order.lines] == [
+        ("TSHIRT-RED-M", 2, Decimal("20.00"), Decimal("4.00")),
+        ("MUG-01", 1, Decimal("20.00"), Decimal("2.00")),
+    ]
+    assert [(s.name, s.price) for s in order.shipping_lines] == [("Omniva", Decimal("5.90"))]
+    assert sum(l.unit_price * l.quantity - l.discount for l in order.lines) + Decimal("5.90") == order.total
+    assert order.paid and order.payment.method_code == "stripe" and order.payment.amount == Decimal("59.90")
+    assert order.customer.external_id == "12" and order.customer.email == "anna@example.lv"
+    assert order.updated_at == "2025-03-14T08:21:09Z"
+
+
+def test_the_documentation_example(woo):
+    order = woo.parse((DATA / "woocommerce_order_docs.json").read_bytes()).order
+    assert not order.taxes_included and order.currency == "USD"
+    assert [(l.sku, l.quantity, l.unit_price, l.discount) for l in order.lines] == [
+        ("", 2, Decimal("3.00"), Decimal(0)), ("Bar3", 1, Decimal("12.00"), Decimal(0))]
+    assert order.customer.external_id == "" and order.customer.name == "John Doe"
+    assert order.shipping_address.state == "CA" and order.billing_address.country_code == "US"
+    assert order.paid and order.payment.method_code == "bacs"
+
+
+@pytest.mark.parametrize("status,paid_date,paid,normalized_status", [
+    ("pending", None, False, "pending"), ("on-hold", None, False, "on-hold"),
+    ("processing", "2025-03-14T08:21:09", True, "processing"), ("completed", "2025-03-14T08:21:09", True, "completed"),
+    ("processing", None, False, "processing"), ("cancelled", None, False, "cancelled"),
+])
+def test_paid_means_processing_or_completed_with_a_payment_date(woo, status, paid_date, paid, normalized_status):
+    data = json.loads((DATA / "woocommerce_order.json").read_text())
+    data.update(status=status, date_paid_gmt=paid_date)
+    order = woo.parse(json.dumps(data).encode()).order
+    assert order.paid is paid and order.status == normalized_status
+
+
+def test_fee_lines(woo):
+    data = json.loads((DATA / "woocommerce_order_docs.json").read_text())
+    data["fee_lines"] = [{"id": 1, "name": "Cash on delivery fee", "total": "2.00", "total_tax": "0.00"}]
+    assert [(f.name, f.price) for f in woo.parse(json.dumps(data).encode()).order.fee_lines] == [
+        ("Cash on delivery fee", Decimal("2.00"))]
+
+
+@pytest.mark.parametrize("raw", [b"webhook_id=1", b"{}", b"[1]", b'{"id": 5, "total": "x"}'])
+def test_unreadable(woo, raw):
+    with pytest.raises(InvalidPayload):
+        woo.parse(raw)
+
+
+def test_orders_are_paged_by_total_pages_with_basic_auth():
+    with FakeStore() as store:
+        def orders(request):
+            page = int(request.query["page"][0])
+            assert request.query["modified_after"] == ["2025-01-01T00:00:00"]
+            assert request.headers["Authorization"] == "Basic " + base64.b64encode(b"ck_1:cs_1").decode()
+            return 200, {"X-WP-Total": "3", "X-WP-TotalPages": "2"}, [{"id": page * 10}]
+        store.route("GET", "/wp-json/wc/v3/orders", handler=orders)
+        client = get("woocommerce").client({"store_url": store.url, "api_login": "ck_1", "api_secret": "cs_1"})
+        assert [[o["id"] for o in page] for page in client.orders_since("2025-01-01T00:00:00Z")] == [[10], [20]]
+
+
+def test_payment_gateways_enabled_only():
+    with FakeStore() as store:
+        store.route("GET", "/wp-json/wc/v3/payment_gateways", json=[
+            {"id": "bacs", "title": "Direct bank transfer", "enabled": True},
+            {"id": "cheque", "title": "Check payments", "enabled": False},
+            {"id": "stripe", "title": "Credit card", "enabled": True}])
+        client = get("woocommerce").client({"store_url": store.url, "api_login": "k", "api_secret": "s"})
+        assert client.payment_methods() == [("bacs", "Direct bank transfer"), ("stripe", "Credit card")]
+
+
+def test_wrong_keys_are_an_auth_error():
+    from platforms.http import ApiAuthError
+    with FakeStore() as store:
+        store.route("GET", "/wp-json/wc/v3/orders", status=401, json={
+            "code": "woocommerce_rest_cannot_view", "message": "Sorry, you cannot list resources.",
+            "data": {"status": 401}})
+        client = get("woocommerce").client({"store_url": store.url, "api_login": "k", "api_secret": "s"})
+        with pytest.raises(ApiAuthError, match="cannot list resources"):
+            client.test_connection()

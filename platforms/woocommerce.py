@@ -1,0 +1,195 @@
+"""WooCommerce: order webhooks, their signature and set-up ping, and the REST API v3.
+
+Facts used (``shared/platforms.md`` §2): ``X-WC-Webhook-Signature`` is
+base64(HMAC-SHA256(webhook secret, raw body)); creating a webhook sends an unsigned ping whose
+form body is ``webhook_id=<id>`` and which must be answered 200; the payload is the v3 order
+resource, amounts as strings; line ``subtotal``/``total`` exclude tax (``*_tax`` beside them);
+lists page with ``page``/``per_page`` (at most 100) and ``X-WP-TotalPages``; WooCommerce
+never retries a failed webhook, hence the poll on ``modified_after``.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from decimal import Decimal
+from typing import Any, Iterator, Mapping
+
+from .base import (
+    Address,
+    AuthenticationError,
+    Customer,
+    Delivery,
+    InvalidPayload,
+    NormalizedOrder,
+    OrderLine,
+    Payment,
+    Platform,
+    ShippingLine,
+    header,
+    read_json,
+    to_decimal,
+    utc_naive,
+)
+from .http import HttpClient
+
+#: Order statuses in which the customer has paid (with ``date_paid`` set).
+PAID_STATUSES = {"processing", "completed"}
+PAYMENT_STATUS = {"pending": "pending", "on-hold": "pending", "failed": "failed",
+                  "cancelled": "voided", "refunded": "refunded", "trash": "voided"}
+
+
+def signature(body: bytes, secret: str) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+class WooCommerce(Platform):
+    code = "woocommerce"
+    label = "WooCommerce"
+
+    def is_handshake(self, headers: Mapping[str, str], body: bytes) -> bool:
+        return not header(headers, "X-WC-Webhook-Topic") and body.startswith(b"webhook_id=")
+
+    def verify(self, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> None:
+        secret = credentials.get("webhook_secret") or ""
+        given = header(headers, "X-WC-Webhook-Signature")
+        if not given or not secret or not hmac.compare_digest(given.encode(), signature(body, secret).encode()):
+            raise AuthenticationError("missing or wrong X-WC-Webhook-Signature")
+
+    def parse(self, body: bytes, content_type: str = "application/json") -> Delivery:
+        data = read_json(body)
+        if not isinstance(data, dict) or not data.get("id"):
+            raise InvalidPayload("the body is not a WooCommerce order")
+        order = self.read_order(data)
+        return Delivery(external_id=order.external_id, order=order)
+
+    def read_order(self, data: Mapping[str, Any]) -> NormalizedOrder:
+        taxes_included = bool(data.get("prices_include_tax"))
+        try:
+            lines = [self._line(item, taxes_included) for item in data.get("line_items") or []]
+            shipping = [
+                ShippingLine(price=_amount(line, "total", taxes_included), name=line.get("method_title") or "")
+                for line in data.get("shipping_lines") or []
+            ]
+            fees = [
+                ShippingLine(price=_amount(line, "total", taxes_included), name=line.get("name") or "")
+                for line in data.get("fee_lines") or []
+            ]
+            total = to_decimal(data.get("total") or 0)
+        except ValueError as exc:
+            raise InvalidPayload(f"an amount is not a number: {exc}") from exc
+        billing = data.get("billing") or {}
+        status = data.get("status") or "pending"
+        paid = status in PAID_STATUSES and bool(data.get("date_paid_gmt") or data.get("date_paid"))
+        payment_status = "paid" if paid else PAYMENT_STATUS.get(status, "pending")
+        customer_id = data.get("customer_id")
+        return NormalizedOrder(
+            external_id=str(data["id"]),
+            number=str(data.get("number") or data["id"]),
+            created_at=_gmt(data.get("date_created_gmt")),
+            updated_at=_gmt(data.get("date_modified_gmt")),
+            currency=data.get("currency") or "",
+            taxes_included=taxes_included,
+            customer=Customer(
+                external_id=str(customer_id) if customer_id else "",
+                email=(billing.get("email") or "").lower(),
+                name=" ".join(filter(None, [billing.get("first_name"), billing.get("last_name")])),
+                phone=billing.get("phone") or "",
+                company=billing.get("company") or "",
+            ),
+            billing_address=_address(billing),
+            shipping_address=_address(data.get("shipping")),
+            lines=lines,
+            shipping_lines=shipping,
+            fee_lines=fees,
+            payment=Payment(
+                method_code=data.get("payment_method") or "",
+                method_name=data.get("payment_method_title") or "",
+                status=payment_status,
+                amount=total if paid else Decimal(0),
+                transaction_id=data.get("transaction_id") or "",
+            ),
+            total=total,
+            note=data.get("customer_note") or "",
+            status="cancelled" if status in ("cancelled", "trash") else status,
+        )
+
+    @staticmethod
+    def _line(item: Mapping[str, Any], taxes_included: bool) -> OrderLine:
+        # What the shop priced, rebuilt from the excluded-tax amounts WooCommerce reports.
+        quantity = to_decimal(item.get("quantity") or 0)
+        before = _amount(item, "subtotal", taxes_included)
+        after = _amount(item, "total", taxes_included)
+        return OrderLine(
+            sku=item.get("sku") or "",
+            name=item.get("name") or "",
+            quantity=quantity,
+            unit_price=(before / quantity) if quantity else Decimal(0),
+            discount=max(before - after, Decimal(0)),
+        )
+
+    def changed_at(self, data: Mapping[str, Any]):
+        return utc_naive(_gmt(data.get("date_modified_gmt") or data.get("date_created_gmt")))
+
+    def client(self, credentials: Mapping[str, str], **kwargs) -> "WooCommerceClient":
+        return WooCommerceClient(credentials["store_url"], credentials["api_login"],
+                                 credentials["api_secret"], **kwargs)
+
+
+class WooCommerceClient:
+    """The REST API v3 of one store (HTTP Basic with the consumer key and secret)."""
+
+    def __init__(self, store_url: str, consumer_key: str, consumer_secret: str, **http_options):
+        self.store_url = store_url.rstrip("/")
+        self.http = HttpClient(f"{self.store_url}/wp-json/wc/v3", auth=(consumer_key, consumer_secret),
+                               headers={"Accept": "application/json"}, **http_options)
+
+    def test_connection(self) -> str:
+        self.http.get_json("orders", params={"per_page": 1})
+        return self.store_url
+
+    def orders_since(self, since_iso: str) -> Iterator[list[dict]]:
+        params = {"modified_after": since_iso.rstrip("Z"), "dates_are_gmt": "true", "per_page": 100,
+                  "orderby": "modified", "order": "asc", "page": 1}
+        for response in self.http.pages("orders", params, next_page=_next_page):
+            yield response.json()
+
+    def payment_methods(self) -> list[tuple[str, str]]:
+        """(code, title) of the store's enabled payment gateways."""
+        return [(g["id"], g.get("title") or g["id"]) for g in self.http.get_json("payment_gateways")
+                if g.get("enabled")]
+
+
+def _next_page(response, params):
+    total = int(response.headers.get("X-WP-TotalPages") or 1)
+    if params["page"] >= total:
+        return None
+    return "orders", dict(params, page=params["page"] + 1)
+
+
+def _amount(line: Mapping[str, Any], key: str, taxes_included: bool) -> Decimal:
+    amount = to_decimal(line.get(key) or 0)
+    if taxes_included:
+        amount += to_decimal(line.get(f"{key}_tax") or 0)
+    return amount
+
+
+def _gmt(value: str | None) -> str:
+    return f"{value}Z" if value and not value.endswith("Z") else (value or "")
+
+
+def _address(data: Mapping[str, Any] | None) -> Address:
+    if not data:
+        return Address()
+    return Address(
+        name=" ".join(filter(None, [data.get("first_name"), data.get("last_name")])),
+        company=data.get("company") or "",
+        street=data.get("address_1") or "",
+        street2=data.get("address_2") or "",
+        city=data.get("city") or "",
+        zip=data.get("postcode") or "",
+        state=data.get("state") or "",
+        country_code=(data.get("country") or "").upper(),
+        phone=data.get("phone") or "",
+        email=data.get("email") or "",
+    )
