@@ -34,7 +34,12 @@ class SaleChannel(models.Model):
     name = fields.Char(required=True, tracking=True)
     sequence = fields.Integer(default=10)
     platform = fields.Selection(
-        selection=[("connect", "Connect"), ("shopify", "Shopify"), ("woocommerce", "WooCommerce")],
+        selection=[
+            ("connect", "Connect"),
+            ("shopify", "Shopify"),
+            ("woocommerce", "WooCommerce"),
+            ("mozello", "Mozello"),
+        ],
         required=True,
         default="connect",
         tracking=True,
@@ -309,9 +314,22 @@ class SaleChannel(models.Model):
     def _api_client(self):
         self.ensure_one()
         credentials = self._credentials()
-        if not credentials["store_url"] or not credentials["api_secret"]:
+        platform = self._platform()
+        if not credentials["api_secret"] or (platform.needs_store_url and not credentials["store_url"]):
             raise UserError(_("Set the store URL and the API credentials first."))
-        return self._platform().client(credentials)
+        return platform.client(credentials)
+
+    def action_register_webhook(self):
+        """Point the store's order notifications at this channel (where its API allows)."""
+        self.ensure_one()
+        client = self._api_client()
+        if not hasattr(client, "set_notifications"):
+            raise UserError(_("Create the webhook in the store's admin, as the steps above say."))
+        try:
+            client.set_notifications(self.webhook_url)
+        except ApiError as exc:
+            raise UserError(_("The store did not accept the address: %s", exc)) from exc
+        return self._notify(_("The store now sends its orders to %s.", self.webhook_url), "success")
 
     def action_test_connection(self):
         """Call the store's API once and show whether it works (and why not)."""

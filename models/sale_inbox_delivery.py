@@ -23,6 +23,14 @@ class SaleInboxDelivery(models.Model):
     payload = fields.Text(string="Payload", readonly=True, help="The body exactly as received.")
     content_type = fields.Char(readonly=True)
     normalized = fields.Text(string="Normalized Order", readonly=True)
+    kind = fields.Selection(
+        [("full", "Whole order"), ("patch", "Changes only")],
+        required=True,
+        default="full",
+        readonly=True,
+        help="Some stores send only what changed (a payment, a cancellation): such a patch is "
+        "merged into the order's latest whole content.",
+    )
     state = fields.Selection(
         [("pending", "Pending"), ("applied", "Applied"), ("superseded", "Superseded")],
         required=True,

@@ -133,7 +133,7 @@ class SaleInboxOrder(models.Model):
         delivery = channel._platform().parse(body, content_type)
         received_at = fields.Datetime.now()
         order_id, created = self._intake(channel, delivery, body, content_type, received_at)
-        if created:
+        if created and delivery.order:
             # Known without reading the row back: it was written a moment ago.
             answer = {
                 "id": order_id,
@@ -181,6 +181,8 @@ class SaleInboxOrder(models.Model):
         repeatable-read transactions the loser gets a serialization failure, and Odoo's
         request retry then finds the winner's row.
         """
+        if delivery.order is None:
+            return self._intake_patch(channel, delivery, body, content_type, received_at)
         order = delivery.order
         normalized, fingerprint = order.serialize()
         # Cached lookup; env.ref() would also query the cron to check that it exists.
@@ -204,6 +206,7 @@ class SaleInboxOrder(models.Model):
             "uid": self.env.uid,
             "cron": cron_id,
             "auto": bool(channel.auto_process),
+            "kind": "full",
         }
         cr = self.env.cr
         # The cron trigger row is written by the same statement: one round trip in all.
@@ -227,9 +230,9 @@ class SaleInboxOrder(models.Model):
             ), first_delivery AS (
                 INSERT INTO sale_inbox_delivery (
                     order_id, channel_id, company_id, received_at, fingerprint, payload,
-                    content_type, normalized, state, create_uid, create_date, write_uid, write_date)
+                    content_type, normalized, kind, state, create_uid, create_date, write_uid, write_date)
                 SELECT id, %(channel)s, %(company)s, %(now)s, %(fingerprint)s, %(payload)s,
-                       %(content_type)s, %(normalized)s, 'applied', %(uid)s, %(now)s, %(uid)s, %(now)s
+                       %(content_type)s, %(normalized)s, 'full', 'applied', %(uid)s, %(now)s, %(uid)s, %(now)s
                   FROM new_order
                 RETURNING order_id
             ), trigger AS (
@@ -251,9 +254,9 @@ class SaleInboxOrder(models.Model):
             WITH delivery AS (
                 INSERT INTO sale_inbox_delivery (
                     order_id, channel_id, company_id, received_at, fingerprint, payload,
-                    content_type, normalized, state, create_uid, create_date, write_uid, write_date)
+                    content_type, normalized, kind, state, create_uid, create_date, write_uid, write_date)
                 SELECT o.id, o.channel_id, o.company_id, %(now)s, %(fingerprint)s, %(payload)s,
-                       %(content_type)s, %(normalized)s, 'pending', %(uid)s, %(now)s, %(uid)s, %(now)s
+                       %(content_type)s, %(normalized)s, %(kind)s, 'pending', %(uid)s, %(now)s, %(uid)s, %(now)s
                   FROM sale_inbox_order o
                  WHERE o.channel_id = %(channel)s AND o.external_id = %(external_id)s
                 ON CONFLICT (order_id, fingerprint) DO NOTHING
@@ -276,6 +279,60 @@ class SaleInboxOrder(models.Model):
             self.browse(order_id).invalidate_recordset(["delivery_ids"])
             self._wake_processing()
         return order_id, False
+
+    @api.model
+    def _intake_patch(self, channel, delivery, body, content_type, received_at=None):
+        """Store a patch (only what changed). When the order itself has not arrived yet, a
+        placeholder waits for it, so that the change is applied whatever the arrival order."""
+        patch = json.dumps(delivery.patch, sort_keys=True)
+        params = {
+            "channel": channel.id,
+            "company": channel.company_id.id,
+            "external_id": delivery.external_id,
+            "now": received_at or fields.Datetime.now(),
+            "uid": self.env.uid,
+        }
+        self.env.cr.execute(
+            """
+            INSERT INTO sale_inbox_order (
+                channel_id, company_id, external_id, name, received_at, state, attempt_count,
+                create_uid, create_date, write_uid, write_date)
+            VALUES (%(channel)s, %(company)s, %(external_id)s, %(external_id)s, %(now)s, 'new', 0,
+                    %(uid)s, %(now)s, %(uid)s, %(now)s)
+            ON CONFLICT (channel_id, external_id) DO NOTHING
+            RETURNING id
+            """,
+            params,
+        )
+        created = bool(self.env.cr.fetchone())
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id("sale_inbox.ir_cron_process_inbox")
+        self.env.cr.execute(
+            """
+            WITH delivery AS (
+                INSERT INTO sale_inbox_delivery (
+                    order_id, channel_id, company_id, received_at, fingerprint, payload,
+                    content_type, normalized, kind, state, create_uid, create_date, write_uid, write_date)
+                SELECT o.id, o.channel_id, o.company_id, %(now)s, %(fingerprint)s, %(payload)s,
+                       %(content_type)s, %(patch)s, 'patch', 'pending', %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM sale_inbox_order o
+                 WHERE o.channel_id = %(channel)s AND o.external_id = %(external_id)s
+                ON CONFLICT (order_id, fingerprint) DO NOTHING
+                RETURNING order_id
+            ), trigger AS (
+                INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid, write_date)
+                SELECT %(cron)s, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s FROM delivery
+            )
+            SELECT id, EXISTS (SELECT 1 FROM delivery) FROM sale_inbox_order
+             WHERE channel_id = %(channel)s AND external_id = %(external_id)s
+            """,
+            dict(params, fingerprint=hashlib.sha256(f"patch:{patch}".encode()).hexdigest(),
+                 payload=body.decode("utf-8"), content_type=content_type, patch=patch, cron=cron_id),
+        )
+        order_id, recorded = self.env.cr.fetchone()
+        if recorded:
+            self.browse(order_id).invalidate_recordset(["delivery_ids"])
+            self._wake_processing()
+        return order_id, created
 
     @api.model
     def _keep_unreadable(self, channel, body, content_type, error):
@@ -387,9 +444,11 @@ class SaleInboxOrder(models.Model):
               FROM sale_inbox_order o
               JOIN sale_channel c ON c.id = o.channel_id
              WHERE c.active AND c.state = 'connected'
-               AND ((o.state = 'new' AND c.auto_process)
+               AND ((o.state = 'new' AND c.auto_process AND o.normalized IS NOT NULL)
                     OR EXISTS (SELECT 1 FROM sale_inbox_delivery d
-                                WHERE d.order_id = o.id AND d.state = 'pending'))
+                                WHERE d.order_id = o.id AND d.state = 'pending'
+                                  -- a patch waits until the order it patches has arrived
+                                  AND (d.kind = 'full' OR o.normalized IS NOT NULL)))
              ORDER BY o.id
              LIMIT %s
                FOR UPDATE OF o SKIP LOCKED
@@ -426,12 +485,13 @@ class SaleInboxOrder(models.Model):
 
     @api.model
     def _pending_count(self):
-        self.flush_model(["state"])
+        self.flush_model()
         self.env.cr.execute(
             """
             SELECT count(*)
               FROM sale_inbox_order o JOIN sale_channel c ON c.id = o.channel_id
              WHERE c.active AND c.state = 'connected' AND o.state = 'new' AND c.auto_process
+               AND o.normalized IS NOT NULL
             """
         )
         return self.env.cr.fetchone()[0]

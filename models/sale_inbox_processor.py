@@ -18,7 +18,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_compare, float_round
 
 from ..platforms import InvalidPayload, NormalizedOrder
-from ..platforms.base import utc_naive
+from ..platforms.base import apply_patch, utc_naive
 
 _logger = logging.getLogger(__name__)
 
@@ -99,45 +99,70 @@ class SaleInboxProcessor(models.AbstractModel):
     # ------------------------------------------------------------------
 
     def _apply_deliveries(self, orders):
-        """Fold pending deliveries into their orders: the newest content wins."""
+        """Fold pending deliveries into their orders.
+
+        The newest whole content wins (by the store's change time; arrival order breaks ties
+        and stands in without one: a retried webhook carries its original, older content).
+        Patches (only what changed) are then merged in arrival order; over new whole content,
+        every patch the order ever got is merged again, so that a late "created" never undoes
+        the "paid" that overtook it.
+        """
         pending = self.env["sale.inbox.delivery"].sudo().search(
             [("order_id", "in", orders.ids), ("state", "=", "pending")], order="id"
         )
-        if not pending:
-            return
         by_order = defaultdict(lambda: self.env["sale.inbox.delivery"])
         for delivery in pending:
             by_order[delivery.order_id] |= delivery
         for order, deliveries in by_order.items():
-            # The store's own change time orders the deliveries (a retried webhook carries its
-            # original, older content); arrival order breaks ties and stands in without one.
-            latest = max(deliveries, key=lambda d: (_changed(d.normalized), d.id))
-            (deliveries - latest).write({"state": "superseded"})
-            if order.normalized and _changed(latest.normalized) < _changed(order.normalized):
-                latest.write({"state": "superseded"})
-                order._message_log(body=_("An older version of this order arrived late and was ignored."))
-                continue
-            latest.write({"state": "applied"})
-            normalized = NormalizedOrder.from_dict(json.loads(latest.normalized))
-            was_paid = order.paid
-            vals = {
-                "payload": latest.payload,
-                "payload_content_type": latest.content_type,
-                "normalized": latest.normalized,
-                "fingerprint": latest.fingerprint,
-                "customer_name": normalized.customer.name or normalized.customer.company,
-                "customer_email": normalized.customer.email,
-                "amount_total": float(normalized.total),
-                "paid": normalized.paid,
-                "payment_method_code": normalized.payment.method_code,
-            }
-            if order.state != "cancelled":
-                vals.update(state="new", failed_step=False, error_message=False)
-            order.write(vals)
+            fulls = deliveries.filtered(lambda d: d.kind == "full")
+            base, patches = order.normalized, deliveries - fulls
+            if fulls:
+                latest = max(fulls, key=lambda d: (_changed(d.normalized), d.id))
+                (fulls - latest).write({"state": "superseded"})
+                if base and _changed(latest.normalized) < _changed(base):
+                    latest.write({"state": "superseded"})
+                    order._message_log(body=_("An older version of this order arrived late and was ignored."))
+                else:
+                    latest.write({"state": "applied"})
+                    base = latest.normalized
+                    order.write({"payload": latest.payload, "payload_content_type": latest.content_type})
+                    patches = order.delivery_ids.filtered(
+                        lambda d: d.kind == "patch" and d.state in ("pending", "applied")).sorted("id")
+            if not base:
+                continue  # a patch that came first: it waits for the order it patches
+            data = json.loads(base)
+            for patch in patches:
+                data = apply_patch(data, json.loads(patch.normalized))
+            patches.write({"state": "applied"})
+            self._set_content(order, NormalizedOrder.from_dict(data))
+
+    def _set_content(self, order, normalized):
+        was_paid = order.paid
+        text, fingerprint = normalized.serialize()
+        if fingerprint == order.fingerprint:
+            return
+        vals = {
+            "name": normalized.number or order.external_id,
+            "normalized": text,
+            "fingerprint": fingerprint,
+            "customer_name": normalized.customer.name or normalized.customer.company,
+            "customer_email": normalized.customer.email,
+            "amount_total": float(normalized.total),
+            "currency_id": self.env["res.currency"].search([("name", "=", normalized.currency)], limit=1).id,
+            "paid": normalized.paid,
+            "payment_method_code": normalized.payment.method_code,
+        }
+        if order.state != "cancelled":
+            vals.update(state="new", failed_step=False, error_message=False)
+        first = not order.normalized
+        order.write(vals)
+        if first:
+            message = _("The order itself arrived.")
+        elif normalized.paid and not was_paid:
+            message = _("The store reports this order paid.")
+        else:
             message = _("The store sent a new version of this order.")
-            if normalized.paid and not was_paid:
-                message = _("The store reports this order paid.")
-            order._message_log(body=message)
+        order._message_log(body=message)
 
 
 class _Run:
@@ -202,6 +227,8 @@ class _Run:
         live = self.empty
         for order in orders:
             try:
+                if not order.normalized and not order.payload:
+                    continue  # a placeholder: the store sent a change before the order itself
                 if not order.normalized:
                     order = order._read_again()
                     if not order:

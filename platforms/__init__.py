@@ -14,11 +14,12 @@ from .base import (  # noqa: F401
     PlatformError,
 )
 from .connect import Connect
+from .mozello import Mozello
 from .shopify import Shopify
 from .woocommerce import WooCommerce
 
 _REGISTRY: dict[str, Platform] = {
-    platform.code: platform for platform in (Connect(), Shopify(), WooCommerce())
+    platform.code: platform for platform in (Connect(), Shopify(), WooCommerce(), Mozello())
 }
 
 

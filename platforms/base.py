@@ -310,11 +310,29 @@ def utc_naive(value: str) -> datetime | None:
 
 @dataclass
 class Delivery:
-    """What one incoming request carries, once verified and parsed."""
+    """What one incoming request carries, once verified and parsed: the whole order, or a
+    patch of it (for stores that send only what changed: a payment, a cancellation)."""
 
     #: The order's id in the store: the inbox keeps one record per (channel, external id).
     external_id: str
-    order: NormalizedOrder
+    order: NormalizedOrder | None = None
+    #: Changes in the normalized order's JSON form, e.g. {"payment": {"status": "paid"}}.
+    patch: dict | None = None
+
+
+def apply_patch(data: dict, patch: Mapping) -> dict:
+    """The normalized order's JSON form with a patch merged in (nested objects merged)."""
+    merged = dict(data)
+    for key, value in patch.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = apply_patch(merged[key], value)
+        else:
+            merged[key] = value
+    payment = merged.get("payment") or {}
+    if payment.get("status") == "paid" and not payment.get("amount"):
+        # A store reporting the payment alone means the order's total was paid.
+        merged["payment"] = dict(payment, amount=merged.get("total") or 0)
+    return merged
 
 
 class Platform:
@@ -328,6 +346,8 @@ class Platform:
     label: ClassVar[str] = ""
     #: Largest body accepted at intake, in bytes.
     max_body_size: ClassVar[int] = 2 * 1024 * 1024
+    #: Whether the API lives at the store's own address (else at the platform's).
+    needs_store_url: ClassVar[bool] = True
 
     def verify(self, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> None:
         """Raise AuthenticationError unless the delivery is authentic.

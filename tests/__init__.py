@@ -4,3 +4,4 @@ from . import test_processing
 from . import test_security
 from . import test_shopify
 from . import test_woocommerce
+from . import test_mozello

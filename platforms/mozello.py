@@ -1,0 +1,198 @@
+"""Mozello: order notifications, their hash, and the Store API.
+
+Facts used (``shared/platforms.md`` §3, mostly SECONDARY there): notifications are
+``{"event": …, "order": {…}}``; ``X-Mozello-Hash`` is base64(HMAC-SHA256(store API key, raw
+body)); ``ORDER_CREATED`` comes with ``payment_status: "pending"`` and ``PAYMENT_CHANGED`` may
+carry only the changed fields, so it becomes a patch of the order; the API authenticates with
+``Authorization: ApiKey …`` and pages with ``next_page_uri``.
+
+Decided here, where the facts are unconfirmed: a line's ``product_price`` is what the customer
+pays per unit (with ``product_price_discounted`` taking its place when set), prices include tax
+when the lines give ``tax_inclusive_percent``, and the order's ``discount_amount`` is spread
+over the lines in proportion to their value. Whatever Mozello really does, the amount check
+compares the result with Mozello's ``total`` and holds any order where they differ.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Iterator, Mapping
+
+from .base import (
+    Address,
+    AuthenticationError,
+    Customer,
+    Delivery,
+    InvalidPayload,
+    NormalizedOrder,
+    OrderLine,
+    Payment,
+    Platform,
+    ShippingLine,
+    header,
+    read_json,
+    to_decimal,
+    utc_naive,
+)
+from .http import HttpClient
+
+API_BASE = "https://api.mozello.com/v1"
+PAYMENT_STATUS = {"paid": "paid", "pending": "pending", "failed": "failed"}
+CENT = Decimal("0.01")
+
+
+def signature(body: bytes, api_key: str) -> str:
+    return base64.b64encode(hmac.new(api_key.encode(), body, hashlib.sha256).digest()).decode()
+
+
+class Mozello(Platform):
+    code = "mozello"
+    label = "Mozello"
+    needs_store_url = False
+
+    def verify(self, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> None:
+        # One key for everything: the store's API key also signs the notifications.
+        key = credentials.get("api_secret") or ""
+        given = header(headers, "X-Mozello-Hash")
+        if not given or not key or not hmac.compare_digest(given.encode(), signature(body, key).encode()):
+            raise AuthenticationError("missing or wrong X-Mozello-Hash")
+
+    def parse(self, body: bytes, content_type: str = "application/json") -> Delivery:
+        data = read_json(body)
+        if not isinstance(data, dict) or not isinstance(data.get("order"), dict):
+            raise InvalidPayload('the body is not a Mozello order notification ({"event", "order"})')
+        event = data.get("event") or ""
+        order = data["order"]
+        external_id = str(order.get("order_id") or "")
+        if not external_id:
+            raise InvalidPayload("the order has no order_id")
+        if event == "ORDER_DELETED":
+            return Delivery(external_id=external_id, patch={"status": "cancelled"})
+        if "cart" not in order:
+            # PAYMENT_CHANGED / DISPATCH_CHANGED with only the fields that changed.
+            patch: dict[str, Any] = {}
+            if "payment_status" in order:
+                patch["payment"] = {"status": PAYMENT_STATUS.get(order["payment_status"], "pending")}
+            if order.get("dispatched"):
+                patch["status"] = "dispatched"
+            if not patch:
+                raise InvalidPayload(f"the {event or 'notification'} carries nothing to apply")
+            return Delivery(external_id=external_id, patch=patch)
+        return Delivery(external_id=external_id, order=self.read_order(order))
+
+    def read_order(self, data: Mapping[str, Any]) -> NormalizedOrder:
+        cart = data.get("cart") or []
+        try:
+            lines = [self._line(item) for item in cart]
+            _spread_discount(lines, to_decimal(data.get("discount_amount") or 0))
+            shipping_price = to_decimal(data.get("shipping_price") or 0)
+            total = to_decimal(data.get("total") or 0)
+        except ValueError as exc:
+            raise InvalidPayload(f"an amount is not a number: {exc}") from exc
+        status = PAYMENT_STATUS.get(data.get("payment_status") or "pending", "pending")
+        shipping = data.get("shipping") or {}
+        return NormalizedOrder(
+            external_id=str(data["order_id"]),
+            number=str(data["order_id"]),
+            created_at=data.get("created_at") or "",
+            currency=data.get("currency") or "",
+            taxes_included=any(item.get("tax_inclusive_percent") is not None for item in cart),
+            customer=Customer(
+                email=(data.get("email") or "").lower(),
+                name=data.get("name") or "",
+                phone=data.get("phone") or "",
+                company=data.get("company") or "",
+                vat=data.get("vat_id") or "",
+            ),
+            billing_address=_address(data, data.get("name") or "", data.get("company") or ""),
+            shipping_address=_address(shipping, data.get("name") or "", ""),
+            lines=lines,
+            shipping_lines=[ShippingLine(price=shipping_price, name=data.get("shipping_method") or "")]
+            if shipping_price else [],
+            payment=Payment(
+                method_code=data.get("payment_method") or "",
+                method_name=data.get("payment_method") or "",
+                status=status,
+                amount=total if status == "paid" else Decimal(0),
+            ),
+            total=total,
+            note=data.get("notes") or "",
+            status="dispatched" if data.get("dispatched") else "open",
+        )
+
+    @staticmethod
+    def _line(item: Mapping[str, Any]) -> OrderLine:
+        price = to_decimal(item.get("product_price") or 0)
+        quantity = to_decimal(item.get("product_quantity") or 0)
+        discounted = item.get("product_price_discounted")
+        discount = (price - to_decimal(discounted)) * quantity if discounted is not None else Decimal(0)
+        rate = item.get("tax_inclusive_percent", item.get("tax_exclusive_percent"))
+        return OrderLine(
+            sku=item.get("product_sku") or "",
+            name=item.get("product_name") or "",
+            quantity=quantity,
+            unit_price=price,
+            discount=max(discount, Decimal(0)),
+            tax_rate=to_decimal(rate) if rate is not None else None,
+        )
+
+    def changed_at(self, data: Mapping[str, Any]):
+        return utc_naive((data.get("modified_at") or data.get("created_at") or "").replace(" ", "T"))
+
+    def client(self, credentials: Mapping[str, str], **kwargs) -> "MozelloClient":
+        return MozelloClient(credentials["api_secret"], credentials.get("store_url") or API_BASE, **kwargs)
+
+
+class MozelloClient:
+    def __init__(self, api_key: str, base_url: str = API_BASE, **http_options):
+        self.http = HttpClient(base_url, headers={"Authorization": f"ApiKey {api_key}",
+                                                  "Accept": "application/json"}, **http_options)
+
+    def test_connection(self) -> str:
+        self.http.get_json("store/notifications/")
+        return "Mozello"
+
+    def orders_since(self, since_iso: str) -> Iterator[list[dict]]:
+        since = since_iso.replace("T", " ").rstrip("Z")
+        params = {"page_size": 100, "filter": f"modified_at>{since}"}
+        for response in self.http.pages("store/orders/", params, next_page=self._next_page):
+            yield response.json().get("orders") or []
+
+    def _next_page(self, response, _params):
+        following = response.json().get("next_page_uri")
+        return (self.http.url(following), {}) if following else None
+
+    def set_notifications(self, url: str) -> None:
+        """Point the store's order notifications at ``url`` (None turns them off)."""
+        self.http.request("PUT", "store/notifications/", json={
+            "notifications_url": url,
+            "notifications_wanted": ["ORDER_CREATED", "ORDER_DELETED", "PAYMENT_CHANGED", "DISPATCH_CHANGED"],
+        })
+
+
+def _spread_discount(lines: list[OrderLine], amount: Decimal) -> None:
+    """Share an order discount over the lines by value, to the cent, the last one taking the rest."""
+    values = [line.unit_price * line.quantity - line.discount for line in lines]
+    base = sum(values, Decimal(0))
+    if not amount or not base:
+        return
+    left = amount
+    for index, (line, value) in enumerate(zip(lines, values, strict=True)):
+        share = left if index == len(lines) - 1 else (amount * value / base).quantize(CENT, ROUND_HALF_UP)
+        line.discount += share
+        left -= share
+
+
+def _address(data: Mapping[str, Any], name: str, company: str) -> Address:
+    return Address(
+        name=name,
+        company=company,
+        street=data.get("address") or "",
+        city=data.get("city") or "",
+        zip=data.get("zip") or "",
+        state=data.get("province_code") or "",
+        country_code=(data.get("country_code") or "").upper(),
+        phone=data.get("phone") or "",
+    )
