@@ -249,7 +249,13 @@ class SaleInboxOrder(models.Model):
             if channel.auto_process:
                 self._wake_processing()
             return row[0], True
-        cr.execute(
+        return self._record_delivery(params), False
+
+    @api.model
+    def _record_delivery(self, params):
+        """Record a delivery of a known order as pending (once per content) and wake the
+        cron up for it; returns the order's id."""
+        self.env.cr.execute(
             """
             WITH delivery AS (
                 INSERT INTO sale_inbox_delivery (
@@ -265,20 +271,17 @@ class SaleInboxOrder(models.Model):
                 INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid, write_date)
                 SELECT %(cron)s, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s FROM delivery
             )
-            SELECT order_id, true FROM delivery
-            UNION ALL
-            SELECT id, false FROM sale_inbox_order
+            SELECT id, EXISTS (SELECT 1 FROM delivery) FROM sale_inbox_order
              WHERE channel_id = %(channel)s AND external_id = %(external_id)s
             """,
             params,
         )
-        rows = cr.fetchall()
-        order_id = rows[0][0]
-        if any(changed for _id, changed in rows):
+        order_id, recorded = self.env.cr.fetchone()
+        if recorded:
             # Written in SQL: what the ORM may have cached of this order's deliveries is stale.
             self.browse(order_id).invalidate_recordset(["delivery_ids"])
             self._wake_processing()
-        return order_id, False
+        return order_id
 
     @api.model
     def _intake_patch(self, channel, delivery, body, content_type, received_at=None):
@@ -305,33 +308,15 @@ class SaleInboxOrder(models.Model):
             params,
         )
         created = bool(self.env.cr.fetchone())
-        cron_id = self.env["ir.model.data"]._xmlid_to_res_id("sale_inbox.ir_cron_process_inbox")
-        self.env.cr.execute(
-            """
-            WITH delivery AS (
-                INSERT INTO sale_inbox_delivery (
-                    order_id, channel_id, company_id, received_at, fingerprint, payload,
-                    content_type, normalized, kind, state, create_uid, create_date, write_uid, write_date)
-                SELECT o.id, o.channel_id, o.company_id, %(now)s, %(fingerprint)s, %(payload)s,
-                       %(content_type)s, %(patch)s, 'patch', 'pending', %(uid)s, %(now)s, %(uid)s, %(now)s
-                  FROM sale_inbox_order o
-                 WHERE o.channel_id = %(channel)s AND o.external_id = %(external_id)s
-                ON CONFLICT (order_id, fingerprint) DO NOTHING
-                RETURNING order_id
-            ), trigger AS (
-                INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid, write_date)
-                SELECT %(cron)s, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s FROM delivery
-            )
-            SELECT id, EXISTS (SELECT 1 FROM delivery) FROM sale_inbox_order
-             WHERE channel_id = %(channel)s AND external_id = %(external_id)s
-            """,
-            dict(params, fingerprint=hashlib.sha256(f"patch:{patch}".encode()).hexdigest(),
-                 payload=body.decode("utf-8"), content_type=content_type, patch=patch, cron=cron_id),
-        )
-        order_id, recorded = self.env.cr.fetchone()
-        if recorded:
-            self.browse(order_id).invalidate_recordset(["delivery_ids"])
-            self._wake_processing()
+        order_id = self._record_delivery(dict(
+            params,
+            fingerprint=hashlib.sha256(f"patch:{patch}".encode()).hexdigest(),
+            payload=body.decode("utf-8"),
+            content_type=content_type,
+            normalized=patch,
+            kind="patch",
+            cron=self.env["ir.model.data"]._xmlid_to_res_id("sale_inbox.ir_cron_process_inbox"),
+        ))
         return order_id, created
 
     @api.model

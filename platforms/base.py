@@ -5,8 +5,10 @@ sees a :class:`NormalizedOrder` (or its JSON form, kept on the inbox record).
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -276,6 +278,19 @@ class NormalizedOrder:
         if errors:
             raise InvalidPayload(errors)
         return order
+
+
+def hmac_signature(body: bytes, secret: str) -> str:
+    """base64(HMAC-SHA256(secret, body)): how Shopify, WooCommerce and Mozello sign."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def check_hmac(headers: Mapping[str, str], name: str, body: bytes, secret: str) -> None:
+    """Raise AuthenticationError unless header ``name`` signs ``body`` with ``secret``;
+    compared in constant time, on the raw bytes."""
+    given = header(headers, name)
+    if not given or not secret or not hmac.compare_digest(given.encode(), hmac_signature(body, secret).encode()):
+        raise AuthenticationError(f"missing or wrong {name}")
 
 
 def read_json(body: bytes) -> Any:
