@@ -6,7 +6,8 @@ from odoo import http
 from odoo.http import request
 
 from ..models.sale_channel import WEBHOOK_PATH
-from ..platforms import AuthenticationError, InvalidPayload
+from ..platforms import AuthenticationError, IgnoredEvent, InvalidPayload
+from ..platforms.http import ApiError
 from .connect import _error
 
 _logger = logging.getLogger(__name__)
@@ -38,12 +39,19 @@ class WebhookController(http.Controller):
         except AuthenticationError as exc:
             _logger.info("Channel %s refused a webhook: %s", channel.id, exc)
             return _error(401, "unauthorized", "Missing or wrong signature.")
+        except ApiError as exc:
+            # The store's own verification service did not answer: nothing is stored, and
+            # the store, told to come back, delivers again.
+            _logger.warning("Channel %s could not verify a webhook: %s", channel.id, exc)
+            return _error(503, "verification_unavailable", "The signature could not be checked; retry later.")
         if channel.state != "connected":
             return _error(503, "channel_disconnected", "This channel is disconnected in Odoo.")
         content_type = request.httprequest.content_type or "application/json"
         Inbox = request.env["sale.inbox.order"].sudo()
         try:
             _inbox_id, _created, answer = Inbox._receive(channel, body, content_type)
+        except IgnoredEvent as exc:
+            return request.make_json_response({"status": "ignored", "message": str(exc)})
         except InvalidPayload as exc:
             # Authentic but unreadable: kept with its error for a person to see and retry,
             # and acknowledged, since the store sending it again would not make it readable.

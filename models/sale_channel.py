@@ -39,6 +39,7 @@ class SaleChannel(models.Model):
             ("shopify", "Shopify"),
             ("woocommerce", "WooCommerce"),
             ("mozello", "Mozello"),
+            ("paypal", "PayPal Checkout"),
         ],
         required=True,
         default="connect",

@@ -6,6 +6,7 @@ registering it here.
 from .base import (  # noqa: F401
     AuthenticationError,
     Delivery,
+    IgnoredEvent,
     FieldError,
     InvalidPayload,
     NormalizedOrder,
@@ -15,11 +16,12 @@ from .base import (  # noqa: F401
 )
 from .connect import Connect
 from .mozello import Mozello
+from .paypal import PayPal
 from .shopify import Shopify
 from .woocommerce import WooCommerce
 
 _REGISTRY: dict[str, Platform] = {
-    platform.code: platform for platform in (Connect(), Shopify(), WooCommerce(), Mozello())
+    platform.code: platform for platform in (Connect(), Shopify(), WooCommerce(), Mozello(), PayPal())
 }
 
 

@@ -12,7 +12,7 @@ import hmac
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, ClassVar, Mapping
 
 
@@ -22,6 +22,10 @@ class PlatformError(Exception):
 
 class AuthenticationError(PlatformError):
     """The delivery's credentials or signature are missing or wrong (answer 401)."""
+
+
+class IgnoredEvent(PlatformError):
+    """An authentic delivery that says nothing the inbox keeps (answer 200, store nothing)."""
 
 
 class PayloadTooLarge(PlatformError):
@@ -333,6 +337,20 @@ class Delivery:
     order: NormalizedOrder | None = None
     #: Changes in the normalized order's JSON form, e.g. {"payment": {"status": "paid"}}.
     patch: dict | None = None
+
+
+def spread_discount(lines: list[OrderLine], amount: Decimal) -> None:
+    """Share an order-level discount over the lines by value, to the cent (the last line
+    takes what rounding leaves), so that the lines still add up to the store's total."""
+    values = [line.unit_price * line.quantity - line.discount for line in lines]
+    base = sum(values, Decimal(0))
+    if not amount or not base:
+        return
+    left = amount
+    for index, (line, value) in enumerate(zip(lines, values, strict=True)):
+        share = left if index == len(lines) - 1 else (amount * value / base).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        line.discount += share
+        left -= share
 
 
 def apply_patch(data: dict, patch: Mapping) -> dict:

@@ -14,7 +14,7 @@ compares the result with Mozello's ``total`` and holds any order where they diff
 """
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, Iterator, Mapping
 
 from .base import (
@@ -29,6 +29,7 @@ from .base import (
     Platform,
     ShippingLine,
     read_json,
+    spread_discount,
     to_decimal,
     utc_naive,
 )
@@ -36,7 +37,6 @@ from .http import HttpClient
 
 API_BASE = "https://api.mozello.com/v1"
 PAYMENT_STATUS = {"paid": "paid", "pending": "pending", "failed": "failed"}
-CENT = Decimal("0.01")
 
 
 
@@ -76,7 +76,7 @@ class Mozello(Platform):
         cart = data.get("cart") or []
         try:
             lines = [self._line(item) for item in cart]
-            _spread_discount(lines, to_decimal(data.get("discount_amount") or 0))
+            spread_discount(lines, to_decimal(data.get("discount_amount") or 0))
             shipping_price = to_decimal(data.get("shipping_price") or 0)
             total = to_decimal(data.get("total") or 0)
         except ValueError as exc:
@@ -160,19 +160,6 @@ class MozelloClient:
             "notifications_url": url,
             "notifications_wanted": ["ORDER_CREATED", "ORDER_DELETED", "PAYMENT_CHANGED", "DISPATCH_CHANGED"],
         })
-
-
-def _spread_discount(lines: list[OrderLine], amount: Decimal) -> None:
-    """Share an order discount over the lines by value, to the cent, the last one taking the rest."""
-    values = [line.unit_price * line.quantity - line.discount for line in lines]
-    base = sum(values, Decimal(0))
-    if not amount or not base:
-        return
-    left = amount
-    for index, (line, value) in enumerate(zip(lines, values, strict=True)):
-        share = left if index == len(lines) - 1 else (amount * value / base).quantize(CENT, ROUND_HALF_UP)
-        line.discount += share
-        left -= share
 
 
 def _address(data: Mapping[str, Any], name: str, company: str) -> Address:

@@ -5,3 +5,4 @@ from . import test_security
 from . import test_shopify
 from . import test_woocommerce
 from . import test_mozello
+from . import test_paypal
