@@ -152,10 +152,13 @@ class WooCommerceClient:
 
 
 def _next_page(response, params):
-    total = int(response.headers.get("X-WP-TotalPages") or 1)
-    if params["page"] >= total:
-        return None
-    return "orders", dict(params, page=params["page"] + 1)
+    total = response.headers.get("X-WP-TotalPages")
+    if total is not None:
+        more = params["page"] < int(total)
+    else:
+        # Some hosts strip the header: a full page means there may be another.
+        more = len(response.json()) >= params["per_page"]
+    return ("orders", dict(params, page=params["page"] + 1)) if more else None
 
 
 def _amount(line: Mapping[str, Any], key: str, taxes_included: bool) -> Decimal:

@@ -123,3 +123,13 @@ def test_wrong_keys_are_an_auth_error():
         client = get("woocommerce").client({"store_url": store.url, "api_login": "k", "api_secret": "s"})
         with pytest.raises(ApiAuthError, match="cannot list resources"):
             client.test_connection()
+
+
+def test_paging_without_the_total_pages_header_goes_on_while_pages_are_full():
+    with FakeStore() as store:
+        def orders(request):
+            page = int(request.query["page"][0])
+            return 200, {}, [{"id": page * 100 + i} for i in range(100 if page < 3 else 7)]
+        store.route("GET", "/wp-json/wc/v3/orders", handler=orders)
+        client = get("woocommerce").client({"store_url": store.url, "api_login": "k", "api_secret": "s"})
+        assert [len(page) for page in client.orders_since("2025-01-01T00:00:00Z")] == [100, 100, 7]
