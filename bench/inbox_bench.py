@@ -2,6 +2,7 @@
 
     inbox_bench.py setup   --config C --db D        products and a channel in the database
     inbox_bench.py intake  --url U -n N             HTTP intake vs /web/health, 8 clients
+    inbox_bench.py webhooks --url U -n N            signed webhook intake per store platform
     inbox_bench.py process --config C --db D -n N   cron processing vs one-by-one ORM
 """
 import argparse
@@ -11,6 +12,8 @@ import threading
 import time
 
 API_KEY = "bench-key-0b5e"
+WEBHOOK_SECRET = "bench-webhook-secret"
+FAKE_PAYPAL_PORT = 8078
 PATH = "/sale_inbox/connect/v1/orders"
 CLIENTS = 8
 SKUS = [f"BENCH-{i:02d}" for i in range(20)]
@@ -115,6 +118,69 @@ def intake(args):
     print(f"intake / health: {intake_rate / health_rate:.0%} (target at least 80%)")
 
 
+def signed_webhooks(args):
+    """Signed webhook intake per platform (PayPal's check answered by a local fake PayPal)."""
+    import base64
+    import copy
+    import hashlib
+    import hmac
+    import pathlib
+    import sys
+
+    data_dir = pathlib.Path(__file__).resolve().parents[1] / "platforms" / "tests" / "data"
+    sys.path.insert(0, str(data_dir.parents[2]))
+    from platforms.testing import FakeStore
+
+    def sign(body, secret):
+        return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+    def load(name):
+        return json.loads((data_dir / name).read_text())
+
+    def shopify(i):
+        body = json.dumps(dict(load_cache["shopify"], id=10_000 + i)).encode()
+        return body, {"X-Shopify-Hmac-Sha256": sign(body, WEBHOOK_SECRET), "X-Shopify-Topic": "orders/create"}
+
+    def woocommerce(i):
+        body = json.dumps(dict(load_cache["woocommerce"], id=10_000 + i)).encode()
+        return body, {"X-WC-Webhook-Signature": sign(body, WEBHOOK_SECRET), "X-WC-Webhook-Topic": "order.created"}
+
+    def mozello(i):
+        event = copy.deepcopy(load_cache["mozello"])
+        event["order"]["order_id"] = f"MZ-{i}"
+        body = json.dumps(event).encode()
+        return body, {"X-Mozello-Hash": sign(body, WEBHOOK_SECRET)}
+
+    def paypal(i):
+        event = copy.deepcopy(load_cache["paypal"])
+        event["resource"]["id"] = f"PP{i}"
+        return json.dumps(event).encode(), {
+            "PAYPAL-TRANSMISSION-ID": str(i), "PAYPAL-TRANSMISSION-TIME": "2025-03-14T08:21:10Z",
+            "PAYPAL-TRANSMISSION-SIG": "sig", "PAYPAL-CERT-URL": "https://api.paypal.com/cert",
+            "PAYPAL-AUTH-ALGO": "SHA256withRSA"}
+
+    load_cache = {"shopify": load("shopify_order.json"), "woocommerce": load("woocommerce_order.json"),
+                  "mozello": load("mozello_order_created.json"), "paypal": load("paypal_order_approved.json")}
+    url = args.url.rstrip("/")
+    with FakeStore(port=FAKE_PAYPAL_PORT) as fake_paypal:
+        fake_paypal.route("POST", "/v1/oauth2/token", json={"access_token": "t", "expires_in": 3600})
+        fake_paypal.route("POST", "/v1/notifications/verify-webhook-signature",
+                          json={"verification_status": "SUCCESS"})
+        for platform, make in (("shopify", shopify), ("woocommerce", woocommerce), ("mozello", mozello),
+                               ("paypal", paypal)):
+            deliveries = [make(i) for i in range(args.n)]
+
+            def post(session, delivery, path=f"/sale_inbox/webhook/bench-{platform}"):
+                body, headers = delivery
+                return session.post(url + path, data=body, timeout=60,
+                                    headers={"Content-Type": "application/json", **headers}).status_code
+
+            seconds, statuses = hammer(deliveries, post)
+            note = " (each verified by a call to the fake PayPal)" if platform == "paypal" else ""
+            print(f"webhook {platform:<12} {args.n} signed deliveries in {seconds:.2f} s: "
+                  f"{args.n / seconds:.0f}/s; answers {summary(statuses)}{note}")
+
+
 def summary(statuses):
     counts = {}
     for status in statuses:
@@ -154,6 +220,15 @@ def setup(args):
         env["sale.channel.payment.method"].create({
             "channel_id": channel.id, "code": "card", "name": "Card", "journal_id": bank.id,
         })
+        # One channel per store platform, for the signed-webhook figures; not processed.
+        for platform in ("shopify", "woocommerce", "mozello", "paypal"):
+            values = {"name": f"Bench {platform}", "platform": platform, "auto_process": False,
+                      "webhook_token": f"bench-{platform}", "webhook_secret": WEBHOOK_SECRET,
+                      "api_secret": WEBHOOK_SECRET}
+            if platform == "paypal":
+                values.update(webhook_secret="WH-BENCH", api_login="client",
+                              store_url=f"http://127.0.0.1:{FAKE_PAYPAL_PORT}")
+            env["sale.channel"].create(values)
 
 
 def process(args):
@@ -234,11 +309,12 @@ def main(argv=None):
         p.add_argument("-n", type=int, default=400)
         p.add_argument("--baseline", type=int, default=100, help="orders made one by one (at most N)")
         p.add_argument("--profile", action="store_true", help="print a profile of the processing")
-    p = sub.add_parser("intake")
-    p.add_argument("--url", required=True)
-    p.add_argument("-n", type=int, default=400)
+    for name in ("intake", "webhooks"):
+        p = sub.add_parser(name)
+        p.add_argument("--url", required=True)
+        p.add_argument("-n", type=int, default=400)
     args = parser.parse_args(argv)
-    {"setup": setup, "intake": intake, "process": process}[args.command](args)
+    {"setup": setup, "intake": intake, "webhooks": signed_webhooks, "process": process}[args.command](args)
     return 0
 
 

@@ -41,7 +41,7 @@ class _Route:
 class FakeStore:
     """Answers the routes a test sets; anything else is a 404 (and is recorded)."""
 
-    def __init__(self):
+    def __init__(self, port: int = 0):
         self.routes: dict[tuple[str, str], _Route] = {}
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
@@ -73,7 +73,7 @@ class FakeStore:
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)

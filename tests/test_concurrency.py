@@ -4,6 +4,7 @@ The test transaction cannot see what these cursors commit, so each test commits 
 channel and removes everything it made afterwards.
 """
 import json
+import pathlib
 import threading
 
 from odoo import SUPERUSER_ID, api
@@ -11,6 +12,8 @@ from odoo.service.model import retrying
 from odoo.modules.registry import Registry
 from odoo.tests import BaseCase, tagged
 from odoo.tests.common import get_db_name
+
+DATA = pathlib.Path(__file__).resolve().parents[1] / "platforms" / "tests" / "data"
 
 
 @tagged("post_install", "-at_install")
@@ -28,10 +31,7 @@ class TestConcurrentIntake(BaseCase):
         self.addCleanup(self._cleanup)
 
     def _cleanup(self):
-        with self.registry.cursor() as cr:
-            cr.execute("DELETE FROM sale_inbox_delivery WHERE channel_id = %s", (self.channel_id,))
-            cr.execute("DELETE FROM sale_inbox_order WHERE channel_id = %s", (self.channel_id,))
-            cr.execute("DELETE FROM sale_channel WHERE id = %s", (self.channel_id,))
+        self._cleanup_channel(self.channel_id)
 
     def _order(self, external_id):
         return json.dumps({
@@ -40,25 +40,49 @@ class TestConcurrentIntake(BaseCase):
         }).encode()
 
     def test_two_deliveries_at_the_same_moment_make_one_order(self):
+        results, failures = self._race(self.channel_id, self._order("race-1"))
+        self.assertFalse(failures, failures)
+        self.assertEqual(sorted(created for _id, created in results), [False, True])
+        self.assertEqual(len({inbox_id for inbox_id, _created in results}), 1)
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT count(*) FROM sale_inbox_order WHERE channel_id = %s", (self.channel_id,))
+            self.assertEqual(cr.fetchone()[0], 1)
+            cr.execute("SELECT count(*) FROM sale_inbox_delivery WHERE channel_id = %s", (self.channel_id,))
+            self.assertEqual(cr.fetchone()[0], 1)
+
+    def test_two_signed_webhooks_of_one_shopify_order_at_the_same_moment(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            shop = env["sale.channel"].create({
+                "name": "Race Shopify", "platform": "shopify", "webhook_secret": "s", "auto_process": False,
+            })
+            shop_id = shop.id
+        self.addCleanup(self._cleanup_channel, shop_id)
+        body = (DATA / "shopify_order.json").read_bytes()
+        results, failures = self._race(shop_id, body)
+        self.assertFalse(failures, failures)
+        self.assertEqual(sorted(created for _id, created in results), [False, True])
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT count(*) FROM sale_inbox_order WHERE channel_id = %s", (shop_id,))
+            self.assertEqual(cr.fetchone()[0], 1)
+
+    def _race(self, channel_id, body):
         barrier = threading.Barrier(2, timeout=30)
         results, failures = [], []
-        body = self._order("race-1")
 
         def deliver():
             try:
                 with self.registry.cursor() as cr:
                     env = api.Environment(cr, SUPERUSER_ID, {})
-                    # Both transactions take their snapshot before either inserts.
-                    cr.execute("SELECT 1 FROM sale_channel WHERE id = %s", (self.channel_id,))
+                    cr.execute("SELECT 1 FROM sale_channel WHERE id = %s", (channel_id,))
                     barrier.wait()
 
                     def intake():
-                        channel = env["sale.channel"].browse(self.channel_id)
+                        channel = env["sale.channel"].browse(channel_id)
                         inbox_id, created, _answer = env["sale.inbox.order"]._receive(
                             channel, body, "application/json")
                         return inbox_id, created
 
-                    # The request retry Odoo's HTTP layer applies to every request.
                     results.append(retrying(intake, env))
             except Exception as exc:  # noqa: BLE001
                 failures.append(exc)
@@ -68,14 +92,13 @@ class TestConcurrentIntake(BaseCase):
             thread.start()
         for thread in threads:
             thread.join(90)
-        self.assertFalse(failures, failures)
-        self.assertEqual(sorted(created for _id, created in results), [False, True])
-        self.assertEqual(len({inbox_id for inbox_id, _created in results}), 1)
+        return results, failures
+
+    def _cleanup_channel(self, channel_id):
         with self.registry.cursor() as cr:
-            cr.execute("SELECT count(*) FROM sale_inbox_order WHERE channel_id = %s", (self.channel_id,))
-            self.assertEqual(cr.fetchone()[0], 1)
-            cr.execute("SELECT count(*) FROM sale_inbox_delivery WHERE channel_id = %s", (self.channel_id,))
-            self.assertEqual(cr.fetchone()[0], 1)
+            for table in ("sale_inbox_delivery", "sale_inbox_order"):
+                cr.execute(f"DELETE FROM {table} WHERE channel_id = %s", (channel_id,))
+            cr.execute("DELETE FROM sale_channel WHERE id = %s", (channel_id,))
 
     def test_workers_never_claim_the_same_order(self):
         with self.registry.cursor() as cr:

@@ -217,3 +217,12 @@ class TestShopifyChannel(StoreChannelFixtures, HttpCase):
             self.assertEqual(len(store.calls("GET", f"{API}/orders.json")), 1 + 4, "503 retried 3 times")
         self.assertIn("503", self.channel.last_error)
         self.assertEqual(self.channel.poll_watermark, fields.Datetime.to_datetime("2025-03-14 08:21:09"))
+
+    def test_a_rounding_cent_keeps_the_draft_for_review(self):
+        self.deliver(self.order(total_price="59.91"))
+        self.process()
+        inbox = self.inbox()
+        self.assertEqual((inbox.state, inbox.failed_step), ("needs_review", "amount_check"))
+        self.assertEqual(inbox.sale_order_id.state, "draft")
+        self.assertFalse(inbox.payment_id)
+        self.assertAlmostEqual(inbox.amount_difference, 0.01)
