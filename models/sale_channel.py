@@ -89,8 +89,10 @@ class SaleChannel(models.Model):
         string="Webhook Signing Secret",
         groups=MANAGER,
         copy=False,
-        help="What the store signs its webhooks with (Shopify: the app's client secret). "
-        "Deliveries with a wrong signature are refused and nothing is stored.",
+        help="What the store signs its webhooks with (Shopify: the key shown under Settings → "
+        "Notifications → Webhooks, or the app's client secret for webhooks an app subscribes; "
+        "WooCommerce: the webhook's secret; PayPal: the webhook's ID). Deliveries with a wrong "
+        "signature are refused and nothing is stored.",
     )
     webhook_token = fields.Char(
         copy=False,
