@@ -357,6 +357,9 @@ class SaleChannel(models.Model):
         """
         self.ensure_one()
         client = self._api_client()
+        if not hasattr(client, "orders_since"):
+            raise UserError(_("%s has no list of orders to read: its orders come by webhook only.",
+                              self._platform().label))
         platform = self._platform()
         Inbox = self.env["sale.inbox.order"].sudo()
         counts = {"created": 0, "known": 0, "unreadable": 0}
@@ -386,14 +389,14 @@ class SaleChannel(models.Model):
     def _cron_poll_orders(self):
         """Catch what webhooks missed: orders changed since the watermark, with overlap."""
         channels = self.search([("poll_orders", "=", True), ("state", "=", "connected"),
-                                ("platform", "!=", "connect")])
+                                ("platform", "not in", ("connect", "paypal"))])
         for channel in channels:
             since = (channel.poll_watermark or fields.Datetime.now() - timedelta(days=1)) \
                 - timedelta(minutes=POLL_OVERLAP_MINUTES)
             commit = self.env["sale.inbox.order"]._commit_allowed()
             try:
                 counts, _newest = channel._import_orders(since, commit_pages=True)
-            except ApiError as exc:
+            except (ApiError, UserError) as exc:
                 # What earlier pages stored is committed; the error is shown on the channel.
                 channel.write({"last_error": str(exc), "last_error_date": fields.Datetime.now()})
                 _logger.warning("Sales channel %s: order poll failed: %s", channel.id, exc)

@@ -4,6 +4,7 @@ import copy
 import json
 import pathlib
 
+from odoo.exceptions import UserError
 from odoo.tests import HttpCase, tagged
 
 from odoo.addons.sale_inbox.platforms.testing import FakeStore
@@ -96,3 +97,11 @@ class TestPayPalChannel(StoreChannelFixtures, HttpCase):
         self.channel.action_test_connection()
         self.assertEqual(self.channel.connection_status, "ok")
         self.assertTrue(self.store.calls("POST", "/v1/oauth2/token"))
+
+    def test_no_import_or_poll_for_paypal(self):
+        wizard = self.env["sale.channel.import"].create({"channel_id": self.channel.id, "days": 3})
+        with self.assertRaises(UserError):
+            wizard.action_import()
+        self.channel.poll_orders = True
+        self.env["sale.channel"]._cron_poll_orders()  # skips it, without an error
+        self.assertFalse(self.channel.last_error)
