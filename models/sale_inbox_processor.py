@@ -80,9 +80,9 @@ class SaleInboxProcessor(models.AbstractModel):
 
         live = run.parse(orders)
         live = run.store_cancellations(live)
+        live = run.check_payment_methods(live)
         live = run.wait_for_payment(live)
         live = run.check_cancelled(live)
-        live = run.check_payment_methods(live)
         to_build = run.drop_outdated_drafts(live)
         built = run.build(to_build)
         live = (live - to_build) | built
@@ -271,7 +271,12 @@ class _Run:
     def wait_for_payment(self, orders):
         if not self.channel.wait_for_payment:
             return orders
-        waiting = orders.filtered(lambda o: not o.sale_order_id and not self.n(o).paid)
+        def paid_later(order):
+            # Cash on delivery and the like are paid at the door: nothing to wait for.
+            method = self.methods.get(self.n(order).payment.method_code)
+            return not (method and not method.means_paid)
+
+        waiting = orders.filtered(lambda o: not o.sale_order_id and not self.n(o).paid and paid_later(o))
         newly = waiting.filtered(lambda o: o.state != "waiting_payment")
         newly._message_log_batch(
             {o.id: _("Waiting for the store to report this order paid.") for o in newly}

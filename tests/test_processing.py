@@ -248,6 +248,18 @@ class TestProcessing(InboxFixtures, TransactionCase):
         self.assertEqual(inbox.delivery_ids.mapped("state"), ["applied", "applied"])
         self.assertEqual(inbox.delivery_count, 2)
 
+    def test_cash_on_delivery_does_not_wait_for_payment(self):
+        self.channel.wait_for_payment = True
+        self.env["sale.channel.payment.method"].create({
+            "channel_id": self.channel.id, "code": "cod", "name": "COD", "means_paid": False,
+        })
+        data = self.order_data()
+        data["payment"] = {"method": "cod", "status": "pending"}
+        inbox = self.receive(data)
+        self.run_cron()
+        self.assertEqual(inbox.state, "done", inbox.error_message)
+        self.assertFalse(inbox.payment_id)
+
     def test_payment_reported_after_processing_is_added(self):
         unpaid = self.order_data()
         unpaid["payment"] = {"method": "card", "status": "pending"}
