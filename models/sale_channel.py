@@ -201,6 +201,31 @@ class SaleChannel(models.Model):
         "the tolerance. Keeping the draft adds no payment, as the store and Odoo disagree.",
     )
 
+    # Inventory sync (seed 000 and 003): what the store is told is available.
+    stock_warehouse_ids = fields.Many2many(
+        "stock.warehouse",
+        string="Stock From",
+        check_company=True,
+        help="Warehouses whose stock is summed for the store. Empty: the channel's warehouse.",
+    )
+    stock_reserve = fields.Float(
+        string="Reserve", digits="Product Unit of Measure",
+        help="Kept back from the store: subtracted from what is available.",
+    )
+    stock_threshold = fields.Float(
+        string="Threshold", digits="Product Unit of Measure",
+        help="Under this quantity the store is told 0, so that the last units are not oversold.",
+    )
+    stock_cap = fields.Float(
+        string="Cap", digits="Product Unit of Measure",
+        help="The store is never told more than this (0: no cap).",
+    )
+    stock_preview_product_id = fields.Many2one(
+        "product.product", string="Check a Product",
+        help="Shows what would be sent to the store for this product, and why.",
+    )
+    stock_preview = fields.Text(compute="_compute_stock_preview", string="Would Be Sent")
+
     payment_method_ids = fields.One2many(
         "sale.channel.payment.method", "channel_id", string="Payments Mapping"
     )
@@ -234,6 +259,14 @@ class SaleChannel(models.Model):
         if self.platform == "connect":
             return CONNECT_ORDERS_PATH
         return f"{WEBHOOK_PATH}/{self.webhook_token}"
+
+    @api.depends("stock_preview_product_id", "stock_warehouse_ids", "warehouse_id", "stock_reserve",
+                 "stock_threshold", "stock_cap")
+    def _compute_stock_preview(self):
+        Stock = self.env["sale.channel.stock"]
+        for channel in self:
+            product = channel.stock_preview_product_id
+            channel.stock_preview = Stock._explain(channel, product) if product else False
 
     @api.depends("last_error", "last_connection_check")
     def _compute_connection_status(self):

@@ -6,3 +6,4 @@ from . import test_shopify
 from . import test_woocommerce
 from . import test_mozello
 from . import test_paypal
+from . import test_stock

@@ -1,0 +1,99 @@
+"""Availability of a whole catalog: sale_inbox's SQL aggregate beside Odoo's stock fields.
+
+    stock_bench.py --config C --db D [--sizes 1000,10000,50000]
+
+Builds N storable products with stock in the channel's warehouse and a pending delivery for
+one product in ten (written in SQL: the set-up is not what is measured), then prints for
+each N: the time and queries of ``sale.channel.stock._available`` for the whole catalog, and
+of reading ``qty_available``/``free_qty``/``outgoing_qty`` for the same products.
+Everything is rolled back at the end.
+"""
+import argparse
+import sys
+import time
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--sizes", default="1000,10000,50000")
+    args = parser.parse_args(argv)
+
+    import odoo
+    from odoo import SUPERUSER_ID, api
+    from odoo.modules.registry import Registry
+
+    odoo.tools.config.parse_config(["-c", args.config, "-d", args.db, "--log-level=warn"])
+    registry = Registry(args.db)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        warehouse = env["stock.warehouse"].search([], limit=1)
+        channel = env["sale.channel"].create({"name": "Stock bench", "warehouse_id": warehouse.id})
+        made = 0
+        for size in sorted(int(n) for n in args.sizes.split(",")):
+            _add_products(env, warehouse, made, size - made)
+            made = size
+            env.invalidate_all()
+            products = env["product.product"].search([("default_code", "=like", "SB-%")])
+            before, began = cr.sql_log_count, time.perf_counter()
+            figures = env["sale.channel.stock"]._available(channel)
+            ours = time.perf_counter() - began
+            our_queries = cr.sql_log_count - before
+
+            env.invalidate_all()
+            before, began = cr.sql_log_count, time.perf_counter()
+            products.with_context(warehouse_id=warehouse.id).read(["qty_available", "free_qty", "outgoing_qty"])
+            odoo_seconds = time.perf_counter() - began
+            odoo_queries = cr.sql_log_count - before
+            print(f"{size:>6} SKUs: availability in {ours:.3f} s, {our_queries} queries "
+                  f"({len(figures)} products with figures) | Odoo's stock fields: {odoo_seconds:.2f} s, "
+                  f"{odoo_queries} queries", flush=True)
+        cr.rollback()
+    return 0
+
+
+def _add_products(env, warehouse, start, count):
+    """count products SB-<n> with stock, and a pending delivery for one in ten, in bulk."""
+    if count <= 0:
+        return
+    cr = env.cr
+    uom = env.ref("uom.product_uom_unit").id
+    templates = env["product.template"].with_context(tracking_disable=True).create([
+        {"name": f"Stock bench {n}", "default_code": f"SB-{n}", "is_storable": True, "uom_id": uom,
+         "uom_po_id": uom}
+        for n in range(start, start + count)
+    ])
+    env.flush_all()
+    customers = env.ref("stock.stock_location_customers").id
+    stock = warehouse.lot_stock_id.id
+    company = warehouse.company_id.id
+    cr.execute(
+        """
+        INSERT INTO stock_quant (product_id, location_id, company_id, quantity, reserved_quantity, in_date)
+        SELECT p.id, %s, %s, 10 + (p.id %% 50), 0, now()
+          FROM product_product p WHERE p.product_tmpl_id = ANY(%s)
+        """,
+        (stock, company, templates.ids),
+    )
+    # A sales order line per product in ten, waiting to be delivered.
+    line = env["sale.order.line"].search([], limit=1)
+    if not line:
+        partner = env["res.partner"].create({"name": "Stock bench customer"})
+        product = env["product.product"].search([("product_tmpl_id", "in", templates.ids)], limit=1)
+        line = env["sale.order"].create({"partner_id": partner.id, "order_line": [
+            (0, 0, {"product_id": product.id, "product_uom_qty": 1})]}).order_line
+    cr.execute(
+        """
+        INSERT INTO stock_move (company_id, product_id, product_uom, location_id, location_dest_id, name,
+                                procure_method, product_uom_qty, product_qty, date, state, sale_line_id,
+                                warehouse_id)
+        SELECT %s, p.id, %s, %s, %s, 'bench', 'make_to_stock', 3, 3, now(), 'confirmed', %s, %s
+          FROM product_product p WHERE p.product_tmpl_id = ANY(%s) AND p.id %% 10 = 0
+        """,
+        (company, uom, stock, customers, line.id or None, warehouse.id, templates.ids),
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

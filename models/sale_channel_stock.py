@@ -1,0 +1,116 @@
+"""What a channel tells its store is available, for a whole catalog in one query.
+
+Available = on hand in the channel's warehouses
+          − what confirmed sales orders still have to deliver from them
+          − what inbox orders not yet turned into sales orders have sold,
+then the channel's formula: less the reserve, 0 under the threshold, at most the cap,
+never negative. Reading Odoo's ``free_qty``/``qty_available`` fields for 50,000 products
+costs seconds and hundreds of queries; the same figures are one SQL aggregate.
+"""
+from odoo import _, models
+
+
+class SaleChannelStock(models.AbstractModel):
+    _name = "sale.channel.stock"
+    _description = "Sales Channel Stock Availability"
+
+    def _warehouses(self, channel):
+        warehouses = channel.stock_warehouse_ids or channel.warehouse_id
+        if not warehouses:
+            warehouses = self.env["stock.warehouse"].search([("company_id", "=", channel.company_id.id)], limit=1)
+        return warehouses
+
+    def _figures(self, channel, product_ids=None):
+        """{product id: (on hand, to deliver, in the inbox)} for the channel's warehouses."""
+        warehouses = self._warehouses(channel)
+        if not warehouses:
+            return {}
+        self.env.flush_all()
+        default_warehouse = self.env["stock.warehouse"].search(
+            [("company_id", "=", channel.company_id.id)], limit=1)
+        params = {
+            "warehouses": warehouses.ids,
+            "products": list(product_ids) if product_ids is not None else None,
+            "default_warehouse": default_warehouse.id or 0,
+        }
+        self.env.cr.execute(
+            """
+            WITH onhand AS (
+                SELECT q.product_id, SUM(q.quantity) AS qty
+                  FROM stock_quant q
+                  JOIN stock_location l ON l.id = q.location_id
+                 WHERE l.usage = 'internal' AND l.warehouse_id = ANY(%(warehouses)s)
+                   AND (%(products)s::int[] IS NULL OR q.product_id = ANY(%(products)s::int[]))
+                 GROUP BY q.product_id
+            ), to_deliver AS (
+                -- The last move of each sales order line (towards the customer): counted once
+                -- whatever the number of delivery steps.
+                SELECT m.product_id, SUM(m.product_qty) AS qty
+                  FROM stock_move m
+                  JOIN stock_location src ON src.id = m.location_id
+                  JOIN stock_location dst ON dst.id = m.location_dest_id
+                 WHERE m.state NOT IN ('draft', 'done', 'cancel')
+                   AND m.sale_line_id IS NOT NULL
+                   AND dst.usage = 'customer'
+                   AND src.warehouse_id = ANY(%(warehouses)s)
+                   AND (%(products)s::int[] IS NULL OR m.product_id = ANY(%(products)s::int[]))
+                 GROUP BY m.product_id
+            ), in_inbox AS (
+                SELECT p.id AS product_id, SUM((line->>'quantity')::numeric) AS qty
+                  FROM sale_inbox_order o
+                  JOIN sale_channel c ON c.id = o.channel_id
+                 CROSS JOIN LATERAL jsonb_array_elements(o.normalized::jsonb -> 'lines') AS line
+                  JOIN product_product p ON p.default_code = line->>'sku' AND p.active
+                 WHERE o.sale_order_id IS NULL
+                   AND o.normalized IS NOT NULL
+                   AND o.state IN ('new', 'waiting_payment', 'processing', 'error', 'needs_review')
+                   AND COALESCE(c.warehouse_id, %(default_warehouse)s) = ANY(%(warehouses)s)
+                   AND (%(products)s::int[] IS NULL OR p.id = ANY(%(products)s::int[]))
+                 GROUP BY p.id
+            )
+            SELECT product_id, COALESCE(SUM(onhand), 0), COALESCE(SUM(deliver), 0), COALESCE(SUM(inbox), 0)
+              FROM (SELECT product_id, qty AS onhand, 0 AS deliver, 0 AS inbox FROM onhand
+                    UNION ALL SELECT product_id, 0, qty, 0 FROM to_deliver
+                    UNION ALL SELECT product_id, 0, 0, qty FROM in_inbox) AS figures
+             GROUP BY product_id
+            """,
+            params,
+        )
+        return {pid: (float(h), float(d), float(i)) for pid, h, d, i in self.env.cr.fetchall()}
+
+    def _available(self, channel, product_ids=None):
+        """{product id: quantity to send} (products with no stock at all are left out when
+        ``product_ids`` is None: the caller sends 0 for the mapped ones it does not find)."""
+        return {pid: self._apply_formula(channel, *figures)
+                for pid, figures in self._figures(channel, product_ids).items()}
+
+    @staticmethod
+    def _apply_formula(channel, onhand, to_deliver, in_inbox):
+        quantity = onhand - to_deliver - in_inbox - (channel.stock_reserve or 0)
+        if quantity < (channel.stock_threshold or 0):
+            quantity = 0
+        if channel.stock_cap:
+            quantity = min(quantity, channel.stock_cap)
+        return max(0.0, quantity)
+
+    def _explain(self, channel, product):
+        """The computation for one product, in words."""
+        onhand, to_deliver, in_inbox = self._figures(channel, [product.id]).get(product.id, (0.0, 0.0, 0.0))
+        sent = self._apply_formula(channel, onhand, to_deliver, in_inbox)
+        parts = [
+            _("%(qty)s on hand in %(warehouses)s", qty=onhand,
+              warehouses=", ".join(self._warehouses(channel).mapped("name")) or "-"),
+            _("− %s still to deliver for confirmed sales orders", to_deliver),
+            _("− %s in inbox orders not yet turned into sales orders", in_inbox),
+        ]
+        if channel.stock_reserve:
+            parts.append(_("− %s kept in reserve", channel.stock_reserve))
+        rules = []
+        if channel.stock_threshold:
+            rules.append(_("0 when under %s", channel.stock_threshold))
+        if channel.stock_cap:
+            rules.append(_("at most %s", channel.stock_cap))
+        rules.append(_("never negative"))
+        return _("%(product)s (SKU %(sku)s): %(parts)s; %(rules)s. Sent to the store: %(sent)s.",
+                 product=product.display_name, sku=product.default_code or "-",
+                 parts=" ".join(parts), rules=", ".join(rules), sent=sent)
