@@ -3,12 +3,14 @@ import json
 import logging
 import secrets
 from datetime import timedelta
+from decimal import Decimal
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
 
 from .. import platforms
 from ..platforms import InvalidPayload
+from ..platforms.base import StockUpdate
 from ..platforms.connect import key_digest
 from ..platforms.http import ApiError
 
@@ -20,6 +22,8 @@ CONNECT_ORDERS_PATH = "/sale_inbox/connect/v1/orders"
 WEBHOOK_PATH = "/sale_inbox/webhook"
 #: Payment methods that are not paid when the order is placed (WooCommerce's codes).
 OFFLINE_PAYMENT_CODES = {"cod", "bacs", "cheque"}
+#: Platforms whose stock the sync sends (Shopify's needs its inventory locations: not yet).
+STOCK_PLATFORMS = ("woocommerce", "mozello")
 #: Minutes the poll reads back before its watermark, for changes committed out of order.
 POLL_OVERLAP_MINUTES = 10
 
@@ -225,6 +229,16 @@ class SaleChannel(models.Model):
         help="Shows what would be sent to the store for this product, and why.",
     )
     stock_preview = fields.Text(compute="_compute_stock_preview", string="Would Be Sent")
+
+    sync_daily = fields.Boolean(
+        string="Daily Auto Sync",
+        help="Every morning, send the store the available quantity of each of its products.",
+    )
+    sync_hour = fields.Integer(string="At (hour, UTC)", default=6)
+    sync_requested = fields.Boolean(readonly=True, copy=False)
+    last_sync_date = fields.Date(readonly=True, copy=False)
+    store_product_ids = fields.One2many("sale.channel.product", "channel_id", string="Store Products")
+    sync_ids = fields.One2many("sale.channel.sync", "channel_id", string="Sync Runs")
 
     payment_method_ids = fields.One2many(
         "sale.channel.payment.method", "channel_id", string="Payments Mapping"
@@ -466,6 +480,122 @@ class SaleChannel(models.Model):
     def _onchange_platform(self):
         # WooCommerce never retries a failed webhook: polling is its safety net.
         self.poll_orders = self.platform == "woocommerce"
+
+    # ------------------------------------------------------------------
+    # Stock sync
+    # ------------------------------------------------------------------
+
+    def action_sync_now(self):
+        """Queue a stock sync for the sync job, which reports its progress while it runs."""
+        for channel in self:
+            if not hasattr(channel._api_client(), "push_stock"):
+                raise UserError(_("%s takes no stock from Odoo.", channel._platform().label))
+        self.write({"sync_requested": True})
+        self.env.ref("sale_inbox.ir_cron_sync_stock").sudo()._trigger()
+        return self._notify(_("The stock sync has started; its run appears under Sync Runs."), "info")
+
+    @api.model
+    def _cron_sync_stock(self):
+        """Sync Now requests and the daily runs, one channel after the other."""
+        now = fields.Datetime.now()
+        channels = self.search([("state", "=", "connected"), ("platform", "in", STOCK_PLATFORMS), "|",
+                                ("sync_requested", "=", True), ("sync_daily", "=", True)])
+        due = channels.filtered(lambda c: c.sync_requested or (
+            now.hour >= c.sync_hour and c.last_sync_date != now.date()))
+        commit = self.env["sale.inbox.order"]._commit_allowed()
+        for done, channel in enumerate(due):
+            channel._sync_stock("manual" if channel.sync_requested else "daily")
+            channel.write({"sync_requested": False, "last_sync_date": now.date()})
+            self.env["ir.cron"]._notify_progress(done=done + 1, remaining=len(due) - done - 1)
+            if commit:
+                self.env.cr.commit()
+
+    def _sync_stock(self, trigger="manual"):
+        """Send the store what changed since it last accepted a quantity; returns the run."""
+        self.ensure_one()
+        run = self.env["sale.channel.sync"].create({"channel_id": self.id, "trigger": trigger})
+        client = self._api_client()
+        try:
+            unknown = self._learn_store_products(client)
+            rows = self.store_product_ids.filtered(lambda r: r.state == "mapped")
+            available = self.env["sale.channel.stock"]._available(self, rows.product_id.ids)
+            changed = [(row, available.get(row.product_id.id, 0.0)) for row in rows
+                       if not row.last_sync_at or row.last_quantity != available.get(row.product_id.id, 0.0)]
+            updates = [StockUpdate(row.sku, Decimal(str(qty)), row.remote_id or "", row.remote_parent_id or "")
+                       for row, qty in changed]
+            results = client.push_stock(updates) if updates else {}
+        except ApiError as exc:
+            # Nothing is marked as sent: the next run sends it all again.
+            run.write({"state": "failed", "finished_at": fields.Datetime.now(), "message": str(exc),
+                       "api_calls": client.http.calls})
+            self.write({"last_error": str(exc), "last_error_date": fields.Datetime.now()})
+            return run
+        accepted = [(row, qty) for row, qty in changed if results.get(row.sku, "not sent") is None]
+        refused = [(row, results.get(row.sku) or "not sent") for row, qty in changed
+                   if results.get(row.sku, "not sent") is not None]
+        self._record_accepted(accepted)
+        self._record_refused(refused)
+        message = []
+        if unknown:
+            message.append(_("Not in the store (%(count)s): %(skus)s", count=len(unknown),
+                             skus=", ".join(sorted(unknown)[:50])))
+        if refused:
+            message.append(_("Refused: %s", "; ".join(f"{row.sku}: {why}" for row, why in refused[:50])))
+        run.write({
+            "state": "done", "finished_at": fields.Datetime.now(), "checked": len(rows),
+            "changed": len(changed), "sent": len(accepted), "failed": len(refused),
+            "api_calls": client.http.calls, "message": "\n".join(message) or False,
+        })
+        if not refused:
+            self.write({"last_error": False, "last_error_date": False})
+        return run
+
+    def _learn_store_products(self, client):
+        """Map the SKUs of Odoo's products to the store's ids (asked for new SKUs only, in
+        pages); returns the SKUs the store does not know."""
+        Product = self.env["product.product"]
+        products = Product.search_fetch(
+            [("default_code", "!=", False), ("company_id", "in", [False, self.company_id.id]),
+             ("sale_ok", "=", True)], ["default_code"])
+        known = {row.product_id.id: row for row in self.store_product_ids}
+        to_ask = [p for p in products if p.id not in known or known[p.id].state == "not_in_store"]
+        if not to_ask:
+            return set()
+        found = client.find_skus([p.default_code for p in to_ask])
+        new_rows, unknown = [], set()
+        for product in to_ask:
+            remote = found.get(product.default_code)
+            values = {"sku": product.default_code, "state": "mapped" if remote else "not_in_store",
+                      "remote_id": remote[0] if remote else False,
+                      "remote_parent_id": remote[1] if remote else False}
+            if not remote:
+                unknown.add(product.default_code)
+            if product.id in known:
+                known[product.id].write(values)
+            else:
+                new_rows.append(dict(values, channel_id=self.id, product_id=product.id))
+        self.env["sale.channel.product"].create(new_rows)
+        return unknown
+
+    def _record_accepted(self, accepted):
+        if not accepted:
+            return
+        # One statement for the whole batch, not a write per product.
+        self.env["sale.channel.product"].flush_model()
+        self.env.cr.execute(
+            """
+            UPDATE sale_channel_product AS row
+               SET last_quantity = v.qty, last_sync_at = now() at time zone 'UTC', last_error = NULL
+              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::float[]) AS qty) AS v
+             WHERE row.id = v.id
+            """,
+            ([row.id for row, _qty in accepted], [qty for _row, qty in accepted]),
+        )
+        self.env["sale.channel.product"].invalidate_model(["last_quantity", "last_sync_at", "last_error"])
+
+    def _record_refused(self, refused):
+        for row, why in refused:
+            row.last_error = why[:250]
 
     def _notify(self, message, kind):
         return {

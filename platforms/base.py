@@ -353,6 +353,21 @@ def spread_discount(lines: list[OrderLine], amount: Decimal) -> None:
         left -= share
 
 
+@dataclass
+class StockUpdate:
+    """One product's available quantity for a store, with what the store knows it by."""
+
+    sku: str
+    quantity: Decimal
+    remote_id: str = ""
+    remote_parent_id: str = ""
+
+
+def batches(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
 def apply_patch(data: dict, patch: Mapping) -> dict:
     """The normalized order's JSON form with a patch merged in (nested objects merged)."""
     merged = dict(data)

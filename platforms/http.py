@@ -85,8 +85,9 @@ class HttpClient:
         if auth is not None:
             self.session.auth = auth
         self._sleep = sleep
-        #: Seconds waited for the store across this client's life (shown in sync reports).
+        #: Seconds waited for the store, and requests made, across this client's life.
         self.waited = 0.0
+        self.calls = 0
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -98,6 +99,7 @@ class HttpClient:
         last_error: ApiError | None = None
         for attempt in range(self.retry.attempts):
             final = attempt == self.retry.attempts - 1
+            self.calls += 1
             try:
                 response = self.session.request(method, url, timeout=self.timeout, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:

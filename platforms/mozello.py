@@ -28,6 +28,8 @@ from .base import (
     Payment,
     Platform,
     ShippingLine,
+    StockUpdate,
+    batches,
     read_json,
     spread_discount,
     to_decimal,
@@ -153,6 +155,27 @@ class MozelloClient:
     def _next_page(self, response, _params):
         following = response.json().get("next_page_uri")
         return (self.http.url(following), {}) if following else None
+
+    #: Mozello's batch update takes up to 1000 products.
+    stock_batch_size = 1000
+
+    def find_skus(self, skus: list[str]) -> dict[str, tuple[str, str]]:
+        """Mozello updates stock by SKU: every SKU is its own key (unknown ones are reported
+        back by the batch update)."""
+        return {sku: (sku, "") for sku in skus}
+
+    def push_stock(self, updates: list[StockUpdate]) -> dict[str, str | None]:
+        results: dict[str, str | None] = {}
+        for chunk in batches(updates, self.stock_batch_size):
+            answer = self.http.post_json("store/products/batch_update_by_sku/", {"products": [
+                {"sku": u.sku, "stock": int(u.quantity)} for u in chunk]})
+            failed = {}
+            for item in answer.get("errors") or answer.get("failed") or []:
+                if isinstance(item, dict) and item.get("sku"):
+                    failed[item["sku"]] = item.get("error_message") or item.get("message") or "refused"
+            for update in chunk:
+                results[update.sku] = failed.get(update.sku)
+        return results
 
     def set_notifications(self, url: str) -> None:
         """Point the store's order notifications at ``url`` (None turns them off)."""

@@ -23,6 +23,8 @@ from .base import (
     Payment,
     Platform,
     ShippingLine,
+    StockUpdate,
+    batches,
     header,
     read_json,
     to_decimal,
@@ -149,6 +151,50 @@ class WooCommerceClient:
         """(code, title) of the store's enabled payment gateways."""
         return [(g["id"], g.get("title") or g["id"]) for g in self.http.get_json("payment_gateways")
                 if g.get("enabled")]
+
+
+    #: WooCommerce refuses batches of more than 100 items (HTTP 413).
+    stock_batch_size = 100
+
+    def find_skus(self, skus: list[str]) -> dict[str, tuple[str, str]]:
+        """{sku: (product or variation id, parent id or '')} for the SKUs the store knows."""
+        found = {}
+        for chunk in batches(sorted(set(skus)), 100):
+            for response in self.http.pages("products", {"sku": ",".join(chunk), "per_page": 100, "page": 1},
+                                            next_page=_next_products_page):
+                for product in response.json():
+                    if product.get("sku"):
+                        parent = product.get("parent_id") or 0
+                        found[product["sku"]] = (str(product["id"]), str(parent) if parent else "")
+        return found
+
+    def push_stock(self, updates: list[StockUpdate]) -> dict[str, str | None]:
+        """Send quantities: simple products in one batch call per 100, variations per parent.
+        Returns {sku: None when accepted, else the store's reason}."""
+        results: dict[str, str | None] = {}
+        groups: dict[str, list[StockUpdate]] = {}
+        for update in updates:
+            groups.setdefault(update.remote_parent_id, []).append(update)
+        for parent, group in groups.items():
+            path = f"products/{parent}/variations/batch" if parent else "products/batch"
+            for chunk in batches(group, self.stock_batch_size):
+                by_id = {u.remote_id: u for u in chunk}
+                answer = self.http.post_json(path, {"update": [
+                    {"id": int(u.remote_id), "manage_stock": True, "stock_quantity": int(u.quantity)}
+                    for u in chunk]})
+                for item in answer.get("update") or []:
+                    update = by_id.get(str(item.get("id")))
+                    if update:
+                        error = item.get("error")
+                        results[update.sku] = (error.get("message") or str(error)) if error else None
+                for update in chunk:
+                    results.setdefault(update.sku, "the store did not confirm this item")
+        return results
+
+
+def _next_products_page(response, params):
+    total = int(response.headers.get("X-WP-TotalPages") or 1)
+    return ("products", dict(params, page=params["page"] + 1)) if params["page"] < total else None
 
 
 def _next_page(response, params):

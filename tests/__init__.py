@@ -7,3 +7,4 @@ from . import test_woocommerce
 from . import test_mozello
 from . import test_paypal
 from . import test_stock
+from . import test_stock_sync

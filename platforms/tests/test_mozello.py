@@ -109,3 +109,20 @@ def test_notifications_are_pointed_at_odoo():
         sent = store.calls("PUT", "/store/notifications/")[0].json()
     assert sent["notifications_url"] == "https://odoo/x"
     assert "PAYMENT_CHANGED" in sent["notifications_wanted"]
+
+
+def test_stock_is_pushed_by_sku_in_batches_of_1000():
+    from platforms.base import StockUpdate
+    with FakeStore() as store:
+        sizes = []
+
+        def batch(request):
+            products = request.json()["products"]
+            sizes.append(len(products))
+            return 200, {}, {"error": False, "errors": [{"sku": "S3", "error_message": "Product not found"}]}
+
+        store.route("POST", "/store/products/batch_update_by_sku/", handler=batch)
+        client = get("mozello").client({"api_secret": KEY, "store_url": store.url})
+        results = client.push_stock([StockUpdate(f"S{i}", Decimal(i)) for i in range(1500)])
+    assert sizes == [1000, 500]
+    assert results["S3"] == "Product not found" and results["S4"] is None

@@ -133,3 +133,34 @@ def test_paging_without_the_total_pages_header_goes_on_while_pages_are_full():
         store.route("GET", "/wp-json/wc/v3/orders", handler=orders)
         client = get("woocommerce").client({"store_url": store.url, "api_login": "k", "api_secret": "s"})
         assert [len(page) for page in client.orders_since("2025-01-01T00:00:00Z")] == [100, 100, 7]
+
+
+def test_stock_is_found_by_sku_and_pushed_in_batches_of_100():
+    from platforms.base import StockUpdate
+    with FakeStore() as store:
+        store.route("GET", "/wp-json/wc/v3/products", handler=lambda r: (200, {"X-WP-TotalPages": "1"}, [
+            {"id": 140, "sku": "TSHIRT", "parent_id": 0},
+            {"id": 152, "sku": "TSHIRT-RED-M", "parent_id": 140},
+        ]))
+        posted = []
+
+        def batch(request):
+            items = request.json()["update"]
+            posted.append((request.path, len(items)))
+            answers = [dict(item) for item in items]
+            if request.path.endswith("/variations/batch"):
+                answers[0] = {"id": items[0]["id"], "error": {"code": "woocommerce_rest_invalid_id",
+                                                               "message": "Invalid ID."}}
+            return 200, {}, {"update": answers}
+
+        store.route("POST", "/wp-json/wc/v3/products/batch", handler=batch)
+        store.route("POST", "/wp-json/wc/v3/products/140/variations/batch", handler=batch)
+        client = get("woocommerce").client({"store_url": store.url, "api_login": "k", "api_secret": "s"})
+        assert client.find_skus(["TSHIRT", "TSHIRT-RED-M", "NOPE"]) == {
+            "TSHIRT": ("140", ""), "TSHIRT-RED-M": ("152", "140")}
+        updates = [StockUpdate(f"S{i}", Decimal(i), str(1000 + i)) for i in range(230)]
+        updates.append(StockUpdate("TSHIRT-RED-M", Decimal(4), "152", "140"))
+        results = client.push_stock(updates)
+    assert posted == [("/wp-json/wc/v3/products/batch", 100), ("/wp-json/wc/v3/products/batch", 100),
+                      ("/wp-json/wc/v3/products/batch", 30), ("/wp-json/wc/v3/products/140/variations/batch", 1)]
+    assert results["S5"] is None and results["TSHIRT-RED-M"] == "Invalid ID."

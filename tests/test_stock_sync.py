@@ -1,0 +1,93 @@
+"""Stock sync to a fake WooCommerce: learnt SKU map, only changes sent, batches, failures."""
+from odoo.tests import TransactionCase, tagged
+
+from odoo.addons.sale_inbox.platforms.testing import FakeStore
+
+from .common import InboxFixtures
+
+PRODUCTS = "/wp-json/wc/v3/products"
+
+
+@tagged("post_install", "-at_install")
+class TestStockSync(InboxFixtures, TransactionCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_inbox()
+        cls.warehouse = cls.env["stock.warehouse"].search([("company_id", "=", cls.company.id)], limit=1)
+        cls.channel.write({"platform": "woocommerce", "api_login": "ck", "api_secret": "cs",
+                           "warehouse_id": cls.warehouse.id})
+        cls.lonely = cls.env["product.product"].create({"name": "Not online", "default_code": "SI-LONELY"})
+        for product, quantity in ((cls.mug, 20), (cls.tee, 5)):
+            product.is_storable = True
+            cls.env["stock.quant"]._update_available_quantity(product, cls.warehouse.lot_stock_id, quantity)
+
+    def setUp(self):
+        super().setUp()
+        self.store = FakeStore()
+        self.store.start()
+        self.addCleanup(self.store.stop)
+        self.channel.store_url = self.store.url
+        self.store.route("GET", PRODUCTS, headers={"X-WP-TotalPages": "1"}, json=[
+            {"id": 11, "sku": "SI-MUG", "parent_id": 0}, {"id": 22, "sku": "SI-TEE", "parent_id": 7}])
+        self.store.route("POST", f"{PRODUCTS}/batch", handler=self.accept)
+        self.store.route("POST", f"{PRODUCTS}/7/variations/batch", handler=self.accept)
+
+    @staticmethod
+    def accept(request):
+        return 200, {}, {"update": request.json()["update"]}
+
+    def sent(self):
+        return {item["id"]: item["stock_quantity"]
+                for call in self.store.requests if call.method == "POST" for item in call.json()["update"]}
+
+    def test_first_sync_sends_every_mapped_product_and_lists_the_unknown(self):
+        run = self.channel._sync_stock()
+        self.assertEqual(run.state, "done", run.message)
+        self.assertEqual(self.sent(), {11: 20, 22: 5})
+        self.assertEqual((run.checked, run.changed, run.sent, run.failed), (2, 2, 2, 0))
+        self.assertIn("SI-LONELY", run.message)
+        rows = {r.sku: r for r in self.channel.store_product_ids}
+        self.assertEqual((rows["SI-TEE"].remote_id, rows["SI-TEE"].remote_parent_id), ("22", "7"))
+        self.assertEqual(rows["SI-MUG"].last_quantity, 20)
+        self.assertEqual(rows["SI-LONELY"].state, "not_in_store")
+
+    def test_only_changes_are_sent(self):
+        self.channel._sync_stock()
+        self.store.requests.clear()
+        run = self.channel._sync_stock()
+        self.assertEqual((run.changed, run.api_calls), (0, 1), "nothing changed: only the SKU look-up")
+        self.assertFalse([r for r in self.store.requests if r.method == "POST"])
+        self.env["stock.quant"]._update_available_quantity(self.mug, self.warehouse.lot_stock_id, -4)
+        run = self.channel._sync_stock()
+        self.assertEqual(self.sent(), {11: 16})
+        self.assertEqual((run.changed, run.sent), (1, 1))
+
+    def test_a_failed_batch_marks_nothing_as_sent(self):
+        self.store.route("POST", f"{PRODUCTS}/batch", status=500, json={"message": "boom"})
+        run = self.channel._sync_stock()
+        self.assertEqual(run.state, "failed")
+        self.assertIn("500", run.message)
+        self.assertIn("500", self.channel.last_error)
+        self.assertFalse(self.channel.store_product_ids.filtered("last_sync_at"))
+        self.store.route("POST", f"{PRODUCTS}/batch", handler=self.accept)
+        run = self.channel._sync_stock()
+        self.assertEqual(run.sent, 2, "everything is sent again once the store answers")
+
+    def test_an_item_the_store_refuses_is_kept_with_its_reason(self):
+        self.store.route("POST", f"{PRODUCTS}/7/variations/batch", json={"update": [
+            {"id": 22, "error": {"code": "woocommerce_rest_invalid_id", "message": "Invalid ID."}}]})
+        run = self.channel._sync_stock()
+        self.assertEqual((run.sent, run.failed), (1, 1))
+        tee = self.channel.store_product_ids.filtered(lambda r: r.sku == "SI-TEE")
+        self.assertEqual(tee.last_error, "Invalid ID.")
+        self.assertFalse(tee.last_sync_at)
+
+    def test_sync_now_goes_through_the_cron(self):
+        self.channel.action_sync_now()
+        self.assertTrue(self.channel.sync_requested)
+        self.env["sale.channel"]._cron_sync_stock()
+        self.assertFalse(self.channel.sync_requested)
+        self.assertEqual(self.channel.sync_ids.trigger, "manual")
+        self.assertEqual(self.sent(), {11: 20, 22: 5})
