@@ -49,8 +49,43 @@ def main(argv=None):
             print(f"{size:>6} SKUs: availability in {ours:.3f} s, {our_queries} queries "
                   f"({len(figures)} products with figures) | Odoo's stock fields: {odoo_seconds:.2f} s, "
                   f"{odoo_queries} queries", flush=True)
+            _sync_calls(env, warehouse, size)
         cr.rollback()
     return 0
+
+
+def _sync_calls(env, warehouse, size):
+    """API calls of a first full sync, then of a sync where 1% of the quantities changed, to a
+    fake WooCommerce on 127.0.0.1 that knows every SKU."""
+    import pathlib
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    from platforms.testing import FakeStore
+
+    def products(request):
+        skus = request.query["sku"][0].split(",")
+        return 200, {"X-WP-TotalPages": "1"}, [{"id": abs(hash(s)) % 10**9, "sku": s, "parent_id": 0} for s in skus]
+
+    with FakeStore() as store:
+        store.route("GET", "/wp-json/wc/v3/products", handler=products)
+        store.route("POST", "/wp-json/wc/v3/products/batch",
+                    handler=lambda r: (200, {}, {"update": r.json()["update"]}))
+        channel = env["sale.channel"].create({
+            "name": f"Sync bench {size}", "platform": "woocommerce", "warehouse_id": warehouse.id,
+            "store_url": store.url, "api_login": "k", "api_secret": "s"})
+        began = time.perf_counter()
+        first = channel._sync_stock()
+        first_seconds = time.perf_counter() - began
+        env.cr.execute("""
+            UPDATE stock_quant SET quantity = quantity + 1
+             WHERE product_id IN (SELECT id FROM product_product WHERE default_code LIKE 'SB-%%'
+                                   ORDER BY id LIMIT %s)""", (max(1, size // 100),))
+        env.invalidate_all()
+        began = time.perf_counter()
+        again = channel._sync_stock()
+        again_seconds = time.perf_counter() - began
+    print(f"{'':>6}       first sync: {first.changed} sent with {first.api_calls} API calls "
+          f"(look-ups and batches of 100) in {first_seconds:.1f} s | 1% changed: {again.changed} sent with "
+          f"{again.api_calls} API calls in {again_seconds:.1f} s", flush=True)
 
 
 def _add_products(env, warehouse, start, count):
