@@ -230,6 +230,18 @@ class SaleChannel(models.Model):
     )
     stock_preview = fields.Text(compute="_compute_stock_preview", string="Would Be Sent")
 
+    sync_prices = fields.Boolean(
+        string="Price List Sync",
+        help="Also send each product's price from the pricelist below.",
+    )
+    sync_pricelist_id = fields.Many2one(
+        "product.pricelist", string="Price List", check_company=True,
+        help="Its currency should be the store's. Empty: the channel's pricelist.",
+    )
+    store_prices_include_tax = fields.Boolean(
+        string="Store Prices Include Tax",
+        help="Send prices with the product's sales taxes included, as the store shows them.",
+    )
     sync_daily = fields.Boolean(
         string="Daily Auto Sync",
         help="Every morning, send the store the available quantity of each of its products.",
@@ -519,10 +531,20 @@ class SaleChannel(models.Model):
             unknown = self._learn_store_products(client)
             rows = self.store_product_ids.filtered(lambda r: r.state == "mapped")
             available = self.env["sale.channel.stock"]._available(self, rows.product_id.ids)
-            changed = [(row, available.get(row.product_id.id, 0.0)) for row in rows
-                       if not row.last_sync_at or row.last_quantity != available.get(row.product_id.id, 0.0)]
-            updates = [StockUpdate(row.sku, Decimal(str(qty)), row.remote_id or "", row.remote_parent_id or "")
-                       for row, qty in changed]
+            prices = self._store_prices(rows.product_id) if self.sync_prices else {}
+
+            def differs(row):
+                quantity = available.get(row.product_id.id, 0.0)
+                price = prices.get(row.product_id.id)
+                return (not row.last_sync_at or row.last_quantity != quantity
+                        or (price is not None and round(row.last_price, 2) != price))
+
+            changed = [(row, available.get(row.product_id.id, 0.0)) for row in rows if differs(row)]
+            updates = [
+                StockUpdate(row.sku, Decimal(str(qty)), row.remote_id or "", row.remote_parent_id or "",
+                            Decimal(str(prices[row.product_id.id])) if row.product_id.id in prices else None)
+                for row, qty in changed
+            ]
             results = client.push_stock(updates) if updates else {}
         except ApiError as exc:
             # Nothing is marked as sent: the next run sends it all again.
@@ -533,7 +555,7 @@ class SaleChannel(models.Model):
         accepted = [(row, qty) for row, qty in changed if results.get(row.sku, "not sent") is None]
         refused = [(row, results.get(row.sku) or "not sent") for row, qty in changed
                    if results.get(row.sku, "not sent") is not None]
-        self._record_accepted(accepted)
+        self._record_accepted(accepted, prices)
         self._record_refused(refused)
         message = []
         if unknown:
@@ -577,7 +599,7 @@ class SaleChannel(models.Model):
         self.env["sale.channel.product"].create(new_rows)
         return unknown
 
-    def _record_accepted(self, accepted):
+    def _record_accepted(self, accepted, prices):
         if not accepted:
             return
         # One statement for the whole batch, not a write per product.
@@ -585,13 +607,33 @@ class SaleChannel(models.Model):
         self.env.cr.execute(
             """
             UPDATE sale_channel_product AS row
-               SET last_quantity = v.qty, last_sync_at = now() at time zone 'UTC', last_error = NULL
-              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::float[]) AS qty) AS v
+               SET last_quantity = v.qty, last_price = COALESCE(v.price, row.last_price),
+                   last_sync_at = now() at time zone 'UTC', last_error = NULL
+              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::float[]) AS qty,
+                           unnest(%s::float[]) AS price) AS v
              WHERE row.id = v.id
             """,
-            ([row.id for row, _qty in accepted], [qty for _row, qty in accepted]),
+            ([row.id for row, _qty in accepted], [qty for _row, qty in accepted],
+             [prices.get(row.product_id.id) for row, _qty in accepted]),
         )
-        self.env["sale.channel.product"].invalidate_model(["last_quantity", "last_sync_at", "last_error"])
+        self.env["sale.channel.product"].invalidate_model(
+            ["last_quantity", "last_price", "last_sync_at", "last_error"])
+
+    def _store_prices(self, products):
+        """{product id: price the store should show}, rounded to the cent."""
+        pricelist = self.sync_pricelist_id or self.pricelist_id
+        if pricelist:
+            prices = pricelist._get_products_price(products, 1.0)
+            currency = pricelist.currency_id
+        else:
+            prices = {p.id: p.lst_price for p in products}
+            currency = self.company_id.currency_id
+        if self.store_prices_include_tax:
+            for product in products:
+                taxes = product.taxes_id._filter_taxes_by_company(self.company_id)
+                prices[product.id] = taxes.compute_all(
+                    prices[product.id], currency, 1.0, product=product)["total_included"]
+        return {pid: round(price, 2) for pid, price in prices.items()}
 
     def _record_refused(self, refused):
         for row, why in refused:

@@ -24,6 +24,7 @@ class SaleChannelProduct(models.Model):
                                    help="The product a variation belongs to, in the store.")
     last_quantity = fields.Float(string="Last Quantity Accepted", readonly=True,
                                  digits="Product Unit of Measure")
+    last_price = fields.Float(string="Last Price Accepted", readonly=True, digits="Product Price")
     last_sync_at = fields.Datetime(string="Accepted On", readonly=True)
     last_error = fields.Char(readonly=True)
 

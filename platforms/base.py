@@ -361,6 +361,8 @@ class StockUpdate:
     quantity: Decimal
     remote_id: str = ""
     remote_parent_id: str = ""
+    #: The price to show in the store, when the channel syncs prices.
+    price: Decimal | None = None
 
 
 def batches(items: list, size: int):

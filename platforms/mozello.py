@@ -168,7 +168,8 @@ class MozelloClient:
         results: dict[str, str | None] = {}
         for chunk in batches(updates, self.stock_batch_size):
             answer = self.http.post_json("store/products/batch_update_by_sku/", {"products": [
-                {"sku": u.sku, "stock": int(u.quantity)} for u in chunk]})
+                {"sku": u.sku, "stock": int(u.quantity), **({"price": float(u.price)} if u.price is not None else {})}
+                for u in chunk]})
             failed = {}
             for item in answer.get("errors") or answer.get("failed") or []:
                 if isinstance(item, dict) and item.get("sku"):

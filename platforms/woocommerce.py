@@ -179,9 +179,7 @@ class WooCommerceClient:
             path = f"products/{parent}/variations/batch" if parent else "products/batch"
             for chunk in batches(group, self.stock_batch_size):
                 by_id = {u.remote_id: u for u in chunk}
-                answer = self.http.post_json(path, {"update": [
-                    {"id": int(u.remote_id), "manage_stock": True, "stock_quantity": int(u.quantity)}
-                    for u in chunk]})
+                answer = self.http.post_json(path, {"update": [_stock_item(u) for u in chunk]})
                 for item in answer.get("update") or []:
                     update = by_id.get(str(item.get("id")))
                     if update:
@@ -190,6 +188,13 @@ class WooCommerceClient:
                 for update in chunk:
                     results.setdefault(update.sku, "the store did not confirm this item")
         return results
+
+
+def _stock_item(update: StockUpdate) -> dict:
+    item = {"id": int(update.remote_id), "manage_stock": True, "stock_quantity": int(update.quantity)}
+    if update.price is not None:
+        item["regular_price"] = f"{update.price:.2f}"
+    return item
 
 
 def _next_products_page(response, params):

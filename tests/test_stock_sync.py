@@ -91,3 +91,23 @@ class TestStockSync(InboxFixtures, TransactionCase):
         self.assertFalse(self.channel.sync_requested)
         self.assertEqual(self.channel.sync_ids.trigger, "manual")
         self.assertEqual(self.sent(), {11: 20, 22: 5})
+
+    def test_price_list_sync_sends_prices_with_tax_as_the_store_expects(self):
+        pricelist = self.env["product.pricelist"].create({
+            "name": "Web", "currency_id": self.currency.id, "item_ids": [
+                (0, 0, {"applied_on": "0_product_variant", "product_id": self.mug.id,
+                        "compute_price": "fixed", "fixed_price": 10.0})]})
+        self.tee.list_price = 30.0
+        self.channel.write({"sync_prices": True, "sync_pricelist_id": pricelist.id,
+                            "store_prices_include_tax": True})
+        self.channel._sync_stock()
+        sent = {item["id"]: item["regular_price"]
+                for call in self.store.requests if call.method == "POST" for item in call.json()["update"]}
+        self.assertEqual(sent, {11: "12.10", 22: "36.30"}, "21% tax included")
+        self.store.requests.clear()
+        run = self.channel._sync_stock()
+        self.assertEqual(run.changed, 0, "same quantities, same prices: nothing sent")
+        pricelist.item_ids.fixed_price = 11.0
+        run = self.channel._sync_stock()
+        self.assertEqual((run.changed, run.sent), (1, 1))
+        self.assertEqual(self.channel.store_product_ids.filtered(lambda r: r.sku == "SI-MUG").last_price, 13.31)

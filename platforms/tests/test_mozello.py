@@ -126,3 +126,13 @@ def test_stock_is_pushed_by_sku_in_batches_of_1000():
         results = client.push_stock([StockUpdate(f"S{i}", Decimal(i)) for i in range(1500)])
     assert sizes == [1000, 500]
     assert results["S3"] == "Product not found" and results["S4"] is None
+
+
+def test_prices_go_with_the_stock_when_synced():
+    from platforms.base import StockUpdate
+    with FakeStore() as store:
+        store.route("POST", "/store/products/batch_update_by_sku/", json={"error": False})
+        client = get("mozello").client({"api_secret": KEY, "store_url": store.url})
+        client.push_stock([StockUpdate("A", Decimal(2), price=Decimal("19.90")), StockUpdate("B", Decimal(1))])
+        sent = store.calls("POST", "/store/products/batch_update_by_sku/")[0].json()["products"]
+    assert sent == [{"sku": "A", "stock": 2, "price": 19.9}, {"sku": "B", "stock": 1}]
