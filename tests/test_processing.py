@@ -214,7 +214,8 @@ class TestProcessing(InboxFixtures, TransactionCase):
         self.assertEqual(inbox.state, "done", inbox.error_message)
         self.assertEqual(inbox.payment_id.journal_id, self.bank)
 
-    def test_cash_on_delivery_adds_no_payment(self):
+    def _receive_cod_order(self):
+        """An unpaid order paid with cash on delivery, through the cron."""
         self.env["sale.channel.payment.method"].create({
             "channel_id": self.channel.id, "code": "cod", "name": "COD", "means_paid": False,
         })
@@ -222,6 +223,10 @@ class TestProcessing(InboxFixtures, TransactionCase):
         data["payment"] = {"method": "cod", "status": "pending"}
         inbox = self.receive(data)
         self.run_cron()
+        return inbox
+
+    def test_cash_on_delivery_adds_no_payment(self):
+        inbox = self._receive_cod_order()
         self.assertEqual(inbox.state, "done", inbox.error_message)
         self.assertFalse(inbox.payment_id)
         self.assertEqual(inbox.invoice_id.payment_state, "not_paid")
@@ -250,13 +255,7 @@ class TestProcessing(InboxFixtures, TransactionCase):
 
     def test_cash_on_delivery_does_not_wait_for_payment(self):
         self.channel.wait_for_payment = True
-        self.env["sale.channel.payment.method"].create({
-            "channel_id": self.channel.id, "code": "cod", "name": "COD", "means_paid": False,
-        })
-        data = self.order_data()
-        data["payment"] = {"method": "cod", "status": "pending"}
-        inbox = self.receive(data)
-        self.run_cron()
+        inbox = self._receive_cod_order()
         self.assertEqual(inbox.state, "done", inbox.error_message)
         self.assertFalse(inbox.payment_id)
 
