@@ -20,6 +20,8 @@ MANAGER = "sale_inbox.group_sale_inbox_manager"
 
 CONNECT_ORDERS_PATH = "/sale_inbox/connect/v1/orders"
 WEBHOOK_PATH = "/sale_inbox/webhook"
+#: Fields behind _intake_credentials and _webhook_channel_id (ormcached per process).
+INTAKE_CACHED_FIELDS = {"api_key", "webhook_token", "active"}
 #: Payment methods that are not paid when the order is placed (WooCommerce's codes).
 OFFLINE_PAYMENT_CODES = {"cod", "bacs", "cheque"}
 #: Platforms whose stock the sync sends (Shopify's needs its inventory locations: not yet).
@@ -593,7 +595,9 @@ class SaleChannel(models.Model):
             if not remote:
                 unknown.add(product.default_code)
             if product.id in known:
-                known[product.id].write(values)
+                row = known[product.id]
+                if remote:  # found at last; a row still unknown stays as it is
+                    row.write(values)
             else:
                 new_rows.append(dict(values, channel_id=self.id, product_id=product.id))
         self.env["sale.channel.product"].create(new_rows)
@@ -636,8 +640,18 @@ class SaleChannel(models.Model):
         return {pid: round(price, 2) for pid, price in prices.items()}
 
     def _record_refused(self, refused):
-        for row, why in refused:
-            row.last_error = why[:250]
+        if not refused:
+            return
+        self.env["sale.channel.product"].flush_model()
+        self.env.cr.execute(
+            """
+            UPDATE sale_channel_product AS row SET last_error = v.why
+              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::varchar[]) AS why) AS v
+             WHERE row.id = v.id
+            """,
+            ([row.id for row, _why in refused], [why[:250] for _row, why in refused]),
+        )
+        self.env["sale.channel.product"].invalidate_model(["last_error"])
 
     def _notify(self, message, kind):
         return {
@@ -655,7 +669,10 @@ class SaleChannel(models.Model):
 
     def write(self, vals):
         result = super().write(vals)
-        self.env.registry.clear_cache()
+        # Only what the cached intake look-ups read; a poll's watermark or a sync run's
+        # bookkeeping must not flush every worker's caches.
+        if INTAKE_CACHED_FIELDS & vals.keys():
+            self.env.registry.clear_cache()
         return result
 
     def unlink(self):

@@ -113,6 +113,7 @@ class SaleInboxProcessor(models.AbstractModel):
         by_order = defaultdict(lambda: self.env["sale.inbox.delivery"])
         for delivery in pending:
             by_order[delivery.order_id] |= delivery
+        currencies = {}
         for order, deliveries in by_order.items():
             fulls = deliveries.filtered(lambda d: d.kind == "full")
             base, patches = order.normalized, deliveries - fulls
@@ -134,9 +135,14 @@ class SaleInboxProcessor(models.AbstractModel):
             for patch in patches:
                 data = apply_patch(data, json.loads(patch.normalized))
             patches.write({"state": "applied"})
-            self._set_content(order, NormalizedOrder.from_dict(data))
+            normalized = NormalizedOrder.from_dict(data)
+            if normalized.currency not in currencies:
+                # Orders of one batch share a handful of currencies: one search each.
+                currencies[normalized.currency] = self.env["res.currency"].search(
+                    [("name", "=", normalized.currency)], limit=1).id
+            self._set_content(order, normalized, currencies)
 
-    def _set_content(self, order, normalized):
+    def _set_content(self, order, normalized, currencies):
         was_paid = order.paid
         text, fingerprint = normalized.serialize()
         if fingerprint == order.fingerprint:
@@ -148,7 +154,7 @@ class SaleInboxProcessor(models.AbstractModel):
             "customer_name": normalized.customer.name or normalized.customer.company,
             "customer_email": normalized.customer.email,
             "amount_total": float(normalized.total),
-            "currency_id": self.env["res.currency"].search([("name", "=", normalized.currency)], limit=1).id,
+            "currency_id": currencies[normalized.currency],
             "paid": normalized.paid,
             "payment_method_code": normalized.payment.method_code,
         }

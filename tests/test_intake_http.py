@@ -149,3 +149,9 @@ class TestConnectIntake(InboxFixtures, HttpCase):
         self.assertEqual(sorted(r.status_code for r in responses), [200, 201])
         self.assertEqual(len({r.json()["id"] for r in responses}), 1)
         self.assertEqual(self.inbox_count(), 1)
+
+    def test_a_new_api_key_works_at_once_and_the_old_one_no_longer(self):
+        self.assertEqual(self.post(self.order_data("K1")).status_code, 201)  # the key is now cached
+        self.channel.api_key = "rotated-key-91ad"
+        self.assertEqual(self.post(self.order_data("K2")).status_code, 401)
+        self.assertEqual(self.post(self.order_data("K2"), key="rotated-key-91ad").status_code, 201)
