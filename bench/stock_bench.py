@@ -56,36 +56,53 @@ def main(argv=None):
 
 def _sync_calls(env, warehouse, size):
     """API calls of a first full sync, then of a sync where 1% of the quantities changed, to a
-    fake WooCommerce on 127.0.0.1 that knows every SKU."""
+    fake WooCommerce and a fake Shopify on 127.0.0.1 that know every SKU."""
     import pathlib
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-    from platforms.testing import FakeStore
+    from platforms.testing import FakeShopifyAdmin, FakeStore
 
-    def products(request):
+    def woo_products(request):
         skus = request.query["sku"][0].split(",")
         return 200, {"X-WP-TotalPages": "1"}, [{"id": abs(hash(s)) % 10**9, "sku": s, "parent_id": 0} for s in skus]
 
-    with FakeStore() as store:
-        store.route("GET", "/wp-json/wc/v3/products", handler=products)
-        store.route("POST", "/wp-json/wc/v3/products/batch",
-                    handler=lambda r: (200, {}, {"update": r.json()["update"]}))
-        channel = env["sale.channel"].create({
-            "name": f"Sync bench {size}", "platform": "woocommerce", "warehouse_id": warehouse.id,
-            "store_url": store.url, "api_login": "k", "api_secret": "s"})
-        began = time.perf_counter()
-        first = channel._sync_stock()
-        first_seconds = time.perf_counter() - began
-        env.cr.execute("""
-            UPDATE stock_quant SET quantity = quantity + 1
-             WHERE product_id IN (SELECT id FROM product_product WHERE default_code LIKE 'SB-%%'
-                                   ORDER BY id LIMIT %s)""", (max(1, size // 100),))
-        env.invalidate_all()
-        began = time.perf_counter()
-        again = channel._sync_stock()
-        again_seconds = time.perf_counter() - began
-    print(f"{'':>6}       first sync: {first.changed} sent with {first.api_calls} API calls "
-          f"(look-ups and batches of 100) in {first_seconds:.1f} s | 1% changed: {again.changed} sent with "
-          f"{again.api_calls} API calls in {again_seconds:.1f} s", flush=True)
+    env.cr.execute("SELECT default_code FROM product_product WHERE default_code LIKE 'SB-%%'")
+    skus = [row[0] for row in env.cr.fetchall()]
+    for platform, batch in (("woocommerce", 100), ("shopify", 250)):
+        with FakeStore() as store:
+            values = {}
+            if platform == "woocommerce":
+                store.route("GET", "/wp-json/wc/v3/products", handler=woo_products)
+                store.route("POST", "/wp-json/wc/v3/products/batch",
+                            handler=lambda r: (200, {}, {"update": r.json()["update"]}))
+                values = {"api_login": "k"}
+            else:
+                FakeShopifyAdmin(store, [
+                    {"sku": sku, "id": f"gid://shopify/ProductVariant/{n}", "product": f"gid://shopify/Product/{n}",
+                     "item": f"gid://shopify/InventoryItem/{n}", "price": "1.00", "available": 0}
+                    for n, sku in enumerate(skus)])
+                values = {"store_location": FakeShopifyAdmin.LOCATION}
+            channel = env["sale.channel"].create({
+                "name": f"Sync bench {platform} {size}", "platform": platform, "warehouse_id": warehouse.id,
+                "store_url": store.url, "api_secret": "s", **values})
+            began = time.perf_counter()
+            first = channel._sync_stock()
+            first_seconds = time.perf_counter() - began
+            env.cr.execute("SAVEPOINT one_percent")
+            env.cr.execute("""
+                UPDATE stock_quant SET quantity = quantity + 1
+                 WHERE product_id IN (SELECT id FROM product_product WHERE default_code LIKE 'SB-%%'
+                                       ORDER BY id LIMIT %s)""", (max(1, size // 100),))
+            env.invalidate_all()
+            began = time.perf_counter()
+            again = channel._sync_stock()
+            again_seconds = time.perf_counter() - began
+            line = (f"{'':>6}       {platform}: first sync {first.changed} sent with {first.api_calls} API calls "
+                    f"(look-ups, batches of {batch}) in {first_seconds:.1f} s | 1% changed: {again.changed} "
+                    f"sent with {again.api_calls} API calls in {again_seconds:.1f} s")
+            # The next platform starts from the same stock.
+            env.cr.execute("ROLLBACK TO SAVEPOINT one_percent")
+            env.invalidate_all()
+        print(line, flush=True)
 
 
 def _add_products(env, warehouse, start, count):

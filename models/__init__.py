@@ -8,3 +8,4 @@ from . import sale_inbox_delivery
 from . import sale_inbox_order
 from . import sale_inbox_processor
 from . import sale_order
+from . import stock_move

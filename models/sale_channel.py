@@ -21,11 +21,11 @@ MANAGER = "sale_inbox.group_sale_inbox_manager"
 CONNECT_ORDERS_PATH = "/sale_inbox/connect/v1/orders"
 WEBHOOK_PATH = "/sale_inbox/webhook"
 #: Fields behind _intake_credentials and _webhook_channel_id (ormcached per process).
-INTAKE_CACHED_FIELDS = {"api_key", "webhook_token", "active"}
+INTAKE_CACHED_FIELDS = {"api_key", "webhook_token", "active", "push_on_change", "state", "company_id"}
 #: Payment methods that are not paid when the order is placed (WooCommerce's codes).
 OFFLINE_PAYMENT_CODES = {"cod", "bacs", "cheque"}
-#: Platforms whose stock the sync sends (Shopify's needs its inventory locations: not yet).
-STOCK_PLATFORMS = ("woocommerce", "mozello")
+#: Platforms whose stock the sync sends.
+STOCK_PLATFORMS = ("shopify", "woocommerce", "mozello")
 #: Minutes the poll reads back before its watermark, for changes committed out of order.
 POLL_OVERLAP_MINUTES = 10
 
@@ -232,6 +232,17 @@ class SaleChannel(models.Model):
     )
     stock_preview = fields.Text(compute="_compute_stock_preview", string="Would Be Sent")
 
+    store_location = fields.Char(
+        string="Store Location",
+        help="Shopify keeps stock per location: the location's ID (gid://shopify/Location/…) the "
+        "quantities are sent to. Left empty, it is filled in at the first sync when the shop has "
+        "a single location.",
+    )
+    push_on_change = fields.Boolean(
+        string="Push on Change",
+        help="Within a minute or two of a stock move or an incoming order that changes a product's "
+        "availability, send that product's quantity to the store (only if it changed).",
+    )
     sync_prices = fields.Boolean(
         string="Price List Sync",
         help="Also send each product's price from the pricelist below.",
@@ -239,6 +250,11 @@ class SaleChannel(models.Model):
     sync_pricelist_id = fields.Many2one(
         "product.pricelist", string="Price List", check_company=True,
         help="Its currency should be the store's. Empty: the channel's pricelist.",
+    )
+    store_currency_id = fields.Many2one(
+        "res.currency", string="Store Currency",
+        help="The currency the store's prices are in. Prices are converted to it from the price "
+        "list's currency at today's rate. Empty: the price list's currency.",
     )
     store_prices_include_tax = fields.Boolean(
         string="Store Prices Include Tax",
@@ -253,6 +269,11 @@ class SaleChannel(models.Model):
     last_sync_date = fields.Date(readonly=True, copy=False)
     store_product_ids = fields.One2many("sale.channel.product", "channel_id", string="Store Products")
     sync_ids = fields.One2many("sale.channel.sync", "channel_id", string="Sync Runs")
+    sync_progress = fields.Integer(
+        compute="_compute_sync_progress", string="Sync Progress",
+        help="How far the running stock sync is, in percent of its API requests.")
+    sync_running = fields.Boolean(compute="_compute_sync_progress")
+    store_product_count = fields.Integer(compute="_compute_store_product_count", string="Store Product Count")
 
     payment_method_ids = fields.One2many(
         "sale.channel.payment.method", "channel_id", string="Payments Mapping"
@@ -295,6 +316,29 @@ class SaleChannel(models.Model):
         for channel in self:
             product = channel.stock_preview_product_id
             channel.stock_preview = Stock._explain(channel, product) if product else False
+
+    def _compute_sync_progress(self):
+        running = {
+            run.channel_id.id: run.progress
+            for run in self.env["sale.channel.sync"].search(
+                [("channel_id", "in", self.ids), ("state", "=", "running")], order="started_at")
+        }
+        for channel in self:
+            channel.sync_running = channel.id in running
+            channel.sync_progress = running.get(channel.id, 0)
+
+    def _compute_store_product_count(self):
+        counts = dict(self.env["sale.channel.product"]._read_group(
+            [("channel_id", "in", self.ids)], ["channel_id"], ["__count"]))
+        for channel in self:
+            channel.store_product_count = counts.get(channel, 0)
+
+    def action_view_store_products(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("sale_inbox.sale_channel_product_action")
+        action["domain"] = [("channel_id", "=", self.id)]
+        action["context"] = {"default_channel_id": self.id}
+        return action
 
     @api.depends("last_error", "last_connection_check")
     def _compute_connection_status(self):
@@ -349,6 +393,15 @@ class SaleChannel(models.Model):
         return tuple(row) if row else None
 
     @api.model
+    @tools.ormcache()
+    def _push_on_change_company_ids(self):
+        """Companies with a channel that pushes stock on change: intake queues the SKUs of a
+        new order only for them, so that it costs nothing to everyone else."""
+        self.env.cr.execute(
+            "SELECT DISTINCT company_id FROM sale_channel WHERE push_on_change AND active AND state = 'connected'")
+        return frozenset(row[0] for row in self.env.cr.fetchall())
+
+    @api.model
     def _find_by_webhook_token(self, token):
         """The channel of a webhook URL, or an empty recordset."""
         channel_id = self._webhook_channel_id(token) if token else None
@@ -373,6 +426,7 @@ class SaleChannel(models.Model):
             "api_login": channel.api_login or "",
             "api_secret": channel.api_secret or "",
             "store_url": channel.store_url or "",
+            "stock_location": channel.store_location or "",
         }
 
     def _api_client(self):
@@ -502,11 +556,14 @@ class SaleChannel(models.Model):
     def action_sync_now(self):
         """Queue a stock sync for the sync job, which reports its progress while it runs."""
         for channel in self:
-            if not hasattr(channel._api_client(), "push_stock"):
-                raise UserError(_("%s takes no stock from Odoo.", channel._platform().label))
+            channel._check_takes_stock()
         self.write({"sync_requested": True})
         self.env.ref("sale_inbox.ir_cron_sync_stock").sudo()._trigger()
         return self._notify(_("The stock sync has started; its run appears under Sync Runs."), "info")
+
+    def _check_takes_stock(self):
+        if self.platform not in STOCK_PLATFORMS:
+            raise UserError(_("%s takes no stock from Odoo.", self._platform().label))
 
     @api.model
     def _cron_sync_stock(self):
@@ -518,113 +575,180 @@ class SaleChannel(models.Model):
             now.hour >= c.sync_hour and c.last_sync_date != now.date()))
         commit = self.env["sale.inbox.order"]._commit_allowed()
         for done, channel in enumerate(due):
-            channel._sync_stock("manual" if channel.sync_requested else "daily")
+            channel._sync_stock("manual" if channel.sync_requested else "daily", commit=commit)
             channel.write({"sync_requested": False, "last_sync_date": now.date()})
             self.env["ir.cron"]._notify_progress(done=done + 1, remaining=len(due) - done - 1)
             if commit:
                 self.env.cr.commit()
 
-    def _sync_stock(self, trigger="manual"):
-        """Send the store what changed since it last accepted a quantity; returns the run."""
+    @api.model
+    def _cron_push_stock(self):
+        """Push on Change: send the SKUs that stock moves and incoming orders queued."""
+        channels = self.search([("push_on_change", "=", True), ("state", "=", "connected"),
+                                ("platform", "in", STOCK_PLATFORMS)])
+        commit = self.env["sale.inbox.order"]._commit_allowed()
+        for channel in channels:
+            rows = self.env["sale.channel.product"]._claim_queued(channel)
+            if rows:
+                channel._sync_stock("push", rows=rows, commit=commit)
+            if commit:
+                self.env.cr.commit()
+
+    def _sync_stock(self, trigger="manual", rows=None, force=False, commit=False):
+        """Send the store what changed since it last accepted a quantity; returns the run.
+
+        ``rows`` limits the run to these store products (all mapped ones otherwise, after
+        learning the ids of new SKUs); ``force`` sends them even when unchanged. Each API
+        request's answer is recorded as it comes, so a failure loses only what was not sent;
+        with ``commit`` (the cron), each is committed, which also shows the progress."""
         self.ensure_one()
+        self._check_takes_stock()
         run = self.env["sale.channel.sync"].create({"channel_id": self.id, "trigger": trigger})
-        client = self._api_client()
+        if commit:
+            self.env.cr.commit()
+        client = None
+        unknown = set()
         try:
-            unknown = self._learn_store_products(client)
-            rows = self.store_product_ids.filtered(lambda r: r.state == "mapped")
-            available = self.env["sale.channel.stock"]._available(self, rows.product_id.ids)
-            prices = self._store_prices(rows.product_id) if self.sync_prices else {}
-
-            def differs(row):
-                quantity = available.get(row.product_id.id, 0.0)
-                price = prices.get(row.product_id.id)
-                return (not row.last_sync_at or row.last_quantity != quantity
-                        or (price is not None and round(row.last_price, 2) != price))
-
-            changed = [(row, available.get(row.product_id.id, 0.0)) for row in rows if differs(row)]
-            updates = [
-                StockUpdate(row.sku, Decimal(str(qty)), row.remote_id or "", row.remote_parent_id or "",
-                            Decimal(str(prices[row.product_id.id])) if row.product_id.id in prices else None)
-                for row, qty in changed
-            ]
-            results = client.push_stock(updates) if updates else {}
-        except ApiError as exc:
-            # Nothing is marked as sent: the next run sends it all again.
-            run.write({"state": "failed", "finished_at": fields.Datetime.now(), "message": str(exc),
-                       "api_calls": client.http.calls})
-            self.write({"last_error": str(exc), "last_error_date": fields.Datetime.now()})
-            return run
-        accepted = [(row, qty) for row, qty in changed if results.get(row.sku, "not sent") is None]
-        refused = [(row, results.get(row.sku) or "not sent") for row, qty in changed
-                   if results.get(row.sku, "not sent") is not None]
-        self._record_accepted(accepted, prices)
-        self._record_refused(refused)
+            client = self._stock_client()
+            if rows is None:
+                unknown = self._learn_store_products(client)
+                rows = self.store_product_ids.filtered(lambda r: r.state == "mapped")
+            else:
+                rows = rows.filtered(lambda r: r.state == "mapped")
+            changed, prices = self._stock_changes(rows, force)
+            requests = client.stock_requests([update for _row, update in changed])
+        except (ApiError, UserError) as exc:
+            return self._sync_failed(run, client, exc, rows or self.env["sale.channel.product"])
+        run.write({"checked": len(rows), "changed": len(changed)})
+        row_of = {update.sku: row for row, update in changed}
+        sent = failed = 0
+        refused_all = []
+        for done, request in enumerate(requests):
+            try:
+                results = client.push_stock(request)
+            except ApiError as exc:
+                unsent = self.env["sale.channel.product"].browse(
+                    [row_of[u.sku].id for later in requests[done:] for u in later])
+                return self._sync_failed(run, client, exc, unsent, sent=sent, failed=failed)
+            accepted = [(row_of[u.sku], u) for u in request if results.get(u.sku, "not sent") is None]
+            refused = [(row_of[u.sku], results.get(u.sku) or "not sent") for u in request
+                       if results.get(u.sku, "not sent") is not None]
+            self.env["sale.channel.product"]._record_accepted(accepted)
+            self.env["sale.channel.product"]._record_refused(refused)
+            sent, failed = sent + len(accepted), failed + len(refused)
+            refused_all += refused
+            run.write({"sent": sent, "failed": failed, "api_calls": client.http.calls,
+                       "progress": round(100 * (done + 1) / len(requests))})
+            if commit:
+                self.env.cr.commit()
         message = []
         if unknown:
             message.append(_("Not in the store (%(count)s): %(skus)s", count=len(unknown),
                              skus=", ".join(sorted(unknown)[:50])))
-        if refused:
-            message.append(_("Refused: %s", "; ".join(f"{row.sku}: {why}" for row, why in refused[:50])))
-        run.write({
-            "state": "done", "finished_at": fields.Datetime.now(), "checked": len(rows),
-            "changed": len(changed), "sent": len(accepted), "failed": len(refused),
-            "api_calls": client.http.calls, "message": "\n".join(message) or False,
-        })
-        if not refused:
+        if refused_all:
+            message.append(_("Refused: %s", "; ".join(f"{row.sku}: {why}" for row, why in refused_all[:50])))
+        run.write({"state": "done", "finished_at": fields.Datetime.now(), "progress": 100,
+                   "api_calls": client.http.calls, "message": "\n".join(message) or False})
+        if not refused_all:
             self.write({"last_error": False, "last_error_date": False})
         return run
+
+    def _sync_failed(self, run, client, exc, unsent, sent=0, failed=0):
+        """Nothing unsent is marked as sent; with Push on Change it is queued again."""
+        _logger.warning("Sales channel %s: stock sync failed: %s", self.id, exc)
+        run.write({"state": "failed", "finished_at": fields.Datetime.now(), "message": str(exc),
+                   "sent": sent, "failed": failed, "api_calls": client.http.calls if client else 0})
+        self.write({"last_error": str(exc), "last_error_date": fields.Datetime.now()})
+        if self.push_on_change and unsent:
+            unsent.write({"push_queued": True})
+        return run
+
+    def _stock_client(self):
+        """The API client, knowing where the store keeps stock (Shopify: a location, chosen
+        by itself when the shop has only one)."""
+        client = self._api_client()
+        if self.platform == "shopify" and not self.store_location:
+            locations = client.locations()
+            if len(locations) != 1:
+                raise UserError(_("Choose the Shopify location the stock is sent to: %s",
+                                  ", ".join(f"{name} ({ref})" for ref, name in locations) or _("none found")))
+            self.store_location = locations[0][0]
+            client = self._api_client()
+        return client
+
+    def _stock_changes(self, rows, force=False):
+        """[(row, StockUpdate)] for the rows whose quantity or price is not what the store last
+        accepted (all of them with ``force``), and the prices."""
+        available = self.env["sale.channel.stock"]._available(self, rows.product_id.ids)
+        prices = self._store_prices(rows.product_id) if self.sync_prices else {}
+        changed = []
+        for row in rows:
+            quantity = available.get(row.product_id.id, 0.0)
+            price = prices.get(row.product_id.id)
+            if force or not row.last_sync_at or row.last_quantity != quantity or (
+                    price is not None and round(row.last_price, 2) != price):
+                changed.append((row, StockUpdate(
+                    row.sku, Decimal(str(quantity)), row.remote_id or "", row.remote_parent_id or "",
+                    Decimal(str(price)) if price is not None else None, row.remote_inventory_id or "")))
+        return changed, prices
+
+    def _odoo_skus(self):
+        """{SKU: product} of the products this channel may sell (with a SKU)."""
+        products = self.env["product.product"].search_fetch(
+            [("default_code", "!=", False), ("company_id", "in", [False, self.company_id.id]),
+             ("sale_ok", "=", True)], ["default_code"])
+        return {p.default_code: p for p in products}
 
     def _learn_store_products(self, client):
         """Map the SKUs of Odoo's products to the store's ids (asked for new SKUs only, in
         pages); returns the SKUs the store does not know."""
-        Product = self.env["product.product"]
-        products = Product.search_fetch(
-            [("default_code", "!=", False), ("company_id", "in", [False, self.company_id.id]),
-             ("sale_ok", "=", True)], ["default_code"])
-        known = {row.product_id.id: row for row in self.store_product_ids}
-        to_ask = [p for p in products if p.id not in known or known[p.id].state == "not_in_store"]
+        known = {row.product_id.id: row for row in self.store_product_ids if row.product_id}
+        to_ask = [p for p in self._odoo_skus().values()
+                  if p.id not in known or known[p.id].state == "not_in_store"]
         if not to_ask:
             return set()
         found = client.find_skus([p.default_code for p in to_ask])
-        new_rows, unknown = [], set()
-        for product in to_ask:
-            remote = found.get(product.default_code)
-            values = {"sku": product.default_code, "state": "mapped" if remote else "not_in_store",
-                      "remote_id": remote[0] if remote else False,
-                      "remote_parent_id": remote[1] if remote else False}
-            if not remote:
-                unknown.add(product.default_code)
-            if product.id in known:
-                row = known[product.id]
-                if remote:  # found at last; a row still unknown stays as it is
-                    row.write(values)
-            else:
-                new_rows.append(dict(values, channel_id=self.id, product_id=product.id))
-        self.env["sale.channel.product"].create(new_rows)
-        return unknown
+        self._map_store_items(to_ask, found, known)
+        return {p.default_code for p in to_ask if p.default_code not in found}
 
-    def _record_accepted(self, accepted, prices):
-        if not accepted:
-            return
-        # One statement for the whole batch, not a write per product.
-        self.env["sale.channel.product"].flush_model()
-        self.env.cr.execute(
-            """
-            UPDATE sale_channel_product AS row
-               SET last_quantity = v.qty, last_price = COALESCE(v.price, row.last_price),
-                   last_sync_at = now() at time zone 'UTC', last_error = NULL
-              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::float[]) AS qty,
-                           unnest(%s::float[]) AS price) AS v
-             WHERE row.id = v.id
-            """,
-            ([row.id for row, _qty in accepted], [qty for _row, qty in accepted],
-             [prices.get(row.product_id.id) for row, _qty in accepted]),
-        )
-        self.env["sale.channel.product"].invalidate_model(
-            ["last_quantity", "last_price", "last_sync_at", "last_error"])
+    def _map_store_items(self, products, found, known):
+        """Create or update the store product rows of ``products`` from the store's items."""
+        new_rows = []
+        for product in products:
+            item = found.get(product.default_code)
+            values = {"sku": product.default_code, "state": "mapped" if item else "not_in_store",
+                      "remote_id": item.remote_id if item else False,
+                      "remote_parent_id": item.remote_parent_id or False if item else False,
+                      "remote_inventory_id": item.inventory_id or False if item else False}
+            row = known.get(product.id)
+            if row is None:
+                new_rows.append(dict(values, channel_id=self.id, product_id=product.id))
+            elif item and (row.state != "mapped" or (row.remote_id, row.remote_parent_id or "",
+                                                     row.remote_inventory_id or "") != item.ids()):
+                row.write(values)
+            elif not item and row.state == "mapped":
+                row.write(values)
+        return self.env["sale.channel.product"].create(new_rows)
+
+    def action_reconcile(self):
+        """Read every product of the store with its quantity, compare with what Odoo would
+        send, and list where they disagree (and the SKUs only one side knows)."""
+        self.ensure_one()
+        self._check_takes_stock()
+        client = self._stock_client()
+        try:
+            items = {item.sku: item for page in client.catalog() for item in page}
+        except ApiError as exc:
+            self.write({"last_error": str(exc), "last_error_date": fields.Datetime.now()})
+            raise UserError(_("The store did not answer: %s", exc)) from exc
+        self.env["sale.channel.product"]._reconcile(self, items)
+        action = self.env["ir.actions.act_window"]._for_xml_id("sale_inbox.sale_channel_product_action")
+        action["domain"] = [("channel_id", "=", self.id)]
+        action["context"] = {"search_default_differences": 1, "default_channel_id": self.id}
+        return action
 
     def _store_prices(self, products):
-        """{product id: price the store should show}, rounded to the cent."""
+        """{product id: price the store should show}, in the store's currency, to the cent."""
         pricelist = self.sync_pricelist_id or self.pricelist_id
         if pricelist:
             prices = pricelist._get_products_price(products, 1.0)
@@ -632,26 +756,17 @@ class SaleChannel(models.Model):
         else:
             prices = {p.id: p.lst_price for p in products}
             currency = self.company_id.currency_id
+        store_currency = self.store_currency_id or currency
+        # One rate for the catalog: converting price by price would read the rates each time.
+        rate = currency._get_conversion_rate(currency, store_currency, self.company_id, fields.Date.today())
+        prices = {pid: price * rate for pid, price in prices.items()}
         if self.store_prices_include_tax:
+            # Tax computed in the store's currency, so its rounding is the store's own.
             for product in products:
                 taxes = product.taxes_id._filter_taxes_by_company(self.company_id)
                 prices[product.id] = taxes.compute_all(
-                    prices[product.id], currency, 1.0, product=product)["total_included"]
-        return {pid: round(price, 2) for pid, price in prices.items()}
-
-    def _record_refused(self, refused):
-        if not refused:
-            return
-        self.env["sale.channel.product"].flush_model()
-        self.env.cr.execute(
-            """
-            UPDATE sale_channel_product AS row SET last_error = v.why
-              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::varchar[]) AS why) AS v
-             WHERE row.id = v.id
-            """,
-            ([row.id for row, _why in refused], [why[:250] for _row, why in refused]),
-        )
-        self.env["sale.channel.product"].invalidate_model(["last_error"])
+                    prices[product.id], store_currency, 1.0, product=product)["total_included"]
+        return {pid: store_currency.round(price) for pid, price in prices.items()}
 
     def _notify(self, message, kind):
         return {

@@ -1,4 +1,5 @@
-from odoo import fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 
 
 class SaleChannelProduct(models.Model):
@@ -11,23 +12,191 @@ class SaleChannelProduct(models.Model):
 
     channel_id = fields.Many2one("sale.channel", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="channel_id.company_id", store=True, index=True)
-    product_id = fields.Many2one("product.product", required=True, ondelete="cascade", index=True)
+    product_id = fields.Many2one(
+        "product.product", ondelete="cascade", index=True,
+        help="Empty for a SKU the store has and Odoo does not.")
     sku = fields.Char(string="SKU", required=True)
     state = fields.Selection(
-        [("mapped", "In the store"), ("not_in_store", "Not in the store")],
+        [("mapped", "In the store"), ("not_in_store", "Not in the store"), ("not_in_odoo", "Not in Odoo")],
         required=True, default="mapped",
-        help="SKUs the store does not know are listed here, not guessed; they are looked up again "
-        "at each sync.",
+        help="SKUs only one side knows are listed here, not guessed. SKUs the store does not know "
+        "are looked up again at each sync; SKUs Odoo does not know are found by a reconciliation.",
     )
     remote_id = fields.Char(string="Store ID", readonly=True)
     remote_parent_id = fields.Char(string="Store Parent ID", readonly=True,
                                    help="The product a variation belongs to, in the store.")
+    remote_inventory_id = fields.Char(string="Store Inventory Item", readonly=True,
+                                      help="Where the store keeps the quantity (Shopify's inventory item).")
     last_quantity = fields.Float(string="Last Quantity Accepted", readonly=True,
                                  digits="Product Unit of Measure")
     last_price = fields.Float(string="Last Price Accepted", readonly=True, digits="Product Price")
     last_sync_at = fields.Datetime(string="Accepted On", readonly=True)
     last_error = fields.Char(readonly=True)
+    push_queued = fields.Boolean(
+        string="Queued for Push", readonly=True, index="btree_not_null",
+        help="A stock move or an incoming order changed this product's availability: the push job "
+        "sends it shortly (Push on Change).")
+
+    # Reconciliation: the store's figure against Odoo's, as read at one moment.
+    store_quantity = fields.Float(string="In the Store", readonly=True, digits="Product Unit of Measure",
+                                  help="The quantity the store showed at the last reconciliation.")
+    store_tracks_stock = fields.Boolean(string="Store Tracks Stock", readonly=True)
+    odoo_quantity = fields.Float(string="Odoo Would Send", readonly=True, digits="Product Unit of Measure",
+                                 help="The available quantity Odoo computed at the last reconciliation.")
+    reconciled_at = fields.Datetime(string="Compared On", readonly=True)
+    differs = fields.Boolean(
+        string="Differs", readonly=True, index=True,
+        help="At the last reconciliation the store and Odoo disagreed on this SKU.")
 
     _sql_constraints = [
         ("product_unique", "unique(channel_id, product_id)", "A product is mapped once per channel."),
     ]
+
+    # ------------------------------------------------------------------
+    # Push on Change
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _queue_push(self, product_ids=(), skus=(), company_id=None):
+        """Queue the mapped rows of these products (or SKUs) on the channels that push on
+        change; one statement whatever their number, and a wake-up for the push job."""
+        if not product_ids and not skus:
+            return 0
+        self.flush_model(["push_queued", "state", "product_id", "sku"])
+        self.env["sale.channel"].flush_model(["push_on_change", "active", "state", "company_id"])
+        self.env.cr.execute(
+            """
+            UPDATE sale_channel_product AS row SET push_queued = true
+              FROM sale_channel AS channel
+             WHERE channel.id = row.channel_id AND channel.push_on_change AND channel.active
+               AND channel.state = 'connected' AND row.state = 'mapped' AND row.push_queued IS NOT TRUE
+               AND (row.product_id = ANY(%s) OR row.sku = ANY(%s))
+               AND (%s::int IS NULL OR channel.company_id = %s::int)
+            """,
+            (list(product_ids), list(skus), company_id, company_id),
+        )
+        queued = self.env.cr.rowcount
+        if queued:
+            self.invalidate_model(["push_queued"])
+            self.env.ref("sale_inbox.ir_cron_push_stock").sudo()._trigger()
+        return queued
+
+    @api.model
+    def _claim_queued(self, channel, limit=10000):
+        """Take a channel's queued rows; rows another worker is sending are skipped."""
+        self.flush_model(["push_queued"])
+        self.env.cr.execute(
+            """
+            UPDATE sale_channel_product SET push_queued = false
+             WHERE id IN (SELECT id FROM sale_channel_product
+                           WHERE channel_id = %s AND push_queued
+                           ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
+            RETURNING id
+            """,
+            (channel.id, limit),
+        )
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        self.invalidate_model(["push_queued"])
+        return self.browse(ids)
+
+    # ------------------------------------------------------------------
+    # What the store accepted or refused
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _record_accepted(self, accepted):
+        """[(row, StockUpdate)] the store accepted: one statement for the whole request."""
+        if not accepted:
+            return
+        self.flush_model()
+        self.env.cr.execute(
+            """
+            UPDATE sale_channel_product AS row
+               SET last_quantity = v.qty, last_price = COALESCE(v.price, row.last_price),
+                   last_sync_at = now() at time zone 'UTC', last_error = NULL,
+                   store_quantity = CASE WHEN row.reconciled_at IS NULL THEN row.store_quantity ELSE v.qty END,
+                   differs = false
+              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::float[]) AS qty,
+                           unnest(%s::float[]) AS price) AS v
+             WHERE row.id = v.id
+            """,
+            ([row.id for row, _u in accepted], [float(u.quantity) for _r, u in accepted],
+             [float(u.price) if u.price is not None else None for _r, u in accepted]),
+        )
+        self.invalidate_model(["last_quantity", "last_price", "last_sync_at", "last_error",
+                               "store_quantity", "differs"])
+
+    @api.model
+    def _record_refused(self, refused):
+        """[(row, reason)] the store refused."""
+        if not refused:
+            return
+        self.flush_model()
+        self.env.cr.execute(
+            """
+            UPDATE sale_channel_product AS row SET last_error = v.why
+              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::varchar[]) AS why) AS v
+             WHERE row.id = v.id
+            """,
+            ([row.id for row, _why in refused], [why[:250] for _row, why in refused]),
+        )
+        self.invalidate_model(["last_error"])
+
+    # ------------------------------------------------------------------
+    # Reconciliation
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _reconcile(self, channel, items):
+        """Compare the store's items ({SKU: StoreItem}, its whole catalog) with Odoo.
+
+        Odoo's products are mapped by SKU from the catalog (no look-up needed), the store's
+        SKUs that Odoo lacks get a row of their own, and every mapped row gets both figures
+        and whether they differ, written in one statement."""
+        skus = channel._odoo_skus()
+        known = {row.product_id.id: row for row in channel.store_product_ids if row.product_id}
+        channel._map_store_items(list(skus.values()), items, known)
+        orphans = {row.sku: row for row in channel.store_product_ids if not row.product_id}
+        self.create([{"channel_id": channel.id, "sku": sku, "state": "not_in_odoo", "remote_id": item.remote_id,
+                      "remote_parent_id": item.remote_parent_id or False}
+                     for sku, item in items.items() if sku not in skus and sku not in orphans])
+        gone = [row for sku, row in orphans.items() if sku not in items or sku in skus]
+        self.browse([row.id for row in gone]).unlink()
+        rows = channel.store_product_ids.filtered(lambda r: r.state == "mapped")
+        available = self.env["sale.channel.stock"]._available(channel, rows.product_id.ids)
+        figures = []
+        for row in rows:
+            item = items.get(row.sku)
+            odoo = available.get(row.product_id.id, 0.0)
+            tracked = item is not None and item.quantity is not None
+            store = float(item.quantity) if tracked else 0.0
+            figures.append((row.id, store, tracked, odoo, not tracked or store != odoo))
+        self.flush_model()
+        self.env.cr.execute(
+            """
+            UPDATE sale_channel_product AS row
+               SET store_quantity = v.store, store_tracks_stock = v.tracked, odoo_quantity = v.odoo,
+                   differs = v.differs, reconciled_at = now() at time zone 'UTC'
+              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::float[]) AS store, unnest(%s::bool[]) AS tracked,
+                           unnest(%s::float[]) AS odoo, unnest(%s::bool[]) AS differs) AS v
+             WHERE row.id = v.id
+            """,
+            tuple(list(column) for column in zip(*figures, strict=True)) if figures else ([], [], [], [], []),
+        )
+        self.invalidate_model()
+        return len([f for f in figures if f[4]])
+
+    def action_push_odoo_quantity(self):
+        """Send Odoo's figure for these products now, whatever the store last accepted."""
+        mapped = self.filtered(lambda r: r.state == "mapped")
+        if not mapped:
+            raise UserError(_("Only products that are in the store can be pushed."))
+        runs = self.env["sale.channel.sync"]
+        for channel in mapped.channel_id:
+            runs |= channel._sync_stock("reconcile", rows=mapped.filtered(lambda r, c=channel: r.channel_id == c),
+                                        force=True)
+        failed = runs.filtered(lambda r: r.state == "failed" or r.failed)
+        message = _("%(sent)s quantities sent to the store.", sent=sum(runs.mapped("sent")))
+        if failed:
+            message += " " + "; ".join(failed.mapped("message"))
+        return mapped.channel_id[:1]._notify(message, "warning" if failed else "success")

@@ -13,7 +13,9 @@ class SaleChannelSync(models.Model):
     company_id = fields.Many2one(related="channel_id.company_id", store=True, index=True)
     started_at = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now)
     finished_at = fields.Datetime(readonly=True)
-    trigger = fields.Selection([("manual", "Sync Now"), ("daily", "Daily Auto Sync")], readonly=True)
+    trigger = fields.Selection(
+        [("manual", "Sync Now"), ("daily", "Daily Auto Sync"), ("push", "Push on Change"),
+         ("reconcile", "Reconciliation")], readonly=True)
     state = fields.Selection(
         [("running", "Running"), ("done", "Done"), ("failed", "Failed")],
         required=True, default="running", readonly=True,
@@ -23,4 +25,5 @@ class SaleChannelSync(models.Model):
     sent = fields.Integer(readonly=True, help="Changes the store accepted.")
     failed = fields.Integer(readonly=True, help="Changes the store refused, or that could not be sent.")
     api_calls = fields.Integer(string="API Calls", readonly=True)
+    progress = fields.Integer(readonly=True, help="Share of the run's API requests done, in percent.")
     message = fields.Text(readonly=True)

@@ -248,6 +248,10 @@ class SaleInboxOrder(models.Model):
         if row:
             if channel.auto_process:
                 self._wake_processing()
+            if channel.company_id.id in self.env["sale.channel"]._push_on_change_company_ids():
+                # Sold a moment ago in one store: the others hear of it now, not tomorrow.
+                self.env["sale.channel.product"].sudo()._queue_push(
+                    skus=[line.sku for line in order.lines if line.sku], company_id=channel.company_id.id)
             return row[0], True
         return self._record_delivery(params), False
 

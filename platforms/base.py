@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Iterator, Mapping
 
 
 class PlatformError(Exception):
@@ -363,6 +363,49 @@ class StockUpdate:
     remote_parent_id: str = ""
     #: The price to show in the store, when the channel syncs prices.
     price: Decimal | None = None
+    #: Where the store keeps the quantity when that is not the product (Shopify's inventory item).
+    inventory_id: str = ""
+
+
+@dataclass
+class StoreItem:
+    """A product or variant as the store knows it: its ids, and what it shows now."""
+
+    sku: str
+    remote_id: str
+    remote_parent_id: str = ""
+    inventory_id: str = ""
+    #: The store's quantity (None: the store does not track this product's stock).
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+
+    def ids(self) -> tuple[str, str, str]:
+        return self.remote_id, self.remote_parent_id, self.inventory_id
+
+
+class StockClient:
+    """What the inventory sync asks of a store's API client.
+
+    ``find_skus`` learns the ids of SKUs (asked in pages); ``catalog`` reads every product
+    the store has, with its quantity (reconciliation, and SKUs Odoo does not know);
+    ``stock_requests`` cuts updates into what one API request takes; ``push_stock`` sends
+    one such request's updates and says, per SKU, None when accepted or the store's reason.
+    """
+
+    #: Most updates one request takes.
+    stock_batch_size: ClassVar[int] = 100
+
+    def find_skus(self, skus: list[str]) -> dict[str, StoreItem]:
+        raise NotImplementedError
+
+    def catalog(self) -> Iterator[list[StoreItem]]:
+        raise NotImplementedError
+
+    def stock_requests(self, updates: list[StockUpdate]) -> list[list[StockUpdate]]:
+        return list(batches(updates, self.stock_batch_size))
+
+    def push_stock(self, updates: list[StockUpdate]) -> dict[str, str | None]:
+        raise NotImplementedError
 
 
 def batches(items: list, size: int):

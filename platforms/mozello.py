@@ -28,7 +28,9 @@ from .base import (
     Payment,
     Platform,
     ShippingLine,
+    StockClient,
     StockUpdate,
+    StoreItem,
     batches,
     read_json,
     spread_discount,
@@ -137,7 +139,7 @@ class Mozello(Platform):
         return MozelloClient(credentials["api_secret"], credentials.get("store_url") or API_BASE, **kwargs)
 
 
-class MozelloClient:
+class MozelloClient(StockClient):
     def __init__(self, api_key: str, base_url: str = API_BASE, **http_options):
         self.http = HttpClient(base_url, headers={"Authorization": f"ApiKey {api_key}",
                                                   "Accept": "application/json"}, **http_options)
@@ -159,10 +161,23 @@ class MozelloClient:
     #: Mozello's batch update takes up to 1000 products.
     stock_batch_size = 1000
 
-    def find_skus(self, skus: list[str]) -> dict[str, tuple[str, str]]:
+    def find_skus(self, skus: list[str]) -> dict[str, StoreItem]:
         """Mozello updates stock by SKU: every SKU is its own key (unknown ones are reported
         back by the batch update)."""
-        return {sku: (sku, "") for sku in skus}
+        return {sku: StoreItem(sku, sku) for sku in skus}
+
+    def catalog(self) -> Iterator[list[StoreItem]]:
+        """Every product and variant with a SKU; ``stock: null`` means not tracked."""
+        for response in self.http.pages("store/products/", {"page_size": 100}, next_page=self._next_page):
+            items = []
+            for product in response.json().get("products") or []:
+                for entry in [product, *(product.get("variants") or [])]:
+                    if entry.get("sku"):
+                        items.append(StoreItem(
+                            entry["sku"], entry["sku"], product.get("handle") or "",
+                            quantity=to_decimal(entry["stock"]) if entry.get("stock") is not None else None,
+                            price=to_decimal(entry["price"]) if entry.get("price") is not None else None))
+            yield items
 
     def push_stock(self, updates: list[StockUpdate]) -> dict[str, str | None]:
         results: dict[str, str | None] = {}

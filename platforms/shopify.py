@@ -26,12 +26,19 @@ from .base import (
     Platform,
     ShippingLine,
     read_json,
+    StockClient,
+    StockUpdate,
+    StoreItem,
+    batches,
     to_decimal,
     utc_naive,
 )
-from .http import HttpClient
+from .http import ApiError, HttpClient
 
 API_VERSION = "2025-01"
+#: Stock and prices go through GraphQL (Shopify's REST API is legacy). 2026-01 still takes
+#: ``ignoreCompareQuantity``; from 2026-04 each quantity must carry ``changeFromQuantity``.
+GRAPHQL_API_VERSION = "2026-01"
 
 #: Shopify's financial_status → the normalized payment status.
 FINANCIAL_STATUS = {
@@ -162,19 +169,32 @@ class Shopify(Platform):
         return utc_naive(data.get("updated_at") or data.get("created_at") or "")
 
     def client(self, credentials: Mapping[str, str], **kwargs) -> "ShopifyClient":
-        return ShopifyClient(credentials["store_url"], credentials["api_secret"], **kwargs)
+        return ShopifyClient(credentials["store_url"], credentials["api_secret"],
+                             location_id=credentials.get("stock_location") or "", **kwargs)
 
 
-class ShopifyClient:
-    """The Admin REST API of one shop."""
+class ShopifyClient(StockClient):
+    """The Admin API of one shop: orders through REST, stock and prices through GraphQL.
 
-    def __init__(self, shop_url: str, access_token: str, **http_options):
+    Stock lives on an inventory item at a location, not on the variant: the client is
+    given the location the channel sends its quantities to.
+    """
+
+    #: Quantities per ``inventorySetQuantities`` call (Shopify documents no maximum; 250
+    #: is the page size of its own connections, and keeps a call's cost small).
+    stock_batch_size = 250
+    #: SKUs per ``productVariants`` search (its query string has a length limit).
+    skus_per_search = 50
+
+    def __init__(self, shop_url: str, access_token: str, location_id: str = "", **http_options):
         base = shop_url.rstrip("/")
         if not base.startswith(("http://", "https://")):
             base = f"https://{base}"
         self.http = HttpClient(f"{base}/admin/api/{API_VERSION}",
                                headers={"X-Shopify-Access-Token": access_token,
                                         "Accept": "application/json"}, **http_options)
+        self.graphql_url = f"{base}/admin/api/{GRAPHQL_API_VERSION}/graphql.json"
+        self.location_id = location_id
 
     def test_connection(self) -> str:
         """The shop's name; raises ApiError when the credentials do not work."""
@@ -185,6 +205,162 @@ class ShopifyClient:
         params = {"status": "any", "limit": 250, field: since_iso, "order": "updated_at asc"}
         for response in self.http.pages("orders.json", params, next_page=_next_by_link):
             yield response.json().get("orders", [])
+
+    def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict:
+        """``data`` of a GraphQL answer. A throttled query waits for the cost bucket to
+        refill as much as the query needs, then runs again; other errors raise ApiError."""
+        attempts = self.http.retry.attempts
+        for attempt in range(attempts):
+            answer = self.http.post_json(self.graphql_url, {"query": query, "variables": dict(variables or {})})
+            errors = answer.get("errors") or []
+            if isinstance(errors, str):
+                errors = [{"message": errors}]
+            throttled = any((e.get("extensions") or {}).get("code") == "THROTTLED" or e.get("message") == "Throttled"
+                            for e in errors)
+            if throttled and attempt < attempts - 1:
+                self.http._wait(_refill_wait(answer, self.http.retry.backoff * 2 ** attempt))
+                continue
+            if errors:
+                raise ApiError("Shopify: " + "; ".join(e.get("message") or str(e) for e in errors),
+                               200, str(answer)[:2000], self.graphql_url)
+            return answer.get("data") or {}
+        raise ApiError("Shopify: still throttled after waiting", 429, "", self.graphql_url)
+
+    def locations(self) -> list[tuple[str, str]]:
+        """(id, name) of the shop's active locations."""
+        data = self.graphql("query { locations(first: 100) { nodes { id name isActive } } }")
+        return [(n["id"], n["name"]) for n in data["locations"]["nodes"] if n.get("isActive", True)]
+
+    def _variants(self, search: str | None) -> Iterator[list[StoreItem]]:
+        level = ('inventoryLevel(locationId: $location) { quantities(names: ["available"]) { name quantity } }'
+                 if self.location_id else "")
+        query = (
+            "query Variants($after: String, $search: String" + (", $location: ID!" if level else "") + ") {"
+            " productVariants(first: 250, after: $after, query: $search) {"
+            "  nodes { id sku price product { id } inventoryItem { id tracked " + level + " } }"
+            "  pageInfo { hasNextPage endCursor } } }"
+        )
+        variables: dict[str, Any] = {"after": None, "search": search}
+        if level:
+            variables["location"] = self.location_id
+        while True:
+            connection = self.graphql(query, variables)["productVariants"]
+            yield [_variant_item(node) for node in connection["nodes"] if node.get("sku")]
+            if not connection["pageInfo"]["hasNextPage"]:
+                return
+            variables["after"] = connection["pageInfo"]["endCursor"]
+
+    def find_skus(self, skus: list[str]) -> dict[str, StoreItem]:
+        found = {}
+        wanted = set(skus)
+        for chunk in batches(sorted(wanted), self.skus_per_search):
+            search = " OR ".join('sku:"{}"'.format(sku.replace("\\", "\\\\").replace('"', '\\"')) for sku in chunk)
+            for page in self._variants(search):
+                # The search matches words too: keep exact SKUs only.
+                found.update({item.sku: item for item in page if item.sku in wanted})
+        return found
+
+    def catalog(self) -> Iterator[list[StoreItem]]:
+        return self._variants(None)
+
+    def push_stock(self, updates: list[StockUpdate]) -> dict[str, str | None]:
+        """Quantities at the channel's location with ``inventorySetQuantities`` (Odoo is the
+        source of truth, hence no compare quantity), prices per product with
+        ``productVariantsBulkUpdate``. Returns {sku: None when accepted, else why not}."""
+        if not self.location_id:
+            raise ApiError("Shopify: choose the location the channel sends its stock to")
+        results: dict[str, str | None] = {}
+        for chunk in batches(updates, self.stock_batch_size):
+            self._mutate(results, chunk, "inventorySetQuantities", "quantities", lambda items: (SET_QUANTITIES, {
+                "input": {"name": "available", "reason": "correction", "ignoreCompareQuantity": True,
+                          "quantities": [{"inventoryItemId": u.inventory_id, "locationId": self.location_id,
+                                          "quantity": int(u.quantity)} for u in items]}}))
+        priced: dict[str, list[StockUpdate]] = {}
+        for update in updates:
+            if update.price is not None and results.get(update.sku) is None:
+                priced.setdefault(update.remote_parent_id, []).append(update)
+        for product_id, group in priced.items():
+            self._mutate(results, group, "productVariantsBulkUpdate", "variants",
+                         lambda items, product=product_id: (SET_PRICES, {"productId": product, "variants": [
+                             {"id": u.remote_id, "price": f"{u.price:.2f}"} for u in items]}))
+        return results
+
+    def _mutate(self, results: dict, items: list[StockUpdate], name: str, list_field: str, build) -> None:
+        """Run a mutation over items; when it names refused items, run it again without them.
+
+        Whether Shopify applies the rest of a mutation that has user errors is not
+        documented: setting absolute values twice is harmless, so the others are sent again
+        rather than assumed applied."""
+        for _round in range(2):
+            query, variables = build(items)
+            errors = self.graphql(query, variables)[name]["userErrors"]
+            if not errors:
+                for update in items:
+                    results.setdefault(update.sku, None)
+                return
+            refused = _refused_items(len(items), errors, list_field)
+            for index, message in refused.items():
+                results[items[index].sku] = message
+            items = [u for index, u in enumerate(items) if index not in refused]
+            if not items:
+                return
+        for update in items:
+            results[update.sku] = "the store refused the request: " + "; ".join(e.get("message", "") for e in errors)
+
+
+SET_QUANTITIES = """
+mutation SetStock($input: InventorySetQuantitiesInput!) {
+  inventorySetQuantities(input: $input) {
+    inventoryAdjustmentGroup { reason }
+    userErrors { code field message }
+  }
+}"""
+
+SET_PRICES = """
+mutation SetPrices($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
+  productVariantsBulkUpdate(productId: $productId, variants: $variants) {
+    userErrors { code field message }
+  }
+}"""
+
+
+def _variant_item(node: Mapping[str, Any]) -> StoreItem:
+    item = node.get("inventoryItem") or {}
+    level = item.get("inventoryLevel") or {}
+    quantities = {q["name"]: q["quantity"] for q in level.get("quantities") or []}
+    tracked = item.get("tracked", True)
+    return StoreItem(
+        sku=node["sku"], remote_id=node["id"], remote_parent_id=(node.get("product") or {}).get("id") or "",
+        inventory_id=item.get("id") or "",
+        quantity=to_decimal(quantities["available"]) if tracked and "available" in quantities else None,
+        price=to_decimal(node["price"]) if node.get("price") is not None else None,
+    )
+
+
+def _refused_items(count: int, errors: list[dict], list_field: str) -> dict[int, str]:
+    """{item index: message} from userErrors, which point at an item by index
+    (``["input", "quantities", "3", "inventoryItemId"]``); an error naming no item refuses all."""
+    refused = {}
+    for error in errors:
+        path = [str(p) for p in error.get("field") or []]
+        index = path[path.index(list_field) + 1] if list_field in path[:-1] else None
+        message = error.get("message") or error.get("code") or "refused"
+        if index is not None and index.isdigit() and int(index) < count:
+            refused[int(index)] = message
+        else:
+            refused.update(dict.fromkeys(range(count), message))
+    return refused
+
+
+def _refill_wait(answer: Mapping[str, Any], default: float) -> float:
+    """Seconds until the cost bucket holds what the throttled query asked for."""
+    cost = (answer.get("extensions") or {}).get("cost") or {}
+    status = cost.get("throttleStatus") or {}
+    try:
+        missing = float(cost["requestedQueryCost"]) - float(status["currentlyAvailable"])
+        return max(missing, 0.0) / float(status["restoreRate"]) + 0.1
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return default
 
 
 def _next_by_link(response, _params):

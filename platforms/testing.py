@@ -115,3 +115,92 @@ class FakeStore:
                 return route.handler(request)
             index = min(route.calls - 1, len(route.responses) - 1)
             return route.responses[index]
+
+
+class FakeShopifyAdmin:
+    """The parts of a shop's GraphQL Admin API the inventory sync uses, as Shopify documents
+    them: ``locations``, ``productVariants`` (cursor pages, ``sku:"…" OR …`` searches),
+    ``inventorySetQuantities`` and ``productVariantsBulkUpdate`` (user errors point at an
+    item by index, and a mutation with errors changes nothing), and the cost throttle.
+
+    ``variants`` are dicts: ``sku``, ``id``, ``product``, ``item`` (inventory item id),
+    ``price``, and ``available`` at the fake's single location.
+    """
+
+    LOCATION = "gid://shopify/Location/1"
+
+    def __init__(self, store: FakeStore, variants: list[dict], version: str = "2026-01", page_size: int = 250):
+        self.variants = [dict(v) for v in variants]
+        self.page_size = page_size
+        #: Answer this many coming requests with a throttled error.
+        self.throttle_next = 0
+        self.locations = [(self.LOCATION, "Shop location")]
+        self.path = f"/admin/api/{version}/graphql.json"
+        store.route("POST", self.path, handler=self.answer)
+
+    def by_sku(self, sku: str) -> dict:
+        return next(v for v in self.variants if v["sku"] == sku)
+
+    def answer(self, request: Recorded) -> tuple:
+        body = request.json()
+        query, variables = body["query"], body.get("variables") or {}
+        if self.throttle_next:
+            self.throttle_next -= 1
+            return 200, {}, {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
+                             "extensions": {"cost": {"requestedQueryCost": 52, "actualQueryCost": None,
+                                                     "throttleStatus": {"maximumAvailable": 2000,
+                                                                        "currentlyAvailable": 2,
+                                                                        "restoreRate": 100}}}}
+        if "inventorySetQuantities" in query:
+            return 200, {}, {"data": {"inventorySetQuantities": self._set_quantities(variables["input"])}}
+        if "productVariantsBulkUpdate" in query:
+            return 200, {}, {"data": {"productVariantsBulkUpdate": self._set_prices(variables)}}
+        if "productVariants(" in query:
+            return 200, {}, {"data": {"productVariants": self._variants(variables, "inventoryLevel" in query)}}
+        if "locations(" in query:
+            return 200, {}, {"data": {"locations": {"nodes": [
+                {"id": ref, "name": name, "isActive": True} for ref, name in self.locations]}}}
+        return 200, {}, {"errors": [{"message": "Field doesn't exist on type 'QueryRoot'"}]}
+
+    def _variants(self, variables: dict, with_level: bool) -> dict:
+        matches = self.variants
+        if variables.get("search"):
+            by_sku = {v["sku"]: v for v in self.variants}
+            wanted = [part.split(":", 1)[1].strip().strip('"') for part in variables["search"].split(" OR ")]
+            matches = [by_sku[sku] for sku in wanted if sku in by_sku]
+        start = int(variables.get("after") or 0)
+        page = matches[start:start + self.page_size]
+        nodes = []
+        for v in page:
+            item = {"id": v["item"], "tracked": True}
+            if with_level:
+                item["inventoryLevel"] = {"quantities": [{"name": "available", "quantity": v["available"]}]}
+            nodes.append({"id": v["id"], "sku": v["sku"], "price": v["price"], "product": {"id": v["product"]},
+                          "inventoryItem": item})
+        end = start + len(page)
+        return {"nodes": nodes, "pageInfo": {"hasNextPage": end < len(matches), "endCursor": str(end)}}
+
+    def _set_quantities(self, data: dict) -> dict:
+        items = {v["item"]: v for v in self.variants}
+        errors = [{"code": "INVALID_INVENTORY_ITEM", "field": ["input", "quantities", str(i), "inventoryItemId"],
+                   "message": "The specified inventory item could not be found."}
+                  for i, q in enumerate(data["quantities"]) if q["inventoryItemId"] not in items]
+        errors += [{"code": "INVALID_LOCATION", "field": ["input", "quantities", str(i), "locationId"],
+                    "message": "The specified location could not be found."}
+                   for i, q in enumerate(data["quantities"]) if q["locationId"] != self.LOCATION]
+        if data.get("name") not in ("available", "on_hand"):
+            errors.append({"code": "INVALID_NAME", "field": ["input", "name"], "message": "Invalid name."})
+        if not errors:
+            for q in data["quantities"]:
+                items[q["inventoryItemId"]]["available"] = q["quantity"]
+        return {"inventoryAdjustmentGroup": None if errors else {"reason": data.get("reason")}, "userErrors": errors}
+
+    def _set_prices(self, data: dict) -> dict:
+        variants = {v["id"]: v for v in self.variants if v["product"] == data["productId"]}
+        errors = [{"code": "PRODUCT_VARIANT_DOES_NOT_EXIST", "field": ["variants", str(i), "id"],
+                   "message": "Product variant does not exist"}
+                  for i, item in enumerate(data["variants"]) if item["id"] not in variants]
+        if not errors:
+            for item in data["variants"]:
+                variants[item["id"]]["price"] = item["price"]
+        return {"userErrors": errors}

@@ -23,7 +23,9 @@ from .base import (
     Payment,
     Platform,
     ShippingLine,
+    StockClient,
     StockUpdate,
+    StoreItem,
     batches,
     header,
     read_json,
@@ -129,7 +131,7 @@ class WooCommerce(Platform):
                                  credentials["api_secret"], **kwargs)
 
 
-class WooCommerceClient:
+class WooCommerceClient(StockClient):
     """The REST API v3 of one store (HTTP Basic with the consumer key and secret)."""
 
     def __init__(self, store_url: str, consumer_key: str, consumer_secret: str, **http_options):
@@ -156,38 +158,68 @@ class WooCommerceClient:
     #: WooCommerce refuses batches of more than 100 items (HTTP 413).
     stock_batch_size = 100
 
-    def find_skus(self, skus: list[str]) -> dict[str, tuple[str, str]]:
-        """{sku: (product or variation id, parent id or '')} for the SKUs the store knows."""
+    def find_skus(self, skus: list[str]) -> dict[str, StoreItem]:
+        """The products and variations the store has under these SKUs (100 SKUs a request:
+        with ``sku`` the API searches both post types)."""
         found = {}
         for chunk in batches(sorted(set(skus)), 100):
             for response in self.http.pages("products", {"sku": ",".join(chunk), "per_page": 100, "page": 1},
-                                            next_page=_next_products_page):
+                                            next_page=_next_listing_page):
                 for product in response.json():
                     if product.get("sku"):
-                        parent = product.get("parent_id") or 0
-                        found[product["sku"]] = (str(product["id"]), str(parent) if parent else "")
+                        found[product["sku"]] = _store_item(product)
         return found
 
-    def push_stock(self, updates: list[StockUpdate]) -> dict[str, str | None]:
-        """Send quantities: simple products in one batch call per 100, variations per parent.
-        Returns {sku: None when accepted, else the store's reason}."""
-        results: dict[str, str | None] = {}
+    def catalog(self) -> Iterator[list[StoreItem]]:
+        """Every product with a SKU, then the variations of variable products (which the
+        product listing names by id only)."""
+        variable = []
+        for response in self.http.pages("products", {"per_page": 100, "page": 1}, next_page=_next_listing_page):
+            products = response.json()
+            variable += [p["id"] for p in products if p.get("type") == "variable"]
+            yield [_store_item(p) for p in products if p.get("sku")]
+        for parent in variable:
+            path = f"products/{parent}/variations"
+            for response in self.http.pages(path, {"per_page": 100, "page": 1}, next_page=_next_listing_page):
+                yield [_store_item(dict(v, parent_id=v.get("parent_id") or parent))
+                       for v in response.json() if v.get("sku")]
+
+    def stock_requests(self, updates: list[StockUpdate]) -> list[list[StockUpdate]]:
+        """Simple products go to one batch endpoint, variations to their parent's."""
         groups: dict[str, list[StockUpdate]] = {}
         for update in updates:
             groups.setdefault(update.remote_parent_id, []).append(update)
-        for parent, group in groups.items():
+        return [chunk for group in groups.values() for chunk in batches(group, self.stock_batch_size)]
+
+    def push_stock(self, updates: list[StockUpdate]) -> dict[str, str | None]:
+        """Send quantities (and prices): one batch request per 100 items of one parent.
+        Returns {sku: None when accepted, else the store's reason}."""
+        results: dict[str, str | None] = {}
+        for chunk in self.stock_requests(updates):
+            parent = chunk[0].remote_parent_id
             path = f"products/{parent}/variations/batch" if parent else "products/batch"
-            for chunk in batches(group, self.stock_batch_size):
-                by_id = {u.remote_id: u for u in chunk}
-                answer = self.http.post_json(path, {"update": [_stock_item(u) for u in chunk]})
-                for item in answer.get("update") or []:
-                    update = by_id.get(str(item.get("id")))
-                    if update:
-                        error = item.get("error")
-                        results[update.sku] = (error.get("message") or str(error)) if error else None
-                for update in chunk:
-                    results.setdefault(update.sku, "the store did not confirm this item")
+            by_id = {u.remote_id: u for u in chunk}
+            answer = self.http.post_json(path, {"update": [_stock_item(u) for u in chunk]})
+            for item in answer.get("update") or []:
+                update = by_id.get(str(item.get("id")))
+                if update:
+                    error = item.get("error")
+                    results[update.sku] = (error.get("message") or str(error)) if error else None
+            for update in chunk:
+                results.setdefault(update.sku, "the store did not confirm this item")
         return results
+
+
+def _store_item(product: Mapping[str, Any]) -> StoreItem:
+    parent = product.get("parent_id") or 0
+    managed = product.get("manage_stock") is True
+    quantity = product.get("stock_quantity")
+    price = product.get("regular_price") or product.get("price")
+    return StoreItem(
+        sku=product["sku"], remote_id=str(product["id"]), remote_parent_id=str(parent) if parent else "",
+        quantity=to_decimal(quantity) if managed and quantity is not None else None,
+        price=to_decimal(price) if price not in (None, "") else None,
+    )
 
 
 def _stock_item(update: StockUpdate) -> dict:
@@ -197,9 +229,11 @@ def _stock_item(update: StockUpdate) -> dict:
     return item
 
 
-def _next_products_page(response, params):
+def _next_listing_page(response, params):
     total = int(response.headers.get("X-WP-TotalPages") or 1)
-    return ("products", dict(params, page=params["page"] + 1)) if params["page"] < total else None
+    if params["page"] >= total:
+        return None
+    return response.request.url.split("?")[0], dict(params, page=params["page"] + 1)
 
 
 def _next_page(response, params):

@@ -8,3 +8,5 @@ from . import test_mozello
 from . import test_paypal
 from . import test_stock
 from . import test_stock_sync
+from . import test_stock_push
+from . import test_shopify_stock

@@ -94,6 +94,26 @@ class InboxFixtures:
         return self.env["sale.inbox.order"]._cron_process()
 
 
+class StockFixtures(InboxFixtures):
+    """The inbox fixtures with stock: 20 mugs and 5 T-shirts in the company's warehouse, and a
+    fake store server started for each test."""
+
+    @classmethod
+    def setup_stock(cls):
+        cls.setup_inbox()
+        cls.warehouse = cls.env["stock.warehouse"].search([("company_id", "=", cls.company.id)], limit=1)
+        for product, quantity in ((cls.mug, 20), (cls.tee, 5)):
+            product.is_storable = True
+            cls.env["stock.quant"]._update_available_quantity(product, cls.warehouse.lot_stock_id, quantity)
+
+    def start_store(self):
+        from odoo.addons.sale_inbox.platforms.testing import FakeStore
+        store = FakeStore()
+        store.start()
+        self.addCleanup(store.stop)
+        return store
+
+
 class StoreChannelFixtures:
     """A euro store whose prices include 21% VAT, selling TSHIRT-RED-M and MUG-01 (the SKUs
     of the example orders in platforms/tests/data)."""

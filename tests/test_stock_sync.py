@@ -1,33 +1,25 @@
 """Stock sync to a fake WooCommerce: learnt SKU map, only changes sent, batches, failures."""
 from odoo.tests import TransactionCase, tagged
 
-from odoo.addons.sale_inbox.platforms.testing import FakeStore
-
-from .common import InboxFixtures
+from .common import StockFixtures
 
 PRODUCTS = "/wp-json/wc/v3/products"
 
 
 @tagged("post_install", "-at_install")
-class TestStockSync(InboxFixtures, TransactionCase):
+class TestStockSync(StockFixtures, TransactionCase):
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.setup_inbox()
-        cls.warehouse = cls.env["stock.warehouse"].search([("company_id", "=", cls.company.id)], limit=1)
+        cls.setup_stock()
         cls.channel.write({"platform": "woocommerce", "api_login": "ck", "api_secret": "cs",
                            "warehouse_id": cls.warehouse.id})
         cls.lonely = cls.env["product.product"].create({"name": "Not online", "default_code": "SI-LONELY"})
-        for product, quantity in ((cls.mug, 20), (cls.tee, 5)):
-            product.is_storable = True
-            cls.env["stock.quant"]._update_available_quantity(product, cls.warehouse.lot_stock_id, quantity)
 
     def setUp(self):
         super().setUp()
-        self.store = FakeStore()
-        self.store.start()
-        self.addCleanup(self.store.stop)
+        self.store = self.start_store()
         self.channel.store_url = self.store.url
         self.store.route("GET", PRODUCTS, headers={"X-WP-TotalPages": "1"}, json=[
             {"id": 11, "sku": "SI-MUG", "parent_id": 0}, {"id": 22, "sku": "SI-TEE", "parent_id": 7}])

@@ -136,3 +136,20 @@ def test_prices_go_with_the_stock_when_synced():
         client.push_stock([StockUpdate("A", Decimal(2), price=Decimal("19.90")), StockUpdate("B", Decimal(1))])
         sent = store.calls("POST", "/store/products/batch_update_by_sku/")[0].json()["products"]
     assert sent == [{"sku": "A", "stock": 2, "price": 19.9}, {"sku": "B", "stock": 1}]
+
+
+def test_the_catalog_lists_products_and_variants_with_their_stock():
+    with FakeStore() as store:
+        store.route("GET", "/store/products/", responses=[
+            (200, {}, {"products": [{"handle": "uid-1", "sku": "MUG-01", "stock": 40, "price": 19.9},
+                                    {"handle": "uid-2", "sku": "", "variants": [
+                                        {"variant_handle": "v1", "sku": "TSHIRT-RED-M", "stock": None, "price": 20}]}],
+                       "next_page_uri": "/store/products/?page_size=100&page_start=id:2"}),
+            (200, {}, {"products": [{"handle": "uid-3", "sku": "CAP", "stock": 0}], "next_page_uri": None}),
+        ])
+        client = get("mozello").client({"api_secret": KEY, "store_url": store.url})
+        items = {item.sku: item for page in client.catalog() for item in page}
+        assert store.calls("GET", "/store/products/")[1].query["page_start"] == ["id:2"]
+    assert set(items) == {"MUG-01", "TSHIRT-RED-M", "CAP"}
+    assert items["MUG-01"].quantity == 40 and items["CAP"].quantity == 0
+    assert items["TSHIRT-RED-M"].quantity is None, "stock: null means not tracked"

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from platforms import AuthenticationError, InvalidPayload, get
-from platforms.testing import FakeStore
+from platforms.testing import FakeShopifyAdmin, FakeStore
 
 DATA = pathlib.Path(__file__).parent / "data"
 SECRET = "hush"
@@ -120,3 +120,95 @@ def test_connection_check():
         store.route("GET", "/admin/api/2025-01/shop.json", json={"shop": {"name": "Anna's Shop"}})
         client = get("shopify").client({"store_url": store.url, "api_secret": "tok"})
         assert client.test_connection() == "Anna's Shop"
+
+
+def shop_variants(count):
+    return [{"sku": f"SKU-{i}", "id": f"gid://shopify/ProductVariant/{i}", "product": f"gid://shopify/Product/{i // 3}",
+             "item": f"gid://shopify/InventoryItem/{i}", "price": "10.00", "available": i} for i in range(count)]
+
+
+def shopify_client(store, location=FakeShopifyAdmin.LOCATION, waits=None):
+    sleep = waits.append if waits is not None else (lambda _s: None)
+    return get("shopify").client({"store_url": store.url, "api_secret": "shpat", "stock_location": location},
+                                 sleep=sleep)
+
+
+def test_skus_are_found_by_search_in_pages_with_their_inventory_items():
+    with FakeStore() as store:
+        admin = FakeShopifyAdmin(store, shop_variants(120), page_size=25)
+        client = shopify_client(store)
+        client.skus_per_search = 40
+        found = client.find_skus([f"SKU-{i}" for i in range(0, 120, 2)] + ["NOPE"])
+        searches = store.calls("POST", admin.path)
+    assert len(found) == 60
+    assert found["SKU-10"].ids() == ("gid://shopify/ProductVariant/10", "gid://shopify/Product/3",
+                                     "gid://shopify/InventoryItem/10")
+    assert found["SKU-10"].quantity == 10
+    # 61 SKUs in searches of 40 → 2 searches; the first matches 40 variants → 2 pages of 25.
+    assert len(searches) == 3
+    assert searches[0].headers["X-Shopify-Access-Token"] == "shpat"
+
+
+def test_quantities_are_set_at_the_location_in_one_mutation_per_250():
+    from platforms.base import StockUpdate
+    with FakeStore() as store:
+        admin = FakeShopifyAdmin(store, shop_variants(300))
+        client = shopify_client(store)
+        updates = [StockUpdate(f"SKU-{i}", Decimal(i + 1), inventory_id=f"gid://shopify/InventoryItem/{i}")
+                   for i in range(300)]
+        results = client.push_stock(updates)
+        calls = [c.json()["variables"]["input"] for c in store.calls("POST", admin.path)]
+    assert [len(c["quantities"]) for c in calls] == [250, 50]
+    assert calls[0]["name"] == "available" and calls[0]["ignoreCompareQuantity"] is True
+    assert calls[0]["quantities"][0]["locationId"] == FakeShopifyAdmin.LOCATION
+    assert all(value is None for value in results.values()) and len(results) == 300
+    assert admin.by_sku("SKU-299")["available"] == 300
+
+
+def test_a_refused_item_is_reported_and_the_others_sent_again_without_it():
+    from platforms.base import StockUpdate
+    with FakeStore() as store:
+        admin = FakeShopifyAdmin(store, shop_variants(3))
+        client = shopify_client(store)
+        results = client.push_stock([
+            StockUpdate("SKU-0", Decimal(5), inventory_id="gid://shopify/InventoryItem/0"),
+            StockUpdate("GONE", Decimal(5), inventory_id="gid://shopify/InventoryItem/999"),
+            StockUpdate("SKU-2", Decimal(7), inventory_id="gid://shopify/InventoryItem/2"),
+        ])
+        assert len(store.calls("POST", admin.path)) == 2
+    assert results == {"SKU-0": None, "GONE": "The specified inventory item could not be found.", "SKU-2": None}
+    assert admin.by_sku("SKU-2")["available"] == 7, "applied by the second request"
+
+
+def test_prices_are_updated_per_product():
+    from platforms.base import StockUpdate
+    with FakeStore() as store:
+        admin = FakeShopifyAdmin(store, shop_variants(4))
+        client = shopify_client(store)
+        client.push_stock([StockUpdate(v["sku"], Decimal(1), v["id"], v["product"], Decimal("12.10"), v["item"])
+                           for v in shop_variants(4)])
+        price_calls = [c.json()["variables"] for c in store.calls("POST", admin.path)
+                       if "productVariantsBulkUpdate" in c.json()["query"]]
+    assert [(c["productId"], len(c["variants"])) for c in price_calls] == [
+        ("gid://shopify/Product/0", 3), ("gid://shopify/Product/1", 1)]
+    assert admin.by_sku("SKU-3")["price"] == "12.10"
+
+
+def test_a_throttled_query_waits_for_the_bucket_then_runs_again():
+    with FakeStore() as store:
+        admin = FakeShopifyAdmin(store, shop_variants(2))
+        admin.throttle_next = 2
+        waits = []
+        items = [i for page in shopify_client(store, waits=waits).catalog() for i in page]
+    assert len(items) == 2
+    assert waits == [pytest.approx(0.6), pytest.approx(0.6)], "(52 requested − 2 available) / 100 per s, + 0.1"
+
+
+def test_without_a_location_nothing_is_sent():
+    from platforms.base import StockUpdate
+    from platforms.http import ApiError
+    with FakeStore() as store:
+        FakeShopifyAdmin(store, shop_variants(1))
+        with pytest.raises(ApiError, match="location"):
+            shopify_client(store, location="").push_stock([StockUpdate("SKU-0", Decimal(1))])
+        assert shopify_client(store, location="").locations() == [(FakeShopifyAdmin.LOCATION, "Shop location")]

@@ -156,7 +156,8 @@ def test_stock_is_found_by_sku_and_pushed_in_batches_of_100():
         store.route("POST", "/wp-json/wc/v3/products/batch", handler=batch)
         store.route("POST", "/wp-json/wc/v3/products/140/variations/batch", handler=batch)
         client = get("woocommerce").client({"store_url": store.url, "api_login": "k", "api_secret": "s"})
-        assert client.find_skus(["TSHIRT", "TSHIRT-RED-M", "NOPE"]) == {
+        found = client.find_skus(["TSHIRT", "TSHIRT-RED-M", "NOPE"])
+        assert {sku: item.ids()[:2] for sku, item in found.items()} == {
             "TSHIRT": ("140", ""), "TSHIRT-RED-M": ("152", "140")}
         updates = [StockUpdate(f"S{i}", Decimal(i), str(1000 + i)) for i in range(230)]
         updates.append(StockUpdate("TSHIRT-RED-M", Decimal(4), "152", "140"))
@@ -164,3 +165,27 @@ def test_stock_is_found_by_sku_and_pushed_in_batches_of_100():
     assert posted == [("/wp-json/wc/v3/products/batch", 100), ("/wp-json/wc/v3/products/batch", 100),
                       ("/wp-json/wc/v3/products/batch", 30), ("/wp-json/wc/v3/products/140/variations/batch", 1)]
     assert results["S5"] is None and results["TSHIRT-RED-M"] == "Invalid ID."
+
+
+def test_the_catalog_reads_products_in_pages_then_the_variations_of_variable_ones():
+    with FakeStore() as store:
+        def products(request):
+            page = int(request.query["page"][0])
+            if page == 1:
+                body = [{"id": i, "sku": f"P{i}", "type": "simple", "manage_stock": True, "stock_quantity": i,
+                         "regular_price": "9.50"} for i in range(1, 101)]
+            else:
+                body = [{"id": 140, "sku": "TSHIRT", "type": "variable", "manage_stock": False,
+                         "stock_quantity": None, "regular_price": ""},
+                        {"id": 200, "sku": "", "type": "simple"}]
+            return 200, {"X-WP-TotalPages": "2"}, body
+        store.route("GET", "/wp-json/wc/v3/products", handler=products)
+        store.route("GET", "/wp-json/wc/v3/products/140/variations", headers={"X-WP-TotalPages": "1"}, json=[
+            {"id": 152, "sku": "TSHIRT-RED-M", "manage_stock": True, "stock_quantity": 3, "regular_price": "20"}])
+        client = get("woocommerce").client({"store_url": store.url, "api_login": "k", "api_secret": "s"})
+        items = [item for page in client.catalog() for item in page]
+    by_sku = {item.sku: item for item in items}
+    assert len(items) == 102, "100 + the variable product + its variation; no SKU, not listed"
+    assert by_sku["P7"].quantity == 7 and by_sku["P7"].price == Decimal("9.50")
+    assert by_sku["TSHIRT"].quantity is None, "stock not managed"
+    assert by_sku["TSHIRT-RED-M"].ids()[:2] == ("152", "140") and by_sku["TSHIRT-RED-M"].quantity == 3
