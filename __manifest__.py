@@ -16,6 +16,7 @@
         "data/ir_cron_data.xml",
         "views/sale_channel_import_views.xml",
         "views/sale_channel_product_views.xml",
+        "views/sale_channel_outbox_views.xml",
         "views/sale_channel_views.xml",
         "views/sale_channel_payment_method_views.xml",
         "views/sale_channel_partner_views.xml",

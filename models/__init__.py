@@ -1,7 +1,10 @@
+from . import account_move
 from . import sale_channel
+from . import sale_channel_outbox
 from . import sale_channel_partner
 from . import sale_channel_payment_method
 from . import sale_channel_product
+from . import sale_channel_status_map
 from . import sale_channel_stock
 from . import sale_channel_sync
 from . import sale_inbox_delivery
@@ -9,3 +12,4 @@ from . import sale_inbox_order
 from . import sale_inbox_processor
 from . import sale_order
 from . import stock_move
+from . import stock_picking

@@ -5,14 +5,16 @@ import secrets
 from datetime import timedelta
 from decimal import Decimal
 
-from odoo import _, api, fields, models, tools
-from odoo.exceptions import UserError
+from odoo import Command, _, api, fields, models, tools
+from odoo.addons.base.models.res_partner import _tz_get
+from odoo.exceptions import UserError, ValidationError
 
 from .. import platforms
 from ..platforms import InvalidPayload
 from ..platforms.base import StockUpdate
 from ..platforms.connect import key_digest
 from ..platforms.http import ApiError
+from .sale_channel_status_map import STAGE_LABELS
 
 _logger = logging.getLogger(__name__)
 
@@ -25,7 +27,7 @@ INTAKE_CACHED_FIELDS = {"api_key", "webhook_token", "active", "push_on_change", 
 #: Payment methods that are not paid when the order is placed (WooCommerce's codes).
 OFFLINE_PAYMENT_CODES = {"cod", "bacs", "cheque"}
 #: Platforms whose stock the sync sends.
-STOCK_PLATFORMS = ("shopify", "woocommerce", "mozello")
+STOCK_PLATFORMS = ("shopify", "woocommerce", "mozello", "idosell")
 #: Minutes the poll reads back before its watermark, for changes committed out of order.
 POLL_OVERLAP_MINUTES = 10
 
@@ -46,6 +48,7 @@ class SaleChannel(models.Model):
             ("woocommerce", "WooCommerce"),
             ("mozello", "Mozello"),
             ("paypal", "PayPal Checkout"),
+            ("idosell", "IdoSell"),
         ],
         required=True,
         default="connect",
@@ -278,6 +281,33 @@ class SaleChannel(models.Model):
     payment_method_ids = fields.One2many(
         "sale.channel.payment.method", "channel_id", string="Payments Mapping"
     )
+
+    # Order status sync (seeds 002 and 004).
+    status_sync = fields.Selection(
+        [("none", "Off"), ("to_store", "To the Store"), ("from_store", "From the Store"), ("both", "Both Ways")],
+        string="Status Sync", required=True, default="none", tracking=True,
+        help="To the Store: a stage reached in Odoo (confirmed, delivered, invoiced, paid, cancelled) is "
+        "sent to the store as its mapped status. From the Store: a status the store reports moves the "
+        "Odoo order to the mapped stage, as far as Odoo allows. A change that came from one side is "
+        "never sent back to it.",
+    )
+    status_scope = fields.Selection(
+        [("open", "Orders not yet delivered or invoiced"), ("recent", "Orders created in the last days")],
+        string="Sync Statuses Of", required=True, default="open",
+        help="Not yet delivered or invoiced: once an order is delivered or invoiced, the change that made "
+        "it so is the last one synced. Last days: every order created in the last N days, whatever "
+        "its state.",
+    )
+    status_scope_days = fields.Integer(string="Days", default=30)
+    store_timezone = fields.Selection(
+        _tz_get, string="Store Time Zone",
+        help="The time zone the store's API gives its dates in (IdoSell: the shop's own time).",
+    )
+    status_map_ids = fields.One2many("sale.channel.status.map", "channel_id", string="Status Mapping")
+    outbox_ids = fields.One2many("sale.channel.outbox", "channel_id", string="Status Outbox")
+    outbox_attention_count = fields.Integer(
+        compute="_compute_outbox_attention_count", string="Statuses Not Sent",
+        help="Status changes waiting to be sent (the store did not answer yet) or refused.")
     inbox_order_ids = fields.One2many("sale.inbox.order", "channel_id", string="Inbox")
     inbox_count = fields.Integer(compute="_compute_inbox_counts", string="Inbox Orders")
     attention_count = fields.Integer(
@@ -316,6 +346,43 @@ class SaleChannel(models.Model):
         for channel in self:
             product = channel.stock_preview_product_id
             channel.stock_preview = Stock._explain(channel, product) if product else False
+
+    def _compute_outbox_attention_count(self):
+        counts = dict(self.env["sale.channel.outbox"]._read_group(
+            [("channel_id", "in", self.ids), ("state", "in", ("pending", "failed"))], ["channel_id"], ["__count"]))
+        for channel in self:
+            channel.outbox_attention_count = counts.get(channel, 0)
+
+    @api.constrains("status_sync", "status_map_ids", "platform")
+    def _check_status_mapping(self):
+        for channel in self.filtered(lambda c: c.status_sync != "none"):
+            platform = channel._platform()
+            if not platform.order_statuses:
+                raise ValidationError(_("%s has no order statuses to sync.", platform.label))
+            mapped = set(channel.status_map_ids.mapped("odoo_stage"))
+            missing = [label for stage, label in STAGE_LABELS.items() if stage not in mapped]
+            if missing:
+                raise ValidationError(_(
+                    "Map every Odoo stage to a store status before turning status sync on. "
+                    "Not mapped: %s.", ", ".join(missing)))
+
+    def action_propose_status_map(self):
+        """Replace the mapping with the one proposed for the platform."""
+        for channel in self:
+            channel.status_map_ids.unlink()
+            channel._propose_status_map()
+
+    def _propose_status_map(self):
+        mapping = self._platform().default_status_map
+        self.env["sale.channel.status.map"].create([
+            {"channel_id": self.id, "odoo_stage": stage, "store_status": status}
+            for stage, status in mapping.items()])
+
+    def action_view_outbox(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("sale_inbox.sale_channel_outbox_action")
+        action["domain"] = [("channel_id", "=", self.id)]
+        return action
 
     def _compute_sync_progress(self):
         running = {
@@ -427,15 +494,16 @@ class SaleChannel(models.Model):
             "api_secret": channel.api_secret or "",
             "store_url": channel.store_url or "",
             "stock_location": channel.store_location or "",
+            "timezone": channel.store_timezone or "",
         }
 
-    def _api_client(self):
+    def _api_client(self, **http_options):
         self.ensure_one()
         credentials = self._credentials()
         platform = self._platform()
         if not credentials["api_secret"] or (platform.needs_store_url and not credentials["store_url"]):
             raise UserError(_("Set the store URL and the API credentials first."))
-        return platform.client(credentials)
+        return platform.client(credentials, **http_options)
 
     def action_register_webhook(self):
         """Point the store's order notifications at this channel (where its API allows)."""
@@ -493,11 +561,17 @@ class SaleChannel(models.Model):
                 changed = platform.changed_at(data)
                 if changed and (newest is None or changed > newest):
                     newest = changed
-            if commit_pages and newest:
-                # The watermark moves only once the page is stored.
+            # The watermark moves only once the page is stored, and page by page only when
+            # the store lists orders by change time (else at the end of a complete read).
+            if commit_pages and newest and getattr(client, "sorted_by_change", True):
                 self.sudo().poll_watermark = newest
-                if self.env["sale.inbox.order"]._commit_allowed():
-                    self.env.cr.commit()
+            if commit_pages and self.env["sale.inbox.order"]._commit_allowed():
+                self.env.cr.commit()
+        complete_up_to = getattr(client, "complete_up_to", None)
+        if complete_up_to and (newest is None or complete_up_to > newest):
+            newest = complete_up_to
+            if commit_pages:
+                self.sudo().poll_watermark = newest
         return counts, newest
 
     @api.model
@@ -546,8 +620,11 @@ class SaleChannel(models.Model):
 
     @api.onchange("platform")
     def _onchange_platform(self):
-        # WooCommerce never retries a failed webhook: polling is its safety net.
-        self.poll_orders = self.platform == "woocommerce"
+        # WooCommerce never retries a failed webhook: polling is its safety net. IdoSell has
+        # no webhooks at all: polling is how its orders come.
+        self.poll_orders = self.platform in ("woocommerce", "idosell")
+        if self.platform == "idosell" and not self.store_timezone:
+            self.store_timezone = "Europe/Warsaw"
 
     # ------------------------------------------------------------------
     # Stock sync
@@ -778,6 +855,12 @@ class SaleChannel(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            if "status_map_ids" not in vals:
+                # The platform's default mapping, so that status sync can be turned on at once.
+                mapping = platforms.get(vals.get("platform") or "connect").default_status_map
+                vals["status_map_ids"] = [Command.create({"odoo_stage": stage, "store_status": status})
+                                          for stage, status in mapping.items()]
         channels = super().create(vals_list)
         self.env.registry.clear_cache()
         return channels

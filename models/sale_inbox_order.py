@@ -26,6 +26,7 @@ STATES = [
 STEPS = [
     ("parse", "Reading the order"),
     ("cancellation", "Cancellation from the store"),
+    ("status", "Status from the store"),
     ("payment_mapping", "Payments mapping"),
     ("customer", "Customer"),
     ("products", "Products"),

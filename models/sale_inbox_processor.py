@@ -17,6 +17,7 @@ from odoo import Command, _, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_compare, float_round
 
+from .sale_order import FROM_STORE
 from ..platforms import InvalidPayload, NormalizedOrder
 from ..platforms.base import apply_patch, utc_naive
 
@@ -80,6 +81,7 @@ class SaleInboxProcessor(models.AbstractModel):
 
         live = run.parse(orders)
         live = run.store_cancellations(live)
+        live = run.store_statuses(live)
         live = run.check_payment_methods(live)
         live = run.wait_for_payment(live)
         live = run.check_cancelled(live)
@@ -268,11 +270,84 @@ class _Run:
                     "activity on %s asks a person to decide.", so.name), state="needs_review")
                 continue
             else:
-                so._action_cancel()
+                so.store_status = self.n(order).status
+                so.with_context(**{FROM_STORE: True})._action_cancel()
                 note = _("Cancelled in the store; %s cancelled.", so.name)
             order.write({"state": "cancelled", "failed_step": False, "error_message": False})
             order._message_log(body=note)
         return orders - cancelled
+
+    def store_statuses(self, orders):
+        """Status changes the store reports move the sales order to the mapped stage, as far
+        as Odoo allows; what cannot be done is left to a person, with an activity."""
+        channel = self.channel
+        if channel.status_sync not in ("from_store", "both"):
+            return orders
+        first_stage = {}
+        for line in channel.status_map_ids.sorted("stage_sequence"):
+            first_stage.setdefault(line.store_status, line.odoo_stage)
+        todo = orders.filtered(lambda o: o.sale_order_id and self.n(o).status
+                               and self.n(o).status != o.sale_order_id.store_status)
+
+        def apply(recs):
+            for order in recs:
+                so = order.sale_order_id.with_context(**{FROM_STORE: True})
+                status = self.n(order).status
+                handled = set(filter(None, (so.store_stages or "").split(",")))
+                so.store_status = status
+                stage = first_stage.get(status)
+                if not stage or not so._sale_inbox_in_scope(channel, handled):
+                    continue
+                note = self._move_to_stage(so, stage)
+                if note:
+                    so._message_log(body=_("The store reports '%(status)s': %(note)s", status=status, note=note))
+                    self.notes[order.id].append(note)
+
+        done = self.step(todo, "status", apply)
+        return (orders - todo) | done
+
+    def _move_to_stage(self, so, stage):
+        """Bring a sales order to a stage the store reports; returns what was done, in words."""
+        reached = so._sale_inbox_stages()
+        if stage in reached or stage == "quotation" or "cancelled" in reached:
+            return None
+        if stage == "confirmed":
+            if so.state in ("draft", "sent"):
+                so.action_confirm()
+                return _("order confirmed")
+            return None
+        if stage == "delivered":
+            if so.state in ("draft", "sent"):
+                so.action_confirm()
+            return self._deliver(so)
+        if stage == "invoiced":
+            if so.invoice_status != "to invoice":
+                return None
+            invoices = so._create_invoices()
+            invoices.action_post()
+            return _("invoice %s posted", ", ".join(invoices.mapped("name")))
+        if stage == "cancelled":
+            return None  # store_cancellations decided already
+        # Partially delivered (which lines?) and paid (the payment step adds it when the
+        # store reports the order paid) are not guessed.
+        return _("noted; Odoo does not change the order for it")
+
+    def _deliver(self, so):
+        pickings = so.picking_ids.filtered(lambda p: p.state not in ("done", "cancel"))
+        not_ready = pickings.filtered(lambda p: p.state != "assigned")
+        if not_ready:
+            so.activity_schedule(
+                "mail.mail_activity_data_todo", user_id=so.user_id.id or self.env.uid,
+                summary=_("Delivered in the store"),
+                note=_("The store reports %(order)s delivered, but %(pickings)s cannot be validated (not "
+                       "all in stock): validate it, or correct the stock.", order=so.name,
+                       pickings=", ".join(not_ready.mapped("name"))))
+            return _("delivery %s not ready: an activity asks a person to check", ", ".join(not_ready.mapped("name")))
+        for move in pickings.move_ids:
+            move.quantity = move.product_uom_qty
+            move.picked = True
+        pickings.with_context(skip_backorder=True, skip_sms=True)._action_done()
+        return _("delivery %s validated", ", ".join(pickings.mapped("name")))
 
     def wait_for_payment(self, orders):
         if not self.channel.wait_for_payment:
@@ -766,6 +841,7 @@ class _Run:
             "channel_id": self.channel.id,
             "inbox_order_id": order.id,
             "external_order_number": n.number,
+            "store_status": n.status or False,
             "order_line": lines,
         }
         if n.note:

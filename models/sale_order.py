@@ -1,4 +1,11 @@
+from datetime import timedelta
+
 from odoo import fields, models
+
+from ..platforms.base import ODOO_STAGES
+
+#: Context key of changes that came from the store: they are not sent back to it.
+FROM_STORE = "sale_inbox_from_store"
 
 
 class SaleOrder(models.Model):
@@ -13,6 +20,13 @@ class SaleOrder(models.Model):
     external_order_number = fields.Char(
         string="Store Order Number", readonly=True, copy=False, index="trigram"
     )
+    store_status = fields.Char(
+        readonly=True, copy=False,
+        help="The order's status in the store, as last reported by the store or told to it.")
+    store_stages = fields.Char(
+        readonly=True, copy=False,
+        help="The stages of this order that status sync has dealt with (sent, or came from the store).")
+    outbox_ids = fields.One2many("sale.channel.outbox", "sale_order_id", string="Status Messages")
 
     def action_view_inbox_order(self):
         self.ensure_one()
@@ -22,3 +36,93 @@ class SaleOrder(models.Model):
             "res_id": self.inbox_order_id.id,
             "view_mode": "form",
         }
+
+    # ------------------------------------------------------------------
+    # Status sync: Odoo → store
+    # ------------------------------------------------------------------
+
+    def action_confirm(self):
+        result = super().action_confirm()
+        self._sale_inbox_stage_changed()
+        return result
+
+    def _action_cancel(self):
+        result = super()._action_cancel()
+        self._sale_inbox_stage_changed()
+        return result
+
+    def _sale_inbox_stages(self):
+        """The stages this order has reached, as a merchant names them."""
+        self.ensure_one()
+        if self.state == "cancel":
+            return {"cancelled"}
+        if self.state in ("draft", "sent"):
+            return {"quotation"}
+        stages = {"confirmed"}
+        if self.delivery_status == "full":
+            stages.add("delivered")
+        elif self.delivery_status in ("partial", "started"):
+            stages.add("partially_delivered")
+        invoices = self.invoice_ids.filtered(lambda m: m.state == "posted" and m.move_type == "out_invoice")
+        if invoices:
+            stages.add("invoiced")
+            if all(m.payment_state in ("paid", "in_payment") for m in invoices):
+                stages.add("paid")
+        return stages
+
+    def _sale_inbox_in_scope(self, channel, handled):
+        if channel.status_scope == "recent":
+            return self.date_order >= fields.Datetime.now() - timedelta(days=channel.status_scope_days)
+        # Not yet delivered or invoiced before this change: the change that makes it so is
+        # the last one synced.
+        return not handled & {"delivered", "invoiced", "paid"}
+
+    def _sale_inbox_stage_changed(self):
+        """Record the stages newly reached; put what the store must hear in the outbox, in this
+        same transaction. Changes that came from the store are recorded, not sent back."""
+        # Salespeople and accountants reach this without rights on channels: the outbox is
+        # the system's own bookkeeping.
+        orders = self.sudo().filtered(
+            lambda o: o.channel_id and o.inbox_order_id and o.channel_id.status_sync != "none")
+        if not orders:
+            return
+        from_store = self.env.context.get(FROM_STORE)
+        messages = []
+        for order in orders:
+            channel = order.channel_id
+            handled = set(filter(None, (order.store_stages or "").split(",")))
+            new = order._sale_inbox_stages() - handled
+            if not new:
+                continue
+            sends = channel.status_sync in ("to_store", "both") and not from_store \
+                and order._sale_inbox_in_scope(channel, handled)
+            status = order.store_status
+            if sends:
+                mapping = {line.odoo_stage: line.store_status for line in channel.status_map_ids}
+                platform = channel._platform()
+                for stage in sorted(new, key=ODOO_STAGES.index):
+                    target = mapping.get(stage)
+                    if not target or target == status:
+                        continue
+                    if status and (platform.status_rank(status) == 9
+                                   or platform.status_rank(target) < platform.status_rank(status)):
+                        continue  # a store order never moves backwards, nor out of a final status
+                    messages.append(dict(order._sale_inbox_tracking(), channel_id=channel.id, sale_order_id=order.id,
+                                         external_id=order.inbox_order_id.external_id, odoo_stage=stage,
+                                         store_status=target))
+                    status = target
+            order.write({"store_stages": ",".join(sorted(handled | new, key=ODOO_STAGES.index)),
+                                "store_status": status})
+        if messages:
+            self.env["sale.channel.outbox"].sudo().create(messages)
+            self.env.ref("sale_inbox.ir_cron_send_outbox").sudo()._trigger()
+
+    def _sale_inbox_tracking(self):
+        """The delivery's tracking number, carrier and link, when Odoo knows them (the
+        carrier fields come with the Delivery Costs module)."""
+        picking = self.picking_ids.filtered(lambda p: p.state == "done" and p.picking_type_code == "outgoing")[-1:]
+        if not picking or "carrier_tracking_ref" not in picking._fields:
+            return {}
+        return {"tracking_number": picking.carrier_tracking_ref or False,
+                "tracking_url": picking.carrier_tracking_url or False,
+                "carrier": picking.carrier_id.name or False}

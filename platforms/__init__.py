@@ -15,13 +15,14 @@ from .base import (  # noqa: F401
     PlatformError,
 )
 from .connect import Connect
+from .idosell import IdoSell
 from .mozello import Mozello
 from .paypal import PayPal
 from .shopify import Shopify
 from .woocommerce import WooCommerce
 
 _REGISTRY: dict[str, Platform] = {
-    platform.code: platform for platform in (Connect(), Shopify(), WooCommerce(), Mozello(), PayPal())
+    platform.code: platform for platform in (Connect(), Shopify(), WooCommerce(), Mozello(), PayPal(), IdoSell())
 }
 
 

@@ -408,6 +408,40 @@ class StockClient:
         raise NotImplementedError
 
 
+#: The stages of an Odoo sales order a store's status maps to, in the order they are reached.
+ODOO_STAGES = ("quotation", "confirmed", "partially_delivered", "delivered", "invoiced", "paid", "cancelled")
+
+
+@dataclass(frozen=True)
+class OrderStatus:
+    """One of a store's order statuses. A status never replaces one of higher rank: a store
+    order does not move backwards (rank 9 is final, e.g. cancelled)."""
+
+    code: str
+    label: str
+    rank: int
+
+
+@dataclass
+class StatusUpdate:
+    """What to tell a store about one of its orders."""
+
+    external_id: str
+    status: str
+    number: str = ""
+    tracking_number: str = ""
+    tracking_url: str = ""
+    carrier: str = ""
+
+
+class StatusClient:
+    """What status sync asks of a store's API client: set one order's status (and tracking)
+    and say in words what was done; ApiError when the store refuses or cannot be reached."""
+
+    def set_order_status(self, update: StatusUpdate) -> str:
+        raise NotImplementedError
+
+
 def batches(items: list, size: int):
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -441,6 +475,13 @@ class Platform:
     max_body_size: ClassVar[int] = 2 * 1024 * 1024
     #: Whether the API lives at the store's own address (else at the platform's).
     needs_store_url: ClassVar[bool] = True
+    #: The store's documented order statuses, for the status mapping (empty: no status sync).
+    order_statuses: ClassVar[tuple[OrderStatus, ...]] = ()
+    #: The store status proposed for each Odoo stage (see ODOO_STAGES).
+    default_status_map: ClassVar[Mapping[str, str]] = {}
+
+    def status_rank(self, code: str) -> int:
+        return next((s.rank for s in self.order_statuses if s.code == code), 0)
 
     def verify(self, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> None:
         """Raise AuthenticationError unless the delivery is authentic.

@@ -28,6 +28,9 @@ from .base import (
     Payment,
     Platform,
     ShippingLine,
+    OrderStatus,
+    StatusClient,
+    StatusUpdate,
     StockClient,
     StockUpdate,
     StoreItem,
@@ -47,6 +50,18 @@ PAYMENT_STATUS = {"paid": "paid", "pending": "pending", "failed": "failed"}
 class Mozello(Platform):
     code = "mozello"
     label = "Mozello"
+    # Mozello has no order status, only flags: paid and dispatched (each set on its own,
+    # hence the same rank) and the order's deletion.
+    order_statuses = (
+        OrderStatus("open", "Not dispatched", 0),
+        OrderStatus("paid", "Paid", 1),
+        OrderStatus("dispatched", "Dispatched", 1),
+        OrderStatus("cancelled", "Deleted", 9),
+    )
+    default_status_map = {
+        "quotation": "open", "confirmed": "open", "partially_delivered": "open", "delivered": "dispatched",
+        "invoiced": "open", "paid": "paid", "cancelled": "cancelled",
+    }
     needs_store_url = False
 
     def verify(self, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> None:
@@ -139,7 +154,7 @@ class Mozello(Platform):
         return MozelloClient(credentials["api_secret"], credentials.get("store_url") or API_BASE, **kwargs)
 
 
-class MozelloClient(StockClient):
+class MozelloClient(StockClient, StatusClient):
     def __init__(self, api_key: str, base_url: str = API_BASE, **http_options):
         self.http = HttpClient(base_url, headers={"Authorization": f"ApiKey {api_key}",
                                                   "Accept": "application/json"}, **http_options)
@@ -192,6 +207,22 @@ class MozelloClient(StockClient):
             for update in chunk:
                 results[update.sku] = failed.get(update.sku)
         return results
+
+    def set_order_status(self, update: StatusUpdate) -> str:
+        """``PUT store/order/<id>/``: paid sets the payment status, dispatched the dispatch flag
+        with the tracking code (which also archives the order in Mozello)."""
+        if update.status == "paid":
+            order = {"payment_status": "paid"}
+        elif update.status == "dispatched":
+            order = {"dispatched": True}
+            if update.tracking_number:
+                order["shipping_tracking_code"] = update.tracking_number
+            if update.tracking_url:
+                order["shipping_tracking_url"] = update.tracking_url
+        else:
+            return f"nothing to send: Mozello's API has no '{update.status}'"
+        self.http.request("PUT", f"store/order/{update.external_id}/", json={"order": order})
+        return ", ".join(f"{key} {value}" for key, value in order.items())
 
     def set_notifications(self, url: str) -> None:
         """Point the store's order notifications at ``url`` (None turns them off)."""

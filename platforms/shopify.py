@@ -26,6 +26,9 @@ from .base import (
     Platform,
     ShippingLine,
     read_json,
+    OrderStatus,
+    StatusClient,
+    StatusUpdate,
     StockClient,
     StockUpdate,
     StoreItem,
@@ -84,6 +87,17 @@ def rails_xml_to_data(body: bytes) -> Any:
 class Shopify(Platform):
     code = "shopify"
     label = "Shopify"
+    # Shopify has no free status: what it shows comes from fulfilments and cancellation.
+    order_statuses = (
+        OrderStatus("open", "Unfulfilled", 0),
+        OrderStatus("partial", "Partially fulfilled", 2),
+        OrderStatus("fulfilled", "Fulfilled", 3),
+        OrderStatus("cancelled", "Cancelled", 9),
+    )
+    default_status_map = {
+        "quotation": "open", "confirmed": "open", "partially_delivered": "partial", "delivered": "fulfilled",
+        "invoiced": "open", "paid": "open", "cancelled": "cancelled",
+    }
 
     def verify(self, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> None:
         # The app's client secret (API secret key) signs every webhook.
@@ -173,7 +187,7 @@ class Shopify(Platform):
                              location_id=credentials.get("stock_location") or "", **kwargs)
 
 
-class ShopifyClient(StockClient):
+class ShopifyClient(StockClient, StatusClient):
     """The Admin API of one shop: orders through REST, stock and prices through GraphQL.
 
     Stock lives on an inventory item at a location, not on the variant: the client is
@@ -205,6 +219,28 @@ class ShopifyClient(StockClient):
         params = {"status": "any", "limit": 250, field: since_iso, "order": "updated_at asc"}
         for response in self.http.pages("orders.json", params, next_page=_next_by_link):
             yield response.json().get("orders", [])
+
+    def set_order_status(self, update: StatusUpdate) -> str:
+        """Fulfilled: fulfil what each open fulfilment order still holds, with the tracking
+        number (the customer is not notified by Shopify: Odoo sends its own mail). Cancelled:
+        cancel the order. Other statuses have no action in Shopify."""
+        if update.status == "cancelled":
+            self.http.post_json(f"orders/{update.external_id}/cancel.json", {})
+            return "cancelled"
+        if update.status != "fulfilled":
+            return f"nothing to send: Shopify has no action for '{update.status}'"
+        orders = self.http.get_json(f"orders/{update.external_id}/fulfillment_orders.json")
+        open_ids = [fo["id"] for fo in orders.get("fulfillment_orders") or []
+                    if fo.get("status") in ("open", "in_progress", "scheduled")]
+        if not open_ids:
+            return "already fulfilled"
+        fulfillment = {"line_items_by_fulfillment_order": [{"fulfillment_order_id": i} for i in open_ids],
+                       "notify_customer": False}
+        if update.tracking_number:
+            fulfillment["tracking_info"] = {"number": update.tracking_number, "url": update.tracking_url or None,
+                                            "company": update.carrier or None}
+        self.http.post_json("fulfillments.json", {"fulfillment": fulfillment})
+        return "fulfilled" + (f", tracking {update.tracking_number}" if update.tracking_number else "")
 
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict:
         """``data`` of a GraphQL answer. A throttled query waits for the cost bucket to

@@ -36,6 +36,8 @@ class _Route:
     responses: list = field(default_factory=list)
     handler: Callable | None = None
     calls: int = 0
+    #: Run the handler outside the store's lock (handlers that wait, answering in parallel).
+    concurrent: bool = False
 
 
 class FakeStore:
@@ -43,12 +45,16 @@ class FakeStore:
 
     def __init__(self, port: int = 0):
         self.routes: dict[tuple[str, str], _Route] = {}
+        self.prefix_routes: dict[tuple[str, str], _Route] = {}
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         store = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without this, Nagle's algorithm and the
+            # client's delayed ACK add 40 ms to every answer, which the figures would count.
+            disable_nagle_algorithm = True
 
             def log_message(self, *_args):  # keep test output clean
                 pass
@@ -101,20 +107,29 @@ class FakeStore:
             responses = [(status, headers or {}, json if json is not None else {})]
         self.routes[(method.upper(), path)] = _Route(list(responses or []), handler)
 
+    def route_prefix(self, method: str, prefix: str, handler: Callable[[Recorded], tuple],
+                     concurrent: bool = False) -> None:
+        """Answer every ``method`` request under ``prefix`` (e.g. one order resource per id);
+        a ``concurrent`` handler answers several requests at once (it must be thread-safe)."""
+        self.prefix_routes[(method.upper(), prefix)] = _Route([], handler, concurrent=concurrent)
+
     def calls(self, method: str, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method.upper() and r.path == path]
 
     def _answer(self, request: Recorded) -> tuple:
         with self._lock:
             self.requests.append(request)
-            route = self.routes.get((request.method, request.path))
+            route = self.routes.get((request.method, request.path)) or next(
+                (r for (method, prefix), r in self.prefix_routes.items()
+                 if method == request.method and request.path.startswith(prefix)), None)
             if route is None:
                 return 404, {}, {"message": f"no route {request.method} {request.path}"}
             route.calls += 1
-            if route.handler:
+            if route.handler and not route.concurrent:
                 return route.handler(request)
-            index = min(route.calls - 1, len(route.responses) - 1)
-            return route.responses[index]
+            if not route.handler:
+                return route.responses[min(route.calls - 1, len(route.responses) - 1)]
+        return route.handler(request)
 
 
 class FakeShopifyAdmin:
@@ -204,3 +219,61 @@ class FakeShopifyAdmin:
             for item in data["variants"]:
                 variants[item["id"]]["price"] = item["price"]
         return {"userErrors": errors}
+
+
+class FakeIdoSell:
+    """An IdoSell shop's order search and status API as documented: ``POST
+    orders/orders/search`` on a ``modified`` date range in the shop's wall time, pages from 0
+    of at most 100, 207 for an empty result; ``PUT orders/orders`` per-order faults.
+
+    ``orders`` are IdoSell order results; their ``orderDetails.orderChangeDate`` is what the
+    range filters on. ``on_page`` (page number → callable) lets a test change the shop while
+    it is being read.
+    """
+
+    def __init__(self, store: FakeStore, orders: list[dict], version: str = "v6"):
+        self.orders = orders
+        self.on_page: dict[int, Callable[[], None]] = {}
+        self.statuses: list[tuple[int, str]] = []
+        self.refuse_status: dict[int, str] = {}
+        base = f"/api/admin/{version}"
+        self.search_path = f"{base}/orders/orders/search"
+        store.route("POST", self.search_path, handler=self.search)
+        store.route("PUT", f"{base}/orders/orders", handler=self.put_orders)
+
+    def search(self, request: Recorded) -> tuple:
+        params = request.json()["params"]
+        if request.headers.get("X-API-KEY") != "ido-key":
+            return 401, {}, {"errors": {"faultCode": 2, "faultString": "Invalid API key"}}
+        dates = params["ordersRange"]["ordersDateRange"]
+        begin, end = dates["ordersDateBegin"], dates["ordersDateEnd"]
+        matching = sorted((o for o in self.orders
+                           if begin <= o["orderDetails"]["orderChangeDate"] <= end),
+                          key=lambda o: o["orderSerialNumber"])
+        page, limit = params.get("resultsPage", 0), min(params.get("resultsLimit", 100), 100)
+        if page in self.on_page:
+            self.on_page.pop(page)()
+            matching = sorted((o for o in self.orders if begin <= o["orderDetails"]["orderChangeDate"] <= end),
+                              key=lambda o: o["orderSerialNumber"])
+        chunk = matching[page * limit:(page + 1) * limit]
+        if not matching:
+            return 207, {}, {"errors": {"faultCode": 2, "faultString": "Empty result"}, "Results": []}
+        return 200, {}, {"Results": [json_copy(o) for o in chunk], "resultsNumberAll": len(matching),
+                         "resultsNumberPage": -(-len(matching) // limit), "resultsPage": page,
+                         "resultsLimit": limit}
+
+    def put_orders(self, request: Recorded) -> tuple:
+        results = []
+        for item in request.json()["params"]["orders"]:
+            serial = item["orderSerialNumber"]
+            if serial in self.refuse_status:
+                results.append({"orderSerialNumber": serial, "faultCode": 1, "faultString": self.refuse_status[serial]})
+                continue
+            self.statuses.append((serial, item["orderStatus"]))
+            results.append({"orderSerialNumber": serial, "faultCode": 0, "faultString": ""})
+        status = 207 if any(r["faultCode"] for r in results) else 200
+        return status, {}, {"results": {"ordersResults": results}}
+
+
+def json_copy(data: Any) -> Any:
+    return json.loads(json.dumps(data))

@@ -23,6 +23,9 @@ from .base import (
     Payment,
     Platform,
     ShippingLine,
+    OrderStatus,
+    StatusClient,
+    StatusUpdate,
     StockClient,
     StockUpdate,
     StoreItem,
@@ -44,6 +47,19 @@ PAYMENT_STATUS = {"pending": "pending", "on-hold": "pending", "failed": "failed"
 class WooCommerce(Platform):
     code = "woocommerce"
     label = "WooCommerce"
+    order_statuses = (
+        OrderStatus("pending", "Pending payment", 0),
+        OrderStatus("on-hold", "On hold", 1),
+        OrderStatus("processing", "Processing", 2),
+        OrderStatus("completed", "Completed", 3),
+        OrderStatus("cancelled", "Cancelled", 9),
+        OrderStatus("refunded", "Refunded", 9),
+        OrderStatus("failed", "Failed", 9),
+    )
+    default_status_map = {
+        "quotation": "pending", "confirmed": "processing", "partially_delivered": "processing",
+        "delivered": "completed", "invoiced": "processing", "paid": "processing", "cancelled": "cancelled",
+    }
 
     def is_handshake(self, headers: Mapping[str, str], body: bytes) -> bool:
         return not header(headers, "X-WC-Webhook-Topic") and body.startswith(b"webhook_id=")
@@ -131,7 +147,7 @@ class WooCommerce(Platform):
                                  credentials["api_secret"], **kwargs)
 
 
-class WooCommerceClient(StockClient):
+class WooCommerceClient(StockClient, StatusClient):
     """The REST API v3 of one store (HTTP Basic with the consumer key and secret)."""
 
     def __init__(self, store_url: str, consumer_key: str, consumer_secret: str, **http_options):
@@ -154,6 +170,16 @@ class WooCommerceClient(StockClient):
         return [(g["id"], g.get("title") or g["id"]) for g in self.http.get_json("payment_gateways")
                 if g.get("enabled")]
 
+
+    def set_order_status(self, update: StatusUpdate) -> str:
+        """``PUT orders/<id>`` with the status; a tracking number goes as a note to the customer."""
+        self.http.request("PUT", f"orders/{update.external_id}", json={"status": update.status})
+        if update.tracking_number:
+            text = " ".join(filter(None, [update.carrier, update.tracking_number, update.tracking_url]))
+            self.http.post_json(f"orders/{update.external_id}/notes",
+                                {"note": f"Tracking: {text}", "customer_note": True})
+            return f"status {update.status}, tracking {update.tracking_number}"
+        return f"status {update.status}"
 
     #: WooCommerce refuses batches of more than 100 items (HTTP 413).
     stock_batch_size = 100

@@ -10,3 +10,5 @@ from . import test_stock
 from . import test_stock_sync
 from . import test_stock_push
 from . import test_shopify_stock
+from . import test_status_sync
+from . import test_idosell

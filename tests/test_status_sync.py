@@ -1,0 +1,225 @@
+"""Order status sync with a fake WooCommerce: the mapping, both directions, scope, loops,
+and an outbox that outlives a store answering 500."""
+import copy
+import json
+import pathlib
+from datetime import timedelta
+
+from odoo import Command, fields
+from odoo.exceptions import ValidationError
+from odoo.tests import TransactionCase, tagged
+
+from .common import StockFixtures, StoreChannelFixtures
+
+DATA = pathlib.Path(__file__).resolve().parents[1] / "platforms" / "tests" / "data"
+ORDER_PATH = "/wp-json/wc/v3/orders/5821"
+
+
+@tagged("post_install", "-at_install")
+class TestStatusSync(StoreChannelFixtures, StockFixtures, TransactionCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_store("woocommerce", name="Woo", api_login="ck", api_secret="cs")
+        cls.env["sale.channel.payment.method"].create([
+            {"channel_id": cls.channel.id, "code": "stripe", "name": "Card", "journal_id": cls.bank.id},
+            {"channel_id": cls.channel.id, "code": "cod", "name": "Cash on delivery", "means_paid": False}])
+        warehouse = cls.env["stock.warehouse"].search([("company_id", "=", cls.env.company.id)], limit=1)
+        for sku in ("TSHIRT-RED-M", "MUG-01"):
+            product = cls.env["product.product"].search([("default_code", "=", sku)])
+            cls.env["stock.quant"]._update_available_quantity(product, warehouse.lot_stock_id, 50)
+        cls.order_json = json.loads((DATA / "woocommerce_order.json").read_text())
+
+    def setUp(self):
+        super().setUp()
+        self.store = self.start_store()
+        self.channel.store_url = self.store.url
+        self.store.route("PUT", ORDER_PATH, handler=lambda r: (200, {}, dict(id=5821, **r.json())))
+
+    # -- helpers --------------------------------------------------------
+
+    def receive_woo(self, minute=0, **changes):
+        data = copy.deepcopy(self.order_json)
+        data["date_modified_gmt"] = f"2025-03-14T09:{minute:02d}:00"
+        data.update(changes)
+        self.Inbox._receive(self.channel, json.dumps(data).encode(), "application/json")
+        self.process()
+        return self.inbox().filtered(lambda o: o.external_id == str(data["id"])).sale_order_id
+
+    def cod_order(self):
+        """A cash-on-delivery order: pending in WooCommerce, confirmed in Odoo."""
+        self.channel.wait_for_payment = False
+        return self.receive_woo(status="pending", payment_method="cod", date_paid_gmt=None)
+
+    def deliver_in_odoo(self, so):
+        picking = so.picking_ids.filtered(lambda p: p.state not in ("done", "cancel"))
+        for move in picking.move_ids:
+            move.quantity = move.product_uom_qty
+        picking.move_ids.picked = True
+        picking.button_validate()
+
+    def sent_statuses(self):
+        return [call.json()["status"] for call in self.store.calls("PUT", ORDER_PATH)]
+
+    def outbox(self, so):
+        return self.env["sale.channel.outbox"].search([("sale_order_id", "=", so.id)], order="id")
+
+    # -- the mapping ----------------------------------------------------
+
+    def test_a_default_mapping_is_proposed_and_every_stage_must_be_mapped(self):
+        mapping = {line.odoo_stage: line.store_status for line in self.channel.status_map_ids}
+        self.assertEqual(mapping["delivered"], "completed")
+        self.assertEqual(len(mapping), 7)
+        self.channel.status_map_ids.filtered(lambda line: line.odoo_stage == "delivered").unlink()
+        with self.assertRaisesRegex(ValidationError, "Not mapped: Delivered"):
+            self.channel.status_sync = "both"
+        self.channel.action_propose_status_map()
+        self.channel.status_sync = "both"
+        with self.assertRaisesRegex(ValidationError, "shipped is not a WooCommerce order status"):
+            self.channel.status_map_ids[0].store_status = "shipped"
+
+    # -- to the store ---------------------------------------------------
+
+    def test_a_delivery_in_odoo_completes_the_store_order_through_the_outbox(self):
+        self.channel.status_sync = "to_store"
+        so = self.receive_woo()
+        self.assertEqual(so.store_status, "processing")
+        self.assertFalse(self.outbox(so), "confirmed, invoiced, paid: the store says processing already")
+        self.deliver_in_odoo(so)
+        message = self.outbox(so)
+        self.assertEqual((message.odoo_stage, message.store_status, message.state),
+                         ("delivered", "completed", "pending"), "written in the transaction of the delivery")
+        self.assertTrue(self.env["ir.cron.trigger"].search(
+            [("cron_id", "=", self.env.ref("sale_inbox.ir_cron_send_outbox").id)]))
+        self.env["sale.channel.outbox"]._cron_send()
+        self.assertEqual(self.sent_statuses(), ["completed"])
+        self.assertEqual(message.state, "sent")
+        self.assertEqual(so.store_status, "completed")
+
+    def test_statuses_are_sent_in_order_and_survive_a_store_that_answers_500(self):
+        self.channel.status_sync = "to_store"
+        self.store.route("PUT", ORDER_PATH, status=500, json={"message": "Internal Server Error"})
+        so = self.cod_order()
+        self.deliver_in_odoo(so)
+        first, second = self.outbox(so)
+        self.assertEqual([first.store_status, second.store_status], ["processing", "completed"])
+        Outbox = self.env["sale.channel.outbox"]
+        self.assertEqual(Outbox._cron_send(), 0)
+        self.assertEqual((first.state, first.attempts), ("pending", 1))
+        self.assertIn("500", first.last_error)
+        self.assertIn("500", self.channel.last_error)
+        self.assertGreater(first.next_attempt_at, fields.Datetime.now() + timedelta(minutes=1))
+        self.assertEqual(second.attempts, 0, "the later status waits behind the earlier one")
+        self.assertEqual(len(self.store.calls("PUT", ORDER_PATH)), 2, "one call and one quick retry")
+        # Still down at the next try; then the store answers.
+        first.next_attempt_at = fields.Datetime.now() - timedelta(seconds=1)
+        Outbox._cron_send()
+        self.assertEqual((first.state, first.attempts), ("pending", 2))
+        self.store.requests.clear()
+        self.store.route("PUT", ORDER_PATH, handler=lambda r: (200, {}, dict(id=5821, **r.json())))
+        first.next_attempt_at = fields.Datetime.now() - timedelta(seconds=1)
+        Outbox._cron_send()
+        Outbox._cron_send()
+        self.assertEqual(self.sent_statuses(), ["processing", "completed"])
+        self.assertEqual((first.state, second.state), ("sent", "sent"))
+
+    def test_a_status_the_store_refuses_is_kept_as_failed_and_can_be_sent_again(self):
+        self.channel.status_sync = "to_store"
+        self.store.route("PUT", ORDER_PATH, status=400, json={
+            "code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID.", "data": {"status": 400}})
+        so = self.cod_order()
+        self.env["sale.channel.outbox"]._cron_send()
+        message = self.outbox(so)
+        self.assertEqual(message.state, "failed")
+        self.assertIn("Invalid ID.", message.last_error)
+        self.assertEqual(len(self.store.calls("PUT", ORDER_PATH)), 1, "a refusal is not retried by itself")
+        self.store.route("PUT", ORDER_PATH, handler=lambda r: (200, {}, dict(id=5821, **r.json())))
+        message.action_retry()
+        self.env["sale.channel.outbox"]._cron_send()
+        self.assertEqual(message.state, "sent")
+
+    def test_a_store_order_never_moves_backwards(self):
+        self.channel.status_sync = "to_store"
+        so = self.cod_order()
+        self.deliver_in_odoo(so)  # processing, then completed
+        invoice = so._create_invoices()
+        invoice.action_post()  # invoiced → processing: behind completed
+        self.assertEqual(self.outbox(so).mapped("store_status"), ["processing", "completed"])
+
+    def test_scope_open_orders_stop_syncing_once_invoiced(self):
+        self.channel.write({"status_sync": "to_store", "status_scope": "open", "document_type": "invoice"})
+        so = self.receive_woo()  # confirmed, invoiced and paid by the processing
+        self.assertEqual(so.invoice_ids.state, "posted")
+        so._action_cancel()
+        self.assertFalse(self.outbox(so), "invoiced already: out of scope")
+
+    def test_scope_recent_orders_sync_whatever_their_state(self):
+        self.channel.write({"status_sync": "to_store", "status_scope": "recent", "status_scope_days": 30})
+        so = self.receive_woo()
+        so._action_cancel()
+        self.assertEqual(self.outbox(so).mapped("store_status"), ["cancelled"])
+        old = self.receive_woo(id=5822, number="5822")
+        old.date_order = fields.Datetime.now() - timedelta(days=40)
+        old._action_cancel()
+        self.assertFalse(self.outbox(old), "created 40 days ago: out of a 30-day scope")
+
+    def test_nothing_is_sent_with_status_sync_off(self):
+        so = self.cod_order()
+        self.deliver_in_odoo(so)
+        self.assertFalse(self.outbox(so))
+
+    # -- from the store -------------------------------------------------
+
+    def test_completed_in_the_store_delivers_in_odoo_and_is_not_sent_back(self):
+        self.channel.status_sync = "both"
+        so = self.receive_woo()
+        self.assertEqual(so.delivery_status, "pending")
+        self.receive_woo(minute=5, status="completed")
+        self.assertEqual(so.delivery_status, "full", "the store's 'completed' validated the delivery")
+        self.assertEqual(so.store_status, "completed")
+        self.assertFalse(self.outbox(so), "a change that came from the store is not sent back to it")
+        self.assertTrue(any("validated" in body for body in so.message_ids.mapped("body")))
+
+    def test_completed_in_the_store_without_stock_asks_a_person(self):
+        self.channel.status_sync = "both"
+        so = self.receive_woo()
+        so.picking_ids.do_unreserve()
+        so.picking_ids.move_ids.write({"product_uom_qty": 500})  # more than there is
+        self.receive_woo(minute=5, status="completed")
+        self.assertNotEqual(so.delivery_status, "full")
+        self.assertIn("Delivered in the store", so.activity_ids.mapped("summary"))
+
+    def test_a_delivered_order_cancelled_in_the_store_gets_an_activity_not_a_cancellation(self):
+        self.channel.status_sync = "both"
+        so = self.receive_woo()
+        self.deliver_in_odoo(so)
+        self.receive_woo(minute=9, status="cancelled")
+        self.assertEqual(so.state, "sale")
+        self.assertIn("Cancelled in the store", so.activity_ids.mapped("summary"))
+        self.assertEqual(self.inbox().state, "needs_review", self.inbox().error_message)
+
+    def test_from_the_store_only_changes_nothing_in_the_store(self):
+        self.channel.status_sync = "from_store"
+        so = self.cod_order()
+        self.deliver_in_odoo(so)
+        self.assertFalse(self.outbox(so))
+        self.receive_woo(minute=3, status="cancelled", payment_method="cod", date_paid_gmt=None)
+        self.assertNotEqual(so.state, "cancel", "delivered: not cancelled silently")
+
+    def test_a_quotation_is_confirmed_when_the_store_says_processing(self):
+        self.channel.write({"status_sync": "from_store", "document_type": "quotation"})
+        so = self.receive_woo(status="on-hold")
+        self.assertEqual(so.state, "draft")
+        self.receive_woo(minute=2, status="processing")
+        self.assertEqual(so.state, "sale")
+        self.assertEqual(so.store_status, "processing")
+
+    def test_an_order_made_by_hand_in_odoo_is_never_sent(self):
+        self.channel.status_sync = "to_store"
+        partner = self.env["res.partner"].create({"name": "Walk-in"})
+        product = self.env["product.product"].search([("default_code", "=", "MUG-01")])
+        so = self.env["sale.order"].create({"partner_id": partner.id, "channel_id": self.channel.id,
+                                            "order_line": [Command.create({"product_id": product.id})]})
+        so.action_confirm()
+        self.assertFalse(self.outbox(so), "no store order behind it")
