@@ -665,7 +665,7 @@ class SaleChannel(models.Model):
                                 ("platform", "in", STOCK_PLATFORMS)])
         commit = self.env["sale.inbox.order"]._commit_allowed()
         for channel in channels:
-            rows = self.env["sale.channel.product"]._claim_queued(channel)
+            rows = self.env["sale.inbox.order"]._claim_fresh(self.env["sale.channel.product"]._claim_queued, channel)
             if rows:
                 channel._sync_stock("push", rows=rows, commit=commit)
             if commit:
@@ -866,6 +866,14 @@ class SaleChannel(models.Model):
         return channels
 
     def write(self, vals):
+        if vals.get("platform") and "status_map_ids" not in vals:
+            # Another store, other statuses: its own default mapping replaces the old one.
+            changing = self.filtered(lambda c: c.platform != vals["platform"])
+            if changing:
+                changing.status_map_ids.unlink()
+                mapping = platforms.get(vals["platform"]).default_status_map
+                vals = dict(vals, status_map_ids=[Command.create({"odoo_stage": stage, "store_status": status})
+                                                  for stage, status in mapping.items()])
         result = super().write(vals)
         # Only what the cached intake look-ups read; a poll's watermark or a sync run's
         # bookkeeping must not flush every worker's caches.

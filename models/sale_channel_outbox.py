@@ -56,7 +56,7 @@ class SaleChannelOutbox(models.Model):
         commit = self.env["sale.inbox.order"]._commit_allowed()
         sent = 0
         while fields.Datetime.now() < deadline:
-            messages = self._claim()
+            messages = self.env["sale.inbox.order"]._claim_fresh(self._claim)
             if not messages:
                 break
             sent += messages._send()
@@ -80,6 +80,7 @@ class SaleChannelOutbox(models.Model):
                FOR UPDATE SKIP LOCKED
             """,
             (fields.Datetime.now(), limit),
+            log_exceptions=False,  # a serialization failure is expected: _claim_fresh retries
         )
         return self.browse([row[0] for row in self.env.cr.fetchall()])
 

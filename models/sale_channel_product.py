@@ -94,6 +94,7 @@ class SaleChannelProduct(models.Model):
             RETURNING id
             """,
             (channel.id, limit),
+            log_exceptions=False,  # a serialization failure is expected: _claim_fresh retries
         )
         ids = [row[0] for row in self.env.cr.fetchall()]
         self.invalidate_model(["push_queued"])

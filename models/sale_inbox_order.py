@@ -444,8 +444,28 @@ class SaleInboxOrder(models.Model):
                FOR UPDATE OF o SKIP LOCKED
             """,
             (limit,),
+            log_exceptions=False,  # a serialization failure is expected: _claim_fresh retries
         )
         return self.browse([row[0] for row in self.env.cr.fetchall()])
+
+    @api.model
+    def _claim_fresh(self, claim, *args):
+        """Run a claim (a ``SELECT … FOR UPDATE SKIP LOCKED`` at the start of a transaction).
+
+        In Odoo's repeatable-read transactions, a row another worker changed and committed
+        after this transaction's snapshot cannot be locked: PostgreSQL answers with a
+        serialization failure rather than skipping it. Nothing is done yet at that point, so
+        the transaction starts again, with a snapshot that sees the other worker's work.
+        """
+        for _attempt in range(4):
+            try:
+                with self.env.cr.savepoint(flush=False):
+                    return claim(*args)
+            except pg_errors.SerializationFailure:
+                if not self._commit_allowed():
+                    raise
+                self.env.cr.rollback()
+        return claim.__self__.browse()
 
     @api.model
     def _cron_process(self, batch_size=BATCH_SIZE, time_budget=CRON_TIME_BUDGET):
@@ -454,7 +474,7 @@ class SaleInboxOrder(models.Model):
         started = time.monotonic()
         done = 0
         while time.monotonic() - started < time_budget:
-            batch = self._claim(batch_size)
+            batch = self._claim_fresh(self._claim, batch_size)
             if not batch:
                 break
             self.env["sale.inbox.processor"]._process(batch, automatic=True)

@@ -113,6 +113,9 @@ class FakeStore:
         a ``concurrent`` handler answers several requests at once (it must be thread-safe)."""
         self.prefix_routes[(method.upper(), prefix)] = _Route([], handler, concurrent=concurrent)
 
+    def calls_under(self, method: str, prefix: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == method.upper() and r.path.startswith(prefix)]
+
     def calls(self, method: str, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method.upper() and r.path == path]
 
@@ -231,8 +234,9 @@ class FakeIdoSell:
     it is being read.
     """
 
-    def __init__(self, store: FakeStore, orders: list[dict], version: str = "v6"):
+    def __init__(self, store: FakeStore, orders: list[dict], version: str = "v6", api_key: str = "ido-key"):
         self.orders = orders
+        self.api_key = api_key
         self.on_page: dict[int, Callable[[], None]] = {}
         self.statuses: list[tuple[int, str]] = []
         self.refuse_status: dict[int, str] = {}
@@ -243,7 +247,7 @@ class FakeIdoSell:
 
     def search(self, request: Recorded) -> tuple:
         params = request.json()["params"]
-        if request.headers.get("X-API-KEY") != "ido-key":
+        if request.headers.get("X-API-KEY") != self.api_key:
             return 401, {}, {"errors": {"faultCode": 2, "faultString": "Invalid API key"}}
         dates = params["ordersRange"]["ordersDateRange"]
         begin, end = dates["ordersDateBegin"], dates["ordersDateEnd"]

@@ -120,3 +120,66 @@ class TestConcurrentIntake(BaseCase):
             cr_a.rollback()
             cr_b.rollback()
 
+
+
+@tagged("post_install", "-at_install")
+class TestConcurrentOutbox(BaseCase):
+    """Two outbox workers on committed messages: each status is sent once, in order per order."""
+
+    def setUp(self):
+        super().setUp()
+        from odoo.addons.sale_inbox.platforms.testing import FakeStore
+        self.registry = Registry(get_db_name())
+        self.store = FakeStore()
+        self.store.start()
+        self.addCleanup(self.store.stop)
+        self.store.route_prefix("PUT", "/wp-json/wc/v3/orders/", lambda r: (200, {}, {"status": r.json()["status"]}))
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            channel = env["sale.channel"].create({
+                "name": "Race outbox", "platform": "woocommerce", "store_url": self.store.url, "api_login": "k",
+                "api_secret": "s", "auto_process": False})
+            partner = env["res.partner"].create({"name": "Race outbox customer"})
+            orders = env["sale.order"].create([{"partner_id": partner.id} for _ in range(20)])
+            env["sale.channel.outbox"].create([
+                {"channel_id": channel.id, "sale_order_id": order.id, "external_id": str(order.id),
+                 "store_status": status}
+                for order in orders for status in ("processing", "completed")])
+            self.channel_id, self.order_ids, self.partner_id = channel.id, orders.ids, partner.id
+        self.addCleanup(self._cleanup)
+
+    def _cleanup(self):
+        with self.registry.cursor() as cr:
+            cr.execute("DELETE FROM sale_channel_outbox WHERE channel_id = %s", (self.channel_id,))
+            cr.execute("DELETE FROM sale_order WHERE id = ANY(%s)", (self.order_ids,))
+            cr.execute("DELETE FROM res_partner WHERE id = %s", (self.partner_id,))
+            cr.execute("DELETE FROM sale_channel WHERE id = %s", (self.channel_id,))
+
+    def test_two_workers_send_each_status_once_and_in_order(self):
+        errors = []
+
+        def worker():
+            threading.current_thread().testing = False  # a cron worker: it commits each round
+            try:
+                with self.registry.cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    env["sale.channel.outbox"]._cron_send(time_budget=60)
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertFalse(errors, errors)
+        calls = self.store.calls_under("PUT", "/wp-json/wc/v3/orders/")
+        self.assertEqual(len(calls), 40, "each message once")
+        per_order = {}
+        for call in calls:
+            per_order.setdefault(call.path.rsplit("/", 1)[1], []).append(call.json()["status"])
+        self.assertEqual(set(map(tuple, per_order.values())), {("processing", "completed")})
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT state, count(*) FROM sale_channel_outbox WHERE channel_id = %s GROUP BY state",
+                       (self.channel_id,))
+            self.assertEqual(dict(cr.fetchall()), {"sent": 40})

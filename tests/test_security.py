@@ -56,3 +56,38 @@ class TestSecurity(InboxFixtures, TransactionCase):
         other_order = self.receive(self.order_data("X1"), channel=self.other_channel)
         self.assertEqual(other_order.company_id, self.other_company)
         self.assertNotIn(other_order, self.env["sale.inbox.order"].with_user(self.user).search([]))
+
+    def test_every_model_of_the_addon_has_access_rules_and_a_company_rule(self):
+        models = self.env["ir.model"].search([("modules", "ilike", "sale_inbox"), ("transient", "=", False)])
+        abstract = {"sale.channel.stock", "sale.inbox.processor"}
+        for model in models.filtered(lambda m: m.model.startswith(("sale.channel", "sale.inbox"))):
+            if model.model in abstract:
+                continue
+            self.assertTrue(self.env["ir.model.access"].search([("model_id", "=", model.id)]), model.model)
+            self.assertTrue(self.env["ir.rule"].search([("model_id", "=", model.id)]), f"no company rule: {model.model}")
+
+    def test_status_mapping_and_outbox_are_read_by_users_changed_by_managers(self):
+        self.channel.platform = "woocommerce"
+        mapping = self.channel.status_map_ids[:1]
+        self.assertEqual(mapping.with_user(self.user).store_status, "pending")
+        with self.assertRaises(AccessError):
+            mapping.with_user(self.user).write({"store_status": "paid"})
+        mapping.with_user(self.manager).write({"store_status": mapping.store_status})
+        order = self.env["sale.order"].create({"partner_id": self.env.user.partner_id.id})
+        message = self.env["sale.channel.outbox"].create({
+            "channel_id": self.other_channel.id, "sale_order_id": order.id, "external_id": "1",
+            "store_status": "open"})
+        self.assertFalse(self.env["sale.channel.outbox"].with_user(self.user).search([("id", "=", message.id)]),
+                         "another company's outbox stays in that company")
+        with self.assertRaises(AccessError):
+            self.env["sale.channel.outbox"].with_user(self.salesman).search([])
+
+    def test_a_salesman_confirming_a_store_order_writes_the_outbox_without_channel_rights(self):
+        self.channel.write({"platform": "woocommerce", "status_sync": "to_store"})
+        inbox = self.receive(self.order_data("S1"))
+        order = self.env["sale.order"].create({
+            "partner_id": self.env.user.partner_id.id, "channel_id": self.channel.id, "inbox_order_id": inbox.id,
+            "store_status": "pending", "user_id": self.salesman.id,
+            "order_line": [Command.create({"product_id": self.mug.id})]})
+        order.with_user(self.salesman).action_confirm()
+        self.assertEqual(order.outbox_ids.store_status, "processing")

@@ -1,17 +1,27 @@
-"""A demo shop: sends a handful of orders to the demo Connect channel through the real API.
+"""A demo shop: sends a handful of orders to the demo Connect channel through the real API,
+and (with ``--idosell-port``) serves a demo IdoSell shop that the demo IdoSell channel polls.
 
 Run by tools/run once Odoo is up; running it again sends the same orders, which the inbox
 recognises (200, nothing duplicated). Usable against any Connect channel:
 
     python tools/demo_store.py --url http://localhost:8069 --key <the channel's API key>
+
+The IdoSell shop answers the order search with three orders changed in the last hour and
+prints every status and stock quantity Odoo sends it; it runs until stopped.
 """
 import argparse
 import json
+import pathlib
 import sys
+import threading
 import time
+from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 import requests
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 PATH = "/sale_inbox/connect/v1/orders"
 # The demo store charges the same VAT as the demo company's default sales tax.
@@ -80,6 +90,73 @@ def demo_orders():
     ]
 
 
+def idosell_orders(now=None):
+    """Three IdoSell orders in the shop's wall time (Warsaw), gross prices, 15% VAT as the
+    demo company charges."""
+    now = now or datetime.now(timezone.utc)
+    anna, jonas, mari = CUSTOMERS
+    orders = []
+    for serial, customer, items, status in (
+        (5001, anna, [("SI-MUG", 2), ("SI-CAP", 1)], "on_order"),
+        (5002, jonas, [("SI-TEE", 1)], "new"),
+        (5003, mari, [("SI-CAP", 3)], "on_order"),
+    ):
+        wall = (now - timedelta(minutes=serial - 4990)).astimezone(ZoneInfo("Europe/Warsaw"))
+        gross = {sku: money(PRICES[sku] * (1 + STORE_TAX_RATE)) for sku, _q in items}
+        first, _space, last = customer["name"].partition(" ")
+        address = customer["address"]
+        orders.append({
+            "orderId": f"demo-{serial}", "orderSerialNumber": serial, "orderType": "retail",
+            "orderDetails": {
+                "orderStatus": status, "orderAddDate": wall.strftime("%Y-%m-%d %H:%M:%S"),
+                "orderChangeDate": wall.strftime("%Y-%m-%d %H:%M:%S"),
+                "payments": {"orderPaymentType": "prepaid", "orderCurrency": {
+                    "currencyId": "USD", "orderProductsCost": float(sum(gross[s] * q for s, q in items)),
+                    "orderDeliveryCost": 5.00, "orderPayformCost": 0},
+                    "orderBaseCurrency": {"billingCurrency": "USD", "orderDeliveryVat": 15}},
+                "dispatch": {"courierName": "Omniva"},
+                "productsResults": [
+                    {"productName": sku, "productSizeCodeExternal": sku, "productQuantity": quantity,
+                     "productVat": 15, "productOrderPrice": float(gross[sku])} for sku, quantity in items],
+            },
+            "clientResult": {
+                "clientAccount": {"clientId": customer["id"], "clientEmail": customer["email"]},
+                "clientBillingAddress": {"clientFirstName": first, "clientLastName": last,
+                                         "clientStreet": address["street"], "clientZipCode": address["zip"],
+                                         "clientCity": address["city"], "clientCountryId": address["country"].lower()},
+            },
+        })
+    return orders
+
+
+def serve_idosell(port, api_key="demo-idosell-key"):
+    """The demo IdoSell shop on 127.0.0.1:port, printing what Odoo sends it."""
+    from platforms.testing import FakeIdoSell, FakeStore
+
+    store = FakeStore(port=port)
+    shop = FakeIdoSell(store, idosell_orders(), api_key=api_key)
+    base = shop.search_path.rsplit("/orders/", 1)[0]
+
+    def put_orders(request):
+        answer = FakeIdoSell.put_orders(shop, request)
+        for item in request.json()["params"]["orders"]:
+            print(f"demo IdoSell: order {item['orderSerialNumber']} is now {item['orderStatus']}", file=sys.stderr)
+        return answer
+
+    def stock(request):
+        products = request.json()["params"]["products"]
+        print("demo IdoSell: stock " + ", ".join(
+            f"{p['productSizeCodeExternal']}={p['productSizeQuantity']}" for p in products), file=sys.stderr)
+        return 200, {}, {"results": {"productsResults": [
+            dict(p, faultCode=0, faultString="") for p in products]}}
+
+    store.route("PUT", f"{base}/orders/orders", handler=put_orders)
+    store.route("PUT", f"{base}/products/stockQuantity", handler=stock)
+    store.start()
+    print(f"demo IdoSell: serving {store.url}", file=sys.stderr)
+    return store
+
+
 def wait_for(url, seconds):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -97,7 +174,11 @@ def main(argv=None):
     parser.add_argument("--url", default="http://localhost:8069")
     parser.add_argument("--key", default="demo-shop-key", help="the channel's API key")
     parser.add_argument("--wait", type=int, default=0, help="seconds to wait for Odoo to answer")
+    parser.add_argument("--idosell-port", type=int, default=0,
+                        help="also serve the demo IdoSell shop on this port, until stopped")
     args = parser.parse_args(argv)
+    if args.idosell_port:
+        serve_idosell(args.idosell_port)
     if args.wait and not wait_for(args.url, args.wait):
         print(f"demo store: Odoo did not answer at {args.url}", file=sys.stderr)
         return 1
@@ -106,6 +187,8 @@ def main(argv=None):
     for order in demo_orders():
         response = session.post(args.url + PATH, data=json.dumps(order), timeout=30)
         print(f"demo store: {order['number']} -> {response.status_code} {response.text[:120]}", file=sys.stderr)
+    if args.idosell_port:
+        threading.Event().wait()
     return 0
 
 

@@ -36,3 +36,22 @@ def test_cash_on_delivery_order_is_unpaid():
     with pytest.raises(InvalidPayload) as info:
         get("connect").parse(json.dumps(dict(cod, currency="usd dollars")).encode())
     assert [e.path for e in info.value.errors] == ["currency"]
+
+
+def test_the_demo_idosell_shop_serves_its_orders_to_the_idosell_client():
+    from datetime import datetime, timedelta, timezone
+
+    store = demo_store.serve_idosell(0)
+    try:
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        client = get("idosell").client({"store_url": store.url, "api_secret": "demo-idosell-key",
+                                        "timezone": "Europe/Warsaw"})
+        orders = [o for page in client.orders_since((now - timedelta(hours=2)).isoformat()) for o in page]
+    finally:
+        store.stop()
+    parsed = {o.external_id: o for o in (get("idosell").parse(json.dumps(d).encode()).order for d in orders)}
+    assert sorted(parsed) == ["5001", "5002", "5003"]
+    mug_order = parsed["5001"]
+    # 2 mugs and a cap at 15% VAT, gross: 2 × 14.38 + 20.70, and 5.00 delivery.
+    assert mug_order.total == Decimal("2") * Decimal("14.38") + Decimal("20.70") + Decimal("5.00")
+    assert mug_order.paid and not parsed["5002"].paid, "prepaid: paid once being handled"
