@@ -4,8 +4,10 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..platforms.base import StatusUpdate
+from ..platforms.base import ODOO_STAGES, StatusUpdate
 from ..platforms.http import ApiError, ApiRateLimited, ApiUnavailable, RetryPolicy
+
+from .sale_channel_status_map import STAGE_LABELS
 
 _logger = logging.getLogger(__name__)
 
@@ -30,9 +32,12 @@ class SaleChannelOutbox(models.Model):
 
     channel_id = fields.Many2one("sale.channel", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="channel_id.company_id", store=True, index=True)
-    sale_order_id = fields.Many2one("sale.order", required=True, ondelete="cascade", index=True)
+    sale_order_id = fields.Many2one("sale.order", string="Sales Order", required=True, ondelete="cascade",
+                                    index=True)
     external_id = fields.Char(string="Store Order ID", required=True)
-    odoo_stage = fields.Char(string="Odoo Stage", readonly=True, help="The stage the order reached.")
+    odoo_stage = fields.Selection(
+        [(stage, STAGE_LABELS[stage]) for stage in ODOO_STAGES], string="Odoo Stage", readonly=True,
+        help="The stage the order reached.")
     store_status = fields.Char(required=True, readonly=True, help="What the store is told.")
     tracking_number = fields.Char(readonly=True)
     tracking_url = fields.Char(string="Tracking URL", readonly=True)

@@ -621,6 +621,6 @@ class SaleInboxOrder(models.Model):
             {"state": state, "failed_step": step, "error_message": message}
         )
         label = dict(STEPS).get(step, step)
-        self._message_log_batch(
-            {order.id: _("Stopped at %(step)s: %(message)s", step=label, message=message) for order in self}
-        )
+        # Translated once, here: inside a comprehension _() cannot find the language.
+        note = _("Stopped at %(step)s: %(message)s", step=label, message=message)
+        self._message_log_batch({order.id: note for order in self})

@@ -360,7 +360,7 @@ class _Run:
         waiting = orders.filtered(lambda o: not o.sale_order_id and not self.n(o).paid and paid_later(o))
         newly = waiting.filtered(lambda o: o.state != "waiting_payment")
         newly._message_log_batch(
-            {o.id: _("Waiting for the store to report this order paid.") for o in newly}
+            dict.fromkeys(newly.ids, _("Waiting for the store to report this order paid."))
         )
         waiting.write({"state": "waiting_payment", "failed_step": False, "error_message": False})
         return orders - waiting
@@ -368,7 +368,7 @@ class _Run:
     def check_cancelled(self, orders):
         cancelled = orders.filtered(lambda o: o.sale_order_id.state == "cancel")
         cancelled._message_log_batch(
-            {o.id: _("The sales order was cancelled in Odoo; nothing more is done.") for o in cancelled}
+            dict.fromkeys(cancelled.ids, _("The sales order was cancelled in Odoo; nothing more is done."))
         )
         cancelled.write({"state": "cancelled"})
         return orders - cancelled

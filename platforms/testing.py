@@ -240,7 +240,7 @@ class FakeIdoSell:
         self.on_page: dict[int, Callable[[], None]] = {}
         self.statuses: list[tuple[int, str]] = []
         self.refuse_status: dict[int, str] = {}
-        base = f"/api/admin/{version}"
+        self.base = base = f"/api/admin/{version}"
         self.search_path = f"{base}/orders/orders/search"
         store.route("POST", self.search_path, handler=self.search)
         store.route("PUT", f"{base}/orders/orders", handler=self.put_orders)

@@ -37,6 +37,8 @@ CUSTOMERS = [
      "address": {"street": "Narva mnt 7", "city": "Tallinn", "zip": "10117", "country": "EE"}},
 ]
 PRICES = {"SI-MUG": Decimal("12.50"), "SI-TEE": Decimal("30.00"), "SI-CAP": Decimal("18.00")}
+#: The IdoSell shop's gross prices: 13.00, 30.00 and 18.00 net, plus 15% VAT.
+IDOSELL_PRICES = {"SI-MUG": Decimal("14.95"), "SI-TEE": Decimal("34.50"), "SI-CAP": Decimal("20.70")}
 
 
 def money(value):
@@ -91,8 +93,8 @@ def demo_orders():
 
 
 def idosell_orders(now=None):
-    """Three IdoSell orders in the shop's wall time (Warsaw), gross prices, 15% VAT as the
-    demo company charges."""
+    """Three IdoSell orders in the shop's wall time (Warsaw), at gross prices with the 15% VAT
+    the demo company charges (prices whose net is a whole number of cents, as a shop's are)."""
     now = now or datetime.now(timezone.utc)
     anna, jonas, mari = CUSTOMERS
     orders = []
@@ -102,7 +104,7 @@ def idosell_orders(now=None):
         (5003, mari, [("SI-CAP", 3)], "on_order"),
     ):
         wall = (now - timedelta(minutes=serial - 4990)).astimezone(ZoneInfo("Europe/Warsaw"))
-        gross = {sku: money(PRICES[sku] * (1 + STORE_TAX_RATE)) for sku, _q in items}
+        gross = {sku: IDOSELL_PRICES[sku] for sku, _q in items}
         first, _space, last = customer["name"].partition(" ")
         address = customer["address"]
         orders.append({
@@ -112,7 +114,7 @@ def idosell_orders(now=None):
                 "orderChangeDate": wall.strftime("%Y-%m-%d %H:%M:%S"),
                 "payments": {"orderPaymentType": "prepaid", "orderCurrency": {
                     "currencyId": "USD", "orderProductsCost": float(sum(gross[s] * q for s, q in items)),
-                    "orderDeliveryCost": 5.00, "orderPayformCost": 0},
+                    "orderDeliveryCost": 5.75, "orderPayformCost": 0},
                     "orderBaseCurrency": {"billingCurrency": "USD", "orderDeliveryVat": 15}},
                 "dispatch": {"courierName": "Omniva"},
                 "productsResults": [
@@ -135,7 +137,7 @@ def serve_idosell(port, api_key="demo-idosell-key"):
 
     store = FakeStore(port=port)
     shop = FakeIdoSell(store, idosell_orders(), api_key=api_key)
-    base = shop.search_path.rsplit("/orders/", 1)[0]
+    base = shop.base
 
     def put_orders(request):
         answer = FakeIdoSell.put_orders(shop, request)

@@ -38,8 +38,10 @@ def test_cash_on_delivery_order_is_unpaid():
     assert [e.path for e in info.value.errors] == ["currency"]
 
 
-def test_the_demo_idosell_shop_serves_its_orders_to_the_idosell_client():
+def test_the_demo_idosell_shop_serves_its_orders_to_the_idosell_client(capsys):
     from datetime import datetime, timedelta, timezone
+
+    from platforms.base import StatusUpdate, StockUpdate
 
     store = demo_store.serve_idosell(0)
     try:
@@ -47,11 +49,15 @@ def test_the_demo_idosell_shop_serves_its_orders_to_the_idosell_client():
         client = get("idosell").client({"store_url": store.url, "api_secret": "demo-idosell-key",
                                         "timezone": "Europe/Warsaw"})
         orders = [o for page in client.orders_since((now - timedelta(hours=2)).isoformat()) for o in page]
+        assert client.set_order_status(StatusUpdate("5001", "finished")) == "status finished"
+        assert client.push_stock([StockUpdate("SI-MUG", Decimal(7))]) == {"SI-MUG": None}
     finally:
         store.stop()
     parsed = {o.external_id: o for o in (get("idosell").parse(json.dumps(d).encode()).order for d in orders)}
     assert sorted(parsed) == ["5001", "5002", "5003"]
     mug_order = parsed["5001"]
-    # 2 mugs and a cap at 15% VAT, gross: 2 × 14.38 + 20.70, and 5.00 delivery.
-    assert mug_order.total == Decimal("2") * Decimal("14.38") + Decimal("20.70") + Decimal("5.00")
+    # 2 mugs and a cap at 15% VAT, gross: 2 × 14.95 + 20.70, and 5.75 delivery.
+    assert mug_order.total == Decimal("2") * Decimal("14.95") + Decimal("20.70") + Decimal("5.75")
     assert mug_order.paid and not parsed["5002"].paid, "prepaid: paid once being handled"
+    printed = capsys.readouterr().err
+    assert "order 5001 is now finished" in printed and "stock SI-MUG=7" in printed
