@@ -153,3 +153,18 @@ def test_the_catalog_lists_products_and_variants_with_their_stock():
     assert set(items) == {"MUG-01", "TSHIRT-RED-M", "CAP"}
     assert items["MUG-01"].quantity == 40 and items["CAP"].quantity == 0
     assert items["TSHIRT-RED-M"].quantity is None, "stock: null means not tracked"
+
+
+def test_paid_and_dispatched_set_mozellos_flags():
+    from platforms.base import StatusUpdate
+    with FakeStore() as store:
+        store.route("PUT", "/store/order/MZ-1/", json={"error": False})
+        client = get("mozello").client({"api_secret": KEY, "store_url": store.url})
+        client.set_order_status(StatusUpdate("MZ-1", "paid"))
+        client.set_order_status(StatusUpdate("MZ-1", "dispatched", tracking_number="LV123",
+                                             tracking_url="https://track.example/LV123"))
+        assert client.set_order_status(StatusUpdate("MZ-1", "cancelled")).startswith("nothing to send")
+        sent = [c.json()["order"] for c in store.calls("PUT", "/store/order/MZ-1/")]
+    assert sent == [{"payment_status": "paid"},
+                    {"dispatched": True, "shipping_tracking_code": "LV123",
+                     "shipping_tracking_url": "https://track.example/LV123"}]

@@ -212,3 +212,36 @@ def test_without_a_location_nothing_is_sent():
         with pytest.raises(ApiError, match="location"):
             shopify_client(store, location="").push_stock([StockUpdate("SKU-0", Decimal(1))])
         assert shopify_client(store, location="").locations() == [(FakeShopifyAdmin.LOCATION, "Shop location")]
+
+
+def test_fulfilled_fulfils_the_open_fulfilment_orders_with_the_tracking_number():
+    from platforms.base import StatusUpdate
+    with FakeStore() as store:
+        base = "/admin/api/2025-01"
+        store.route("GET", f"{base}/orders/450789469/fulfillment_orders.json", json={"fulfillment_orders": [
+            {"id": 1046000778, "status": "open"}, {"id": 1046000779, "status": "closed"}]})
+        store.route("POST", f"{base}/fulfillments.json", status=201, json={"fulfillment": {"id": 255858046}})
+        client = shopify_client(store)
+        done = client.set_order_status(StatusUpdate("450789469", "fulfilled", tracking_number="LV123",
+                                                    tracking_url="https://track.example/LV123", carrier="Omniva"))
+        sent = store.calls("POST", f"{base}/fulfillments.json")[0].json()["fulfillment"]
+    assert done == "fulfilled, tracking LV123"
+    assert sent["line_items_by_fulfillment_order"] == [{"fulfillment_order_id": 1046000778}]
+    assert sent["tracking_info"] == {"number": "LV123", "url": "https://track.example/LV123", "company": "Omniva"}
+    assert sent["notify_customer"] is False
+
+
+def test_cancelled_cancels_and_other_statuses_send_nothing():
+    from platforms.base import StatusUpdate
+    from platforms.http import ApiError
+    with FakeStore() as store:
+        base = "/admin/api/2025-01"
+        store.route("POST", f"{base}/orders/7/cancel.json", json={"order": {"id": 7}})
+        store.route("POST", f"{base}/orders/8/cancel.json", status=422,
+                    json={"errors": {"base": ["Cannot cancel an order that has been fulfilled"]}})
+        client = shopify_client(store)
+        assert client.set_order_status(StatusUpdate("7", "cancelled")) == "cancelled"
+        assert client.set_order_status(StatusUpdate("7", "open")).startswith("nothing to send")
+        with pytest.raises(ApiError, match="422"):
+            client.set_order_status(StatusUpdate("8", "cancelled"))
+        assert len(store.requests) == 2, "'open' made no call"

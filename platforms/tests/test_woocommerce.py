@@ -189,3 +189,16 @@ def test_the_catalog_reads_products_in_pages_then_the_variations_of_variable_one
     assert by_sku["P7"].quantity == 7 and by_sku["P7"].price == Decimal("9.50")
     assert by_sku["TSHIRT"].quantity is None, "stock not managed"
     assert by_sku["TSHIRT-RED-M"].ids()[:2] == ("152", "140") and by_sku["TSHIRT-RED-M"].quantity == 3
+
+
+def test_a_status_is_set_and_a_tracking_number_told_to_the_customer():
+    from platforms.base import StatusUpdate
+    with FakeStore() as store:
+        store.route("PUT", "/wp-json/wc/v3/orders/727", handler=lambda r: (200, {}, dict(id=727, **r.json())))
+        store.route("POST", "/wp-json/wc/v3/orders/727/notes", status=201, json={"id": 1})
+        client = get("woocommerce").client({"store_url": store.url, "api_login": "k", "api_secret": "s"})
+        done = client.set_order_status(StatusUpdate("727", "completed", tracking_number="LV123", carrier="Omniva"))
+        status = store.calls("PUT", "/wp-json/wc/v3/orders/727")[0].json()
+        note = store.calls("POST", "/wp-json/wc/v3/orders/727/notes")[0].json()
+    assert status == {"status": "completed"} and done == "status completed, tracking LV123"
+    assert note == {"note": "Tracking: Omniva LV123", "customer_note": True}
