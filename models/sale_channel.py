@@ -28,6 +28,8 @@ INTAKE_CACHED_FIELDS = {"api_key", "webhook_token", "active", "push_on_change", 
 OFFLINE_PAYMENT_CODES = {"cod", "bacs", "cheque"}
 #: Platforms whose stock the sync sends.
 STOCK_PLATFORMS = ("shopify", "woocommerce", "mozello", "idosell")
+#: Hours after which a sync run still 'running' is taken as interrupted.
+SYNC_RUN_TIMEOUT_HOURS = 1
 #: Minutes the poll reads back before its watermark, for changes committed out of order.
 POLL_OVERLAP_MINUTES = 10
 
@@ -385,10 +387,12 @@ class SaleChannel(models.Model):
         return action
 
     def _compute_sync_progress(self):
+        since = fields.Datetime.now() - timedelta(hours=SYNC_RUN_TIMEOUT_HOURS)
         running = {
             run.channel_id.id: run.progress
             for run in self.env["sale.channel.sync"].search(
-                [("channel_id", "in", self.ids), ("state", "=", "running")], order="started_at")
+                [("channel_id", "in", self.ids), ("state", "=", "running"), ("started_at", ">=", since)],
+                order="started_at")
         }
         for channel in self:
             channel.sync_running = channel.id in running
@@ -464,6 +468,7 @@ class SaleChannel(models.Model):
     def _push_on_change_company_ids(self):
         """Companies with a channel that pushes stock on change: intake queues the SKUs of a
         new order only for them, so that it costs nothing to everyone else."""
+        self.flush_model(["push_on_change", "active", "state", "company_id"])
         self.env.cr.execute(
             "SELECT DISTINCT company_id FROM sale_channel WHERE push_on_change AND active AND state = 'connected'")
         return frozenset(row[0] for row in self.env.cr.fetchall())
@@ -680,6 +685,7 @@ class SaleChannel(models.Model):
         with ``commit`` (the cron), each is committed, which also shows the progress."""
         self.ensure_one()
         self._check_takes_stock()
+        self._close_interrupted_runs()
         run = self.env["sale.channel.sync"].create({"channel_id": self.id, "trigger": trigger})
         if commit:
             self.env.cr.commit()
@@ -729,6 +735,15 @@ class SaleChannel(models.Model):
         if not refused_all:
             self.write({"last_error": False, "last_error_date": False})
         return run
+
+    def _close_interrupted_runs(self):
+        """A run still 'running' after an hour was cut short (the worker stopped): say so, so
+        that neither the run list nor the progress bar shows it running for ever."""
+        stale = self.env["sale.channel.sync"].search([
+            ("channel_id", "in", self.ids), ("state", "=", "running"),
+            ("started_at", "<", fields.Datetime.now() - timedelta(hours=SYNC_RUN_TIMEOUT_HOURS))])
+        stale.write({"state": "failed", "finished_at": fields.Datetime.now(),
+                     "message": _("Interrupted: the run stopped before it finished.")})
 
     def _sync_failed(self, run, client, exc, unsent, sent=0, failed=0):
         """Nothing unsent is marked as sent; with Push on Change it is queued again."""

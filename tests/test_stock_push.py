@@ -1,5 +1,7 @@
 """Push on Change, reconciliation and progress, against a fake WooCommerce."""
-from odoo import Command
+from datetime import timedelta
+
+from odoo import Command, fields
 from odoo.tests import TransactionCase, tagged
 
 from .common import StockFixtures
@@ -164,3 +166,11 @@ class TestStockPush(StockFixtures, TransactionCase):
         self.assertFalse(self.shop.sync_running)
         done = self.shop._sync_stock()
         self.assertEqual(done.progress, 100)
+        # A run a stopped worker left 'running' is closed by the next one, and shows no bar.
+        cut = self.env["sale.channel.sync"].create({"channel_id": self.shop.id, "progress": 30})
+        cut.started_at = fields.Datetime.now() - timedelta(hours=2)
+        self.shop.invalidate_recordset(["sync_running"])
+        self.assertFalse(self.shop.sync_running)
+        self.shop._sync_stock()
+        self.assertEqual(cut.state, "failed")
+        self.assertIn("Interrupted", cut.message)
