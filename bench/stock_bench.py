@@ -94,7 +94,7 @@ def _sync_calls(env, warehouse, size):
                                        ORDER BY id LIMIT %s)""", (max(1, size // 100),))
             env.invalidate_all()
             began = time.perf_counter()
-            again = channel._sync_stock()
+            again = channel._sync_stock("daily")
             again_seconds = time.perf_counter() - began
             line = (f"{'':>6}       {platform}: first sync {first.changed} sent with {first.api_calls} API calls "
                     f"(look-ups, batches of {batch}) in {first_seconds:.1f} s | 1% changed: {again.changed} "

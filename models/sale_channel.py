@@ -28,6 +28,8 @@ INTAKE_CACHED_FIELDS = {"api_key", "webhook_token", "active", "push_on_change", 
 OFFLINE_PAYMENT_CODES = {"cod", "bacs", "cheque"}
 #: Platforms whose stock the sync sends.
 STOCK_PLATFORMS = ("shopify", "woocommerce", "mozello", "idosell")
+#: Hours before a run that is not Sync Now asks the store again for SKUs it did not know.
+UNKNOWN_SKU_RECHECK_HOURS = 20
 #: Hours after which a sync run still 'running' is taken as interrupted.
 SYNC_RUN_TIMEOUT_HOURS = 1
 #: Minutes the poll reads back before its watermark, for changes committed out of order.
@@ -694,7 +696,7 @@ class SaleChannel(models.Model):
         try:
             client = self._stock_client()
             if rows is None:
-                unknown = self._learn_store_products(client)
+                unknown = self._learn_store_products(client, recheck=trigger == "manual")
                 rows = self.store_product_ids.filtered(lambda r: r.state == "mapped")
             else:
                 rows = rows.filtered(lambda r: r.state == "mapped")
@@ -791,17 +793,26 @@ class SaleChannel(models.Model):
              ("sale_ok", "=", True)], ["default_code"])
         return {p.default_code: p for p in products}
 
-    def _learn_store_products(self, client):
-        """Map the SKUs of Odoo's products to the store's ids (asked for new SKUs only, in
-        pages); returns the SKUs the store does not know."""
+    def _learn_store_products(self, client, recheck=True):
+        """Map the SKUs of Odoo's products to the store's ids, asking the store (in pages) for
+        new SKUs, and for those it did not know: always with ``recheck`` (Sync Now), otherwise
+        once a day, so that products not sold online do not cost look-ups at every run.
+        Returns the SKUs the store does not know."""
         known = {row.product_id.id: row for row in self.store_product_ids if row.product_id}
+        stale = fields.Datetime.now() - timedelta(hours=UNKNOWN_SKU_RECHECK_HOURS)
         to_ask = [p for p in self._odoo_skus().values()
-                  if p.id not in known or known[p.id].state == "not_in_store"]
-        if not to_ask:
-            return set()
-        found = client.find_skus([p.default_code for p in to_ask])
-        self._map_store_items(to_ask, found, known)
-        return {p.default_code for p in to_ask if p.default_code not in found}
+                  if p.id not in known or (known[p.id].state == "not_in_store" and (
+                      recheck or not known[p.id].checked_at or known[p.id].checked_at < stale))]
+        if to_ask:
+            found = client.find_skus([p.default_code for p in to_ask])
+            self._map_store_items(to_ask, found, known)
+            Row = self.env["sale.channel.product"]
+            Row.flush_model()
+            self.env.cr.execute(
+                "UPDATE sale_channel_product SET checked_at = %s WHERE channel_id = %s AND product_id = ANY(%s)",
+                (fields.Datetime.now(), self.id, [p.id for p in to_ask]))
+            Row.invalidate_model(["checked_at"])
+        return set(self.store_product_ids.filtered(lambda r: r.state == "not_in_store").mapped("sku"))
 
     def _map_store_items(self, products, found, known):
         """Create or update the store product rows of ``products`` from the store's items."""

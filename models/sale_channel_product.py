@@ -20,7 +20,8 @@ class SaleChannelProduct(models.Model):
         [("mapped", "In the store"), ("not_in_store", "Not in the store"), ("not_in_odoo", "Not in Odoo")],
         required=True, default="mapped",
         help="SKUs only one side knows are listed here, not guessed. SKUs the store does not know "
-        "are looked up again at each sync; SKUs Odoo does not know are found by a reconciliation.",
+        "are looked up again by Sync Now and once a day; SKUs Odoo does not know are found by a "
+        "reconciliation.",
     )
     remote_id = fields.Char(string="Store ID", readonly=True)
     remote_parent_id = fields.Char(string="Store Parent ID", readonly=True,
@@ -32,6 +33,10 @@ class SaleChannelProduct(models.Model):
     last_price = fields.Float(string="Last Price Accepted", readonly=True, digits="Product Price")
     last_sync_at = fields.Datetime(string="Accepted On", readonly=True)
     last_error = fields.Char(readonly=True)
+    checked_at = fields.Datetime(
+        string="Looked Up On", readonly=True,
+        help="When the store was last asked for this SKU. SKUs it did not know are asked again by "
+        "Sync Now, and by the other runs once a day.")
     push_queued = fields.Boolean(
         string="Queued for Push", readonly=True, index="btree_not_null",
         help="A stock move or an incoming order changed this product's availability: the push job "

@@ -103,3 +103,16 @@ class TestStockSync(StockFixtures, TransactionCase):
         run = self.channel._sync_stock()
         self.assertEqual((run.changed, run.sent), (1, 1))
         self.assertEqual(self.channel.store_product_ids.filtered(lambda r: r.sku == "SI-MUG").last_price, 13.31)
+
+    def test_skus_the_store_lacks_are_asked_again_by_sync_now_and_daily_otherwise(self):
+        self.channel._sync_stock("daily")
+        lonely = self.channel.store_product_ids.filtered(lambda r: r.sku == "SI-LONELY")
+        self.assertEqual(lonely.state, "not_in_store")
+        self.store.requests.clear()
+        run = self.channel._sync_stock("daily")
+        self.assertEqual(run.api_calls, 0, "asked an hour ago: no look-up, nothing changed")
+        self.assertIn("SI-LONELY", run.message, "still listed as not in the store")
+        run = self.channel._sync_stock("manual")
+        self.assertEqual(run.api_calls, 1, "Sync Now asks again")
+        lonely.checked_at = lonely.checked_at.replace(year=lonely.checked_at.year - 1)
+        self.assertEqual(self.channel._sync_stock("daily").api_calls, 1, "a day later, asked again")
