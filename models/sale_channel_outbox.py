@@ -75,14 +75,18 @@ class SaleChannelOutbox(models.Model):
         """Due messages that are the oldest pending one of their order, locked; messages
         another worker holds are skipped, so several workers share the outbox."""
         self.flush_model()
+        self.env["sale.channel"].flush_model(["active", "state"])
         self.env.cr.execute(
             """
             SELECT m.id FROM sale_channel_outbox m
+              JOIN sale_channel c ON c.id = m.channel_id
              WHERE m.state = 'pending' AND m.next_attempt_at <= %s
+               -- a disconnected channel runs no jobs: its messages wait for it
+               AND c.active AND c.state = 'connected'
                AND NOT EXISTS (SELECT 1 FROM sale_channel_outbox o
                                 WHERE o.sale_order_id = m.sale_order_id AND o.state = 'pending' AND o.id < m.id)
              ORDER BY m.id LIMIT %s
-               FOR UPDATE SKIP LOCKED
+               FOR UPDATE OF m SKIP LOCKED
             """,
             (fields.Datetime.now(), limit),
             log_exceptions=False,  # a serialization failure is expected: _claim_fresh retries

@@ -279,10 +279,13 @@ class _Run:
 
     def store_statuses(self, orders):
         """Status changes the store reports move the sales order to the mapped stage, as far
-        as Odoo allows; what cannot be done is left to a person, with an activity."""
+        as Odoo allows; what cannot be done is left to a person, with an activity. With status
+        sync to the store only, the store's status is just recorded: what is sent next is
+        compared with it."""
         channel = self.channel
-        if channel.status_sync not in ("from_store", "both"):
+        if channel.status_sync == "none":
             return orders
+        moves_orders = channel.status_sync in ("from_store", "both")
         first_stage = {}
         for line in channel.status_map_ids.sorted("stage_sequence"):
             first_stage.setdefault(line.store_status, line.odoo_stage)
@@ -296,7 +299,7 @@ class _Run:
                 handled = set(filter(None, (so.store_stages or "").split(",")))
                 so.store_status = status
                 stage = first_stage.get(status)
-                if not stage or not so._sale_inbox_in_scope(channel, handled):
+                if not moves_orders or not stage or not so._sale_inbox_in_scope(channel, handled):
                     continue
                 note = self._move_to_stage(so, stage)
                 if note:

@@ -1,4 +1,5 @@
 import json
+import pathlib
 import threading
 
 import requests
@@ -6,6 +7,8 @@ import requests
 from odoo.tests import HttpCase, tagged
 
 from .common import API_KEY, CONNECT_PATH, InboxFixtures
+
+DATA = pathlib.Path(__file__).resolve().parents[1] / "platforms" / "tests" / "data"
 
 
 @tagged("post_install", "-at_install")
@@ -155,3 +158,12 @@ class TestConnectIntake(InboxFixtures, HttpCase):
         self.channel.api_key = "rotated-key-91ad"
         self.assertEqual(self.post(self.order_data("K2")).status_code, 401)
         self.assertEqual(self.post(self.order_data("K2"), key="rotated-key-91ad").status_code, 201)
+
+    def test_nothing_posted_to_an_idosell_channels_webhook_url_is_stored(self):
+        # IdoSell sends no webhooks: whatever arrives at its channel's URL is refused.
+        shop = self.env["sale.channel"].create({"name": "IdoSell", "platform": "idosell", "api_secret": "k"})
+        body = (DATA / "idosell_order.json").read_bytes()
+        response = self.url_open(shop._webhook_path(), data=body, timeout=30,
+                                 headers={"Content-Type": "application/json", "X-API-KEY": "k"})
+        self.assertEqual(response.status_code, 401)
+        self.assertFalse(self.Inbox.search([("channel_id", "=", shop.id)]))

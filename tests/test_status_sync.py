@@ -124,6 +124,17 @@ class TestStatusSync(StoreChannelFixtures, StockFixtures, TransactionCase):
         self.assertEqual(self.sent_statuses(), ["processing", "completed"])
         self.assertEqual((first.state, second.state), ("sent", "sent"))
 
+    def test_a_disconnected_channel_keeps_its_messages_until_connected_again(self):
+        self.channel.status_sync = "to_store"
+        so = self.cod_order()
+        self.channel.action_disconnect()
+        self.env["sale.channel.outbox"]._cron_send()
+        self.assertEqual(self.outbox(so).state, "pending")
+        self.assertFalse(self.sent_statuses())
+        self.channel.action_connect()
+        self.env["sale.channel.outbox"]._cron_send()
+        self.assertEqual(self.sent_statuses(), ["processing"])
+
     def test_a_status_the_store_refuses_is_kept_as_failed_and_can_be_sent_again(self):
         self.channel.status_sync = "to_store"
         self.store.route("PUT", ORDER_PATH, status=400, json={
@@ -163,6 +174,15 @@ class TestStatusSync(StoreChannelFixtures, StockFixtures, TransactionCase):
         old.date_order = fields.Datetime.now() - timedelta(days=40)
         old._action_cancel()
         self.assertFalse(self.outbox(old), "created 40 days ago: out of a 30-day scope")
+
+    def test_to_the_store_only_records_what_the_store_reports_and_does_not_repeat_it(self):
+        self.channel.status_sync = "to_store"
+        so = self.receive_woo()
+        self.receive_woo(minute=4, status="completed")  # completed by hand in WooCommerce
+        self.assertEqual(so.store_status, "completed")
+        self.assertEqual(so.delivery_status, "pending", "to the store only: Odoo's order is not moved")
+        self.deliver_in_odoo(so)
+        self.assertFalse(self.outbox(so), "the store says completed already")
 
     def test_nothing_is_sent_with_status_sync_off(self):
         so = self.cod_order()
