@@ -116,3 +116,27 @@ class TestStockSync(StockFixtures, TransactionCase):
         self.assertEqual(run.api_calls, 1, "Sync Now asks again")
         lonely.checked_at = lonely.checked_at.replace(year=lonely.checked_at.year - 1)
         self.assertEqual(self.channel._sync_stock("daily").api_calls, 1, "a day later, asked again")
+
+    def test_changes_go_in_batches_of_100_and_a_rate_limited_batch_is_sent_again(self):
+        products = self.env["product.product"].create([
+            {"name": f"Bulk {i}", "default_code": f"SI-BULK-{i:03d}", "is_storable": True} for i in range(230)])
+        self.env["stock.quant"]._update_available_quantity(products[0], self.warehouse.lot_stock_id, 7)
+
+        def listing(request):
+            skus = request.query["sku"][0].split(",")
+            return 200, {"X-WP-TotalPages": "1"}, [
+                {"id": 1000 + i, "sku": sku, "parent_id": 0} for i, sku in enumerate(skus) if sku.startswith("SI-BULK")]
+        self.store.route("GET", PRODUCTS, handler=listing)
+        batches = []
+
+        def batch(request):
+            batches.append(len(request.json()["update"]))
+            if len(batches) == 2:
+                return 429, {"Retry-After": "0"}, {"code": "rate_limited", "message": "Too many requests"}
+            return 200, {}, {"update": request.json()["update"]}
+        self.store.route("POST", f"{PRODUCTS}/batch", handler=batch)
+        run = self.channel._sync_stock()
+        self.assertEqual(run.state, "done", run.message)
+        self.assertEqual(batches, [100, 100, 100, 30], "the rate-limited batch was sent again, whole")
+        self.assertEqual((run.changed, run.sent), (230, 230))
+        self.assertEqual(run.api_calls, 3 + 4, "3 look-ups of 100 SKUs, 3 batches and one retry")
