@@ -1,5 +1,6 @@
 import logging
 from datetime import timedelta
+from decimal import Decimal
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -42,6 +43,10 @@ class SaleChannelOutbox(models.Model):
     tracking_number = fields.Char(readonly=True)
     tracking_url = fields.Char(string="Tracking URL", readonly=True)
     carrier = fields.Char(readonly=True)
+    delivered = fields.Json(
+        string="Delivered Quantities", readonly=True,
+        help="{SKU: quantity delivered so far} when the message was written, for stores that record "
+        "partial deliveries (Shopify).")
     state = fields.Selection(
         [("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed"), ("cancelled", "Cancelled")],
         required=True, default="pending", readonly=True, index=True,
@@ -109,7 +114,8 @@ class SaleChannelOutbox(models.Model):
     def _send_one(self, client):
         self.ensure_one()
         update = StatusUpdate(self.external_id, self.store_status, tracking_number=self.tracking_number or "",
-                              tracking_url=self.tracking_url or "", carrier=self.carrier or "")
+                              tracking_url=self.tracking_url or "", carrier=self.carrier or "",
+                              delivered={sku: Decimal(str(qty)) for sku, qty in (self.delivered or {}).items()})
         try:
             result = client.set_order_status(update)
         except (ApiUnavailable, ApiRateLimited) as exc:

@@ -118,11 +118,16 @@ class SaleOrder(models.Model):
             self.env.ref("sale_inbox.ir_cron_send_outbox").sudo()._trigger()
 
     def _sale_inbox_tracking(self):
-        """The delivery's tracking number, carrier and link, when Odoo knows them (the
-        carrier fields come with the Delivery Costs module)."""
+        """What was delivered so far by SKU, and the delivery's tracking number, carrier and
+        link when Odoo knows them (the carrier fields come with the Delivery Costs module)."""
+        delivered = {}
+        for line in self.order_line.filtered(lambda l: l.qty_delivered and l.product_id.default_code):
+            code = line.product_id.default_code
+            delivered[code] = delivered.get(code, 0.0) + line.qty_delivered
+        values = {"delivered": delivered or False}
         picking = self.picking_ids.filtered(lambda p: p.state == "done" and p.picking_type_code == "outgoing")[-1:]
-        if not picking or "carrier_tracking_ref" not in picking._fields:
-            return {}
-        return {"tracking_number": picking.carrier_tracking_ref or False,
-                "tracking_url": picking.carrier_tracking_url or False,
-                "carrier": picking.carrier_id.name or False}
+        if picking and "carrier_tracking_ref" in picking._fields:
+            values.update(tracking_number=picking.carrier_tracking_ref or False,
+                          tracking_url=picking.carrier_tracking_url or False,
+                          carrier=picking.carrier_id.name or False)
+        return values

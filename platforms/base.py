@@ -432,6 +432,8 @@ class StatusUpdate:
     tracking_number: str = ""
     tracking_url: str = ""
     carrier: str = ""
+    #: {SKU: quantity delivered so far}, for stores that record partial deliveries.
+    delivered: dict[str, Decimal] = field(default_factory=dict)
 
 
 class StatusClient:

@@ -227,20 +227,54 @@ class ShopifyClient(StockClient, StatusClient):
         if update.status == "cancelled":
             self.http.post_json(f"orders/{update.external_id}/cancel.json", {})
             return "cancelled"
-        if update.status != "fulfilled":
+        if update.status not in ("fulfilled", "partial"):
             return f"nothing to send: Shopify has no action for '{update.status}'"
         orders = self.http.get_json(f"orders/{update.external_id}/fulfillment_orders.json")
-        open_ids = [fo["id"] for fo in orders.get("fulfillment_orders") or []
-                    if fo.get("status") in ("open", "in_progress", "scheduled")]
-        if not open_ids:
-            return "already fulfilled"
-        fulfillment = {"line_items_by_fulfillment_order": [{"fulfillment_order_id": i} for i in open_ids],
-                       "notify_customer": False}
+        open_orders = [fo for fo in orders.get("fulfillment_orders") or []
+                       if fo.get("status") in ("open", "in_progress", "scheduled")]
+        partial: dict[str, int] = {}
+        if update.status == "fulfilled":
+            # Without line items, a fulfilment takes everything its fulfilment order holds.
+            by_order = [{"fulfillment_order_id": fo["id"]} for fo in open_orders]
+        else:
+            by_order, partial = self._partial_items(update, open_orders)
+        if not by_order:
+            return "already fulfilled" if update.status == "fulfilled" else "nothing more delivered"
+        fulfillment = {"line_items_by_fulfillment_order": by_order, "notify_customer": False}
         if update.tracking_number:
             fulfillment["tracking_info"] = {"number": update.tracking_number, "url": update.tracking_url or None,
                                             "company": update.carrier or None}
         self.http.post_json("fulfillments.json", {"fulfillment": fulfillment})
-        return "fulfilled" + (f", tracking {update.tracking_number}" if update.tracking_number else "")
+        done = "fulfilled" if update.status == "fulfilled" else "partly fulfilled: " + ", ".join(
+            f"{sku} × {qty}" for sku, qty in sorted(partial.items()))
+        return done + (f", tracking {update.tracking_number}" if update.tracking_number else "")
+
+    def _partial_items(self, update: StatusUpdate, open_orders: list[dict]) -> tuple[list[dict], dict[str, int]]:
+        """Fulfilment order line items for what Odoo delivered beyond what Shopify has
+        fulfilled already (a line's fulfilled quantity is its quantity less what is still
+        fulfillable), and the quantities by SKU."""
+        order = self.http.get_json(f"orders/{update.external_id}.json", params={"fields": "id,line_items"})
+        line_sku = {item["id"]: item.get("sku") or "" for item in order.get("order", {}).get("line_items") or []}
+        left = {sku: Decimal(qty) for sku, qty in update.delivered.items()}
+        for fo in open_orders:
+            for item in fo.get("line_items") or []:
+                sku = line_sku.get(item.get("line_item_id"), "")
+                if sku in left:
+                    left[sku] -= Decimal(item.get("quantity", 0)) - Decimal(item.get("fulfillable_quantity", 0))
+        sent: dict[str, int] = {}
+        by_order = []
+        for fo in open_orders:
+            items = []
+            for item in fo.get("line_items") or []:
+                sku = line_sku.get(item.get("line_item_id"), "")
+                quantity = min(int(left.get(sku, 0)), int(item.get("fulfillable_quantity", 0)))
+                if quantity > 0:
+                    items.append({"id": item["id"], "quantity": quantity})
+                    left[sku] -= quantity
+                    sent[sku] = sent.get(sku, 0) + quantity
+            if items:
+                by_order.append({"fulfillment_order_id": fo["id"], "fulfillment_order_line_items": items})
+        return by_order, sent
 
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict:
         """``data`` of a GraphQL answer. A throttled query waits for the cost bucket to

@@ -243,3 +243,68 @@ class TestStatusSync(StoreChannelFixtures, StockFixtures, TransactionCase):
                                             "order_line": [Command.create({"product_id": product.id})]})
         so.action_confirm()
         self.assertFalse(self.outbox(so), "no store order behind it")
+
+
+@tagged("post_install", "-at_install")
+class TestShopifyStatusSync(StoreChannelFixtures, StockFixtures, TransactionCase):
+    """A Shopify order delivered in two parts: a partial fulfilment of what left, then the rest."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_store("shopify", name="Shopify", api_secret="shpat", status_sync="to_store")
+        cls.env["sale.channel.payment.method"].create({
+            "channel_id": cls.channel.id, "code": "shopify_payments", "name": "Shopify Payments",
+            "journal_id": cls.bank.id})
+        warehouse = cls.env["stock.warehouse"].search([("company_id", "=", cls.env.company.id)], limit=1)
+        for sku in ("TSHIRT-RED-M", "MUG-01"):
+            product = cls.env["product.product"].search([("default_code", "=", sku)])
+            cls.env["stock.quant"]._update_available_quantity(product, warehouse.lot_stock_id, 10)
+        cls.order_json = json.loads((DATA / "shopify_order.json").read_text())
+        cls.order_json["updated_at"] = "2025-03-14T10:21:09+02:00"
+
+    def setUp(self):
+        super().setUp()
+        self.store = self.start_store()
+        self.channel.store_url = self.store.url
+        base = "/admin/api/2025-01/orders/5550001112223"
+        self.fulfillable = {901: 2, 902: 1}
+        self.store.route("GET", f"{base}.json", json={"order": {"id": 5550001112223, "line_items": [
+            {"id": 901, "sku": "TSHIRT-RED-M", "quantity": 2}, {"id": 902, "sku": "MUG-01", "quantity": 1}]}})
+        self.store.route("GET", f"{base}/fulfillment_orders.json", handler=lambda _r: (200, {}, {
+            "fulfillment_orders": [{"id": 77, "status": "open", "line_items": [
+                {"id": 7000 + line, "line_item_id": line, "quantity": {901: 2, 902: 1}[line],
+                 "fulfillable_quantity": left} for line, left in self.fulfillable.items()]}]}))
+        self.store.route("POST", "/admin/api/2025-01/fulfillments.json", handler=self.fulfil)
+
+    def fulfil(self, request):
+        for group in request.json()["fulfillment"]["line_items_by_fulfillment_order"]:
+            items = group.get("fulfillment_order_line_items")
+            for line in list(self.fulfillable):
+                quantity = next((i["quantity"] for i in items if i["id"] == 7000 + line), 0) if items \
+                    else self.fulfillable[line]
+                self.fulfillable[line] -= quantity
+        return 201, {}, {"fulfillment": {"id": 1}}
+
+    def test_a_partial_delivery_fulfils_what_left_and_the_last_one_the_rest(self):
+        self.Inbox._receive(self.channel, json.dumps(self.order_json).encode(), "application/json")
+        self.process()
+        so = self.inbox().sale_order_id
+        self.assertEqual((so.state, so.store_status), ("sale", "open"))
+        picking = so.picking_ids
+        tee = picking.move_ids.filtered(lambda m: m.product_id.default_code == "TSHIRT-RED-M")
+        tee.quantity, tee.picked = 1, True
+        (picking.move_ids - tee).quantity = 0
+        picking.with_context(cancel_backorder=False)._action_done()
+        self.assertEqual(so.delivery_status, "partial")
+        self.env["sale.channel.outbox"]._cron_send()
+        self.assertEqual(self.fulfillable, {901: 1, 902: 1}, "one T-shirt fulfilled in Shopify")
+        backorder = so.picking_ids.filtered(lambda p: p.state not in ("done", "cancel"))
+        for move in backorder.move_ids:
+            move.quantity, move.picked = move.product_uom_qty, True
+        backorder._action_done()
+        self.env["sale.channel.outbox"]._cron_send()
+        self.assertEqual(self.fulfillable, {901: 0, 902: 0}, "the rest fulfilled")
+        messages = self.env["sale.channel.outbox"].search([("sale_order_id", "=", so.id)], order="id")
+        self.assertEqual([(m.store_status, m.state) for m in messages], [("partial", "sent"), ("fulfilled", "sent")])
+        self.assertIn("TSHIRT-RED-M × 1", messages[0].result)

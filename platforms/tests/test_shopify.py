@@ -245,3 +245,24 @@ def test_cancelled_cancels_and_other_statuses_send_nothing():
         with pytest.raises(ApiError, match="422"):
             client.set_order_status(StatusUpdate("8", "cancelled"))
         assert len(store.requests) == 2, "'open' made no call"
+
+
+def test_partial_fulfils_what_odoo_delivered_beyond_what_shopify_fulfilled():
+    from platforms.base import StatusUpdate
+    with FakeStore() as store:
+        base = "/admin/api/2025-01"
+        store.route("GET", f"{base}/orders/450789469.json", json={"order": {"id": 450789469, "line_items": [
+            {"id": 11, "sku": "TSHIRT-RED-M", "quantity": 3}, {"id": 12, "sku": "MUG-01", "quantity": 2}]}})
+        store.route("GET", f"{base}/orders/450789469/fulfillment_orders.json", json={"fulfillment_orders": [
+            {"id": 900, "status": "in_progress", "line_items": [
+                # one T-shirt fulfilled in Shopify already; no mug yet
+                {"id": 901, "line_item_id": 11, "quantity": 3, "fulfillable_quantity": 2},
+                {"id": 902, "line_item_id": 12, "quantity": 2, "fulfillable_quantity": 2}]}]})
+        store.route("POST", f"{base}/fulfillments.json", status=201, json={"fulfillment": {"id": 1}})
+        client = shopify_client(store)
+        done = client.set_order_status(StatusUpdate(
+            "450789469", "partial", delivered={"TSHIRT-RED-M": Decimal(2), "MUG-01": Decimal(1), "CAP": Decimal(1)}))
+        sent = store.calls("POST", f"{base}/fulfillments.json")[0].json()["fulfillment"]
+    assert sent["line_items_by_fulfillment_order"] == [{"fulfillment_order_id": 900, "fulfillment_order_line_items": [
+        {"id": 901, "quantity": 1}, {"id": 902, "quantity": 1}]}]
+    assert done == "partly fulfilled: MUG-01 × 1, TSHIRT-RED-M × 1"
