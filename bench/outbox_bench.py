@@ -5,8 +5,8 @@
 Makes N confirmed sales orders of a WooCommerce channel with status sync to the store, then
 prints: the time and queries of putting their status changes in the outbox (what the
 confirmation pays inside its own transaction), and the messages sent per second by the outbox
-job to a fake WooCommerce on 127.0.0.1 that answers after the given latency, with 1, 2 and 4
-job workers sharing the outbox through row locks. Everything it made is deleted at the end.
+job to a fake WooCommerce on 127.0.0.1 that answers each request (a batch of up to 100 orders)
+after the given latency, with 1, 2 and 4 job workers sharing the outbox through row locks. Everything it made is deleted at the end.
 """
 import argparse
 import pathlib
@@ -36,10 +36,10 @@ def main(argv=None):
 
     def answer(request):
         time.sleep(args.latency / 1000)
-        return 200, {}, {"id": int(request.path.rsplit("/", 1)[1]), "status": request.json()["status"]}
+        return 200, {}, {"update": request.json()["update"]}
 
     with FakeStore() as store:
-        store.route_prefix("PUT", "/wp-json/wc/v3/orders/", answer, concurrent=True)
+        store.route("POST", "/wp-json/wc/v3/orders/batch", handler=answer, concurrent=True)
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             channel, orders = _setup(env, store.url, args.n)

@@ -5,8 +5,8 @@ from decimal import Decimal
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..platforms.base import ODOO_STAGES, StatusUpdate
-from ..platforms.http import ApiError, ApiRateLimited, ApiUnavailable, RetryPolicy
+from ..platforms.base import ODOO_STAGES, StatusUpdate, batches
+from ..platforms.http import ApiAuthError, ApiError, ApiRateLimited, ApiUnavailable, RetryPolicy
 
 from .sale_channel_status_map import STAGE_LABELS
 
@@ -99,37 +99,55 @@ class SaleChannelOutbox(models.Model):
         return self.browse([row[0] for row in self.env.cr.fetchall()])
 
     def _send(self):
-        """Send these messages (one per order); returns how many the stores took."""
+        """Send these messages (one per order), as many per request as the store takes;
+        returns how many the stores took."""
         sent = 0
         for channel in self.channel_id:
+            messages = self.filtered(lambda m, c=channel: m.channel_id == c)
             try:
                 client = channel._api_client(retry=OUTBOX_RETRY)
             except UserError as exc:  # no credentials yet: kept, and said on the channel
-                self.filtered(lambda m, c=channel: m.channel_id == c)._postpone(str(exc))
+                messages._postpone(str(exc))
                 continue
-            for message in self.filtered(lambda m, c=channel: m.channel_id == c):
-                sent += message._send_one(client)
+            for chunk in batches(list(messages), client.status_batch_size):
+                sent += self.browse([m.id for m in chunk])._send_batch(client)
         return sent
 
-    def _send_one(self, client):
-        self.ensure_one()
-        update = StatusUpdate(self.external_id, self.store_status, tracking_number=self.tracking_number or "",
-                              tracking_url=self.tracking_url or "", carrier=self.carrier or "",
-                              delivered={sku: Decimal(str(qty)) for sku, qty in (self.delivered or {}).items()})
+    def _send_batch(self, client):
         try:
-            result = client.set_order_status(update)
-        except (ApiUnavailable, ApiRateLimited) as exc:
+            results = client.set_order_statuses([message._status_update() for message in self])
+        except (ApiUnavailable, ApiRateLimited, ApiAuthError) as exc:
+            # The store did not answer, or not to these credentials: the request is tried
+            # again later (credentials can be mended meanwhile).
             self._postpone(str(exc))
             return 0
         except ApiError as exc:
             # The store understood and refused: trying again would change nothing.
             self._give_up(str(exc))
             return 0
+        sent = 0
+        for message in self:
+            result = results.get(message.external_id, ApiError("the store did not answer for this order"))
+            if isinstance(result, (ApiUnavailable, ApiRateLimited)):
+                message._postpone(str(result))
+            elif isinstance(result, Exception):
+                message._give_up(str(result))
+            else:
+                message._mark_sent(result)
+                sent += 1
+        return sent
+
+    def _status_update(self):
+        self.ensure_one()
+        return StatusUpdate(self.external_id, self.store_status, tracking_number=self.tracking_number or "",
+                            tracking_url=self.tracking_url or "", carrier=self.carrier or "",
+                            delivered={sku: Decimal(str(qty)) for sku, qty in (self.delivered or {}).items()})
+
+    def _mark_sent(self, result):
         self.write({"state": "sent", "sent_at": fields.Datetime.now(), "result": result[:250],
                     "attempts": self.attempts + 1, "last_error": False})
         self.sale_order_id._message_log(body=_("%(store)s told: %(result)s.", store=self.channel_id.name,
                                                result=result))
-        return 1
 
     def _postpone(self, error):
         """The store did not answer: try again later, waiting longer each time."""
@@ -146,7 +164,8 @@ class SaleChannelOutbox(models.Model):
         self.channel_id.write({"last_error": error, "last_error_date": fields.Datetime.now()})
 
     def _give_up(self, error):
-        self.write({"state": "failed", "attempts": self.attempts + 1, "last_error": error})
+        for message in self:
+            message.write({"state": "failed", "attempts": message.attempts + 1, "last_error": error})
         self.channel_id.write({"last_error": error, "last_error_date": fields.Datetime.now()})
         for message in self:
             message.sale_order_id._message_log(body=_(

@@ -83,7 +83,7 @@ class SaleChannelProduct(models.Model):
         queued = self.env.cr.rowcount
         if queued:
             self.invalidate_model(["push_queued"])
-            self.env.ref("sale_inbox.ir_cron_push_stock").sudo()._trigger()
+            self.env["sale.inbox.order"]._trigger_job("sale_inbox.ir_cron_push_stock")
         return queued
 
     @api.model

@@ -438,10 +438,29 @@ class StatusUpdate:
 
 class StatusClient:
     """What status sync asks of a store's API client: set one order's status (and tracking)
-    and say in words what was done; ApiError when the store refuses or cannot be reached."""
+    and say in words what was done; ApiError when the store refuses or cannot be reached.
+
+    ``set_order_statuses`` sets several orders' statuses, in one request where the store takes
+    a batch (``status_batch_size`` of them); the answer gives, per external id, what was done
+    or the error for that order. An error of the whole request is raised.
+    """
+
+    #: Orders one status request takes (1: the store sets one order per request).
+    status_batch_size: ClassVar[int] = 1
 
     def set_order_status(self, update: StatusUpdate) -> str:
         raise NotImplementedError
+
+    def set_order_statuses(self, updates: list[StatusUpdate]) -> dict[str, "str | PlatformError"]:
+        results: dict[str, str | PlatformError] = {}
+        for update in updates:
+            try:
+                results[update.external_id] = self.set_order_status(update)
+            except PlatformError as exc:
+                if len(updates) == 1:
+                    raise
+                results[update.external_id] = exc
+        return results
 
 
 def batches(items: list, size: int):

@@ -236,11 +236,24 @@ class IdoSellClient(StockClient, StatusClient):
             return data if isinstance(data, dict) else {}
         return response.json()
 
+    #: ``PUT orders/orders`` takes a list (no documented maximum).
+    status_batch_size = 100
+
     def set_order_status(self, update: StatusUpdate) -> str:
+        result = self.set_order_statuses([update])[update.external_id]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def set_order_statuses(self, updates: list[StatusUpdate]) -> dict[str, str | Exception]:
+        """One ``PUT orders/orders`` for all; a 207 names the orders it refused (``faultCode``)."""
         answer = self.http.request("PUT", "orders/orders", json={"params": {"orders": [
-            {"orderSerialNumber": int(update.external_id), "orderStatus": update.status}]}})
-        _raise_faults(answer)
-        return f"status {update.status}"
+            {"orderSerialNumber": int(u.external_id), "orderStatus": u.status} for u in updates]}})
+        faults = _faults(answer)
+        return {u.external_id: ApiError(f"IdoSell refused order {u.external_id}: "
+                                        f"{faults.get(u.external_id) or faults['']}", answer.status_code)
+                if u.external_id in faults or "" in faults else f"status {u.status}"
+                for u in updates}
 
     def find_skus(self, skus: list[str]) -> dict[str, StoreItem]:
         """IdoSell takes quantities by external code: every SKU is its own key."""
@@ -282,13 +295,6 @@ def _faults(response) -> dict[str, str]:
     if isinstance(errors, dict) and errors.get("faultString") and errors.get("faultCode") not in (None, 0, "0"):
         faults[""] = errors["faultString"]
     return faults
-
-
-def _raise_faults(response) -> None:
-    faults = _faults(response)
-    if faults:
-        raise ApiError("IdoSell refused: " + "; ".join(faults.values()), response.status_code,
-                       response.text[:2000], response.url)
 
 
 def _line(item: Mapping[str, Any]) -> OrderLine:

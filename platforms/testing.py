@@ -45,7 +45,6 @@ class FakeStore:
 
     def __init__(self, port: int = 0):
         self.routes: dict[tuple[str, str], _Route] = {}
-        self.prefix_routes: dict[tuple[str, str], _Route] = {}
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         store = self
@@ -100,21 +99,13 @@ class FakeStore:
 
     def route(self, method: str, path: str, *, json: Any = None, status: int = 200,
               headers: dict | None = None, responses: list | None = None,
-              handler: Callable[[Recorded], tuple] | None = None) -> None:
+              handler: Callable[[Recorded], tuple] | None = None, concurrent: bool = False) -> None:
         """Answer ``method path``: with ``handler(request) -> (status, headers, body)``, with a
-        sequence of ``(status, headers, body)`` (the last one repeats), or with one JSON body."""
+        sequence of ``(status, headers, body)`` (the last one repeats), or with one JSON body.
+        A ``concurrent`` handler answers several requests at once (it must be thread-safe)."""
         if responses is None and handler is None:
             responses = [(status, headers or {}, json if json is not None else {})]
-        self.routes[(method.upper(), path)] = _Route(list(responses or []), handler)
-
-    def route_prefix(self, method: str, prefix: str, handler: Callable[[Recorded], tuple],
-                     concurrent: bool = False) -> None:
-        """Answer every ``method`` request under ``prefix`` (e.g. one order resource per id);
-        a ``concurrent`` handler answers several requests at once (it must be thread-safe)."""
-        self.prefix_routes[(method.upper(), prefix)] = _Route([], handler, concurrent=concurrent)
-
-    def calls_under(self, method: str, prefix: str) -> list[Recorded]:
-        return [r for r in self.requests if r.method == method.upper() and r.path.startswith(prefix)]
+        self.routes[(method.upper(), path)] = _Route(list(responses or []), handler, concurrent=concurrent)
 
     def calls(self, method: str, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method.upper() and r.path == path]
@@ -122,9 +113,7 @@ class FakeStore:
     def _answer(self, request: Recorded) -> tuple:
         with self._lock:
             self.requests.append(request)
-            route = self.routes.get((request.method, request.path)) or next(
-                (r for (method, prefix), r in self.prefix_routes.items()
-                 if method == request.method and request.path.startswith(prefix)), None)
+            route = self.routes.get((request.method, request.path))
             if route is None:
                 return 404, {}, {"message": f"no route {request.method} {request.path}"}
             route.calls += 1

@@ -35,7 +35,7 @@ from .base import (
     to_decimal,
     utc_naive,
 )
-from .http import HttpClient
+from .http import ApiError, HttpClient
 
 #: Order statuses in which the customer has paid (with ``date_paid`` set).
 PAID_STATUSES = {"processing", "completed"}
@@ -171,15 +171,40 @@ class WooCommerceClient(StockClient, StatusClient):
                 if g.get("enabled")]
 
 
+    #: ``orders/batch`` takes up to 100 items, like the products batch.
+    status_batch_size = 100
+
     def set_order_status(self, update: StatusUpdate) -> str:
-        """``PUT orders/<id>`` with the status; a tracking number goes as a note to the customer."""
-        self.http.request("PUT", f"orders/{update.external_id}", json={"status": update.status})
-        if update.tracking_number:
-            text = " ".join(filter(None, [update.carrier, update.tracking_number, update.tracking_url]))
-            self.http.post_json(f"orders/{update.external_id}/notes",
-                                {"note": f"Tracking: {text}", "customer_note": True})
-            return f"status {update.status}, tracking {update.tracking_number}"
-        return f"status {update.status}"
+        result = self.set_order_statuses([update])[update.external_id]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def set_order_statuses(self, updates: list[StatusUpdate]) -> dict[str, str | Exception]:
+        """``POST orders/batch`` with the statuses (per-item errors come back on their item);
+        a tracking number then goes as a note to the customer, one order at a time (notes have
+        no batch endpoint)."""
+        answer = self.http.post_json("orders/batch", {"update": [
+            {"id": int(u.external_id), "status": u.status} for u in updates]})
+        items = {str(item.get("id")): item for item in answer.get("update") or []}
+        results: dict[str, str | Exception] = {}
+        for update in updates:
+            error = (items.get(update.external_id) or {}).get("error")
+            if update.external_id not in items or error:
+                message = (error or {}).get("message") or "the store did not confirm this order"
+                results[update.external_id] = ApiError(f"WooCommerce refused order {update.external_id}: {message}")
+                continue
+            results[update.external_id] = f"status {update.status}"
+            if update.tracking_number:
+                text = " ".join(filter(None, [update.carrier, update.tracking_number, update.tracking_url]))
+                try:
+                    self.http.post_json(f"orders/{update.external_id}/notes",
+                                        {"note": f"Tracking: {text}", "customer_note": True})
+                except ApiError as exc:
+                    results[update.external_id] = exc
+                    continue
+                results[update.external_id] += f", tracking {update.tracking_number}"
+        return results
 
     #: WooCommerce refuses batches of more than 100 items (HTTP 413).
     stock_batch_size = 100

@@ -133,7 +133,7 @@ class TestConcurrentOutbox(BaseCase):
         self.store = FakeStore()
         self.store.start()
         self.addCleanup(self.store.stop)
-        self.store.route_prefix("PUT", "/wp-json/wc/v3/orders/", lambda r: (200, {}, {"status": r.json()["status"]}))
+        self.store.route("POST", "/wp-json/wc/v3/orders/batch", handler=lambda r: (200, {}, r.json()))
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             channel = env["sale.channel"].create({
@@ -173,11 +173,12 @@ class TestConcurrentOutbox(BaseCase):
         for thread in threads:
             thread.join()
         self.assertFalse(errors, errors)
-        calls = self.store.calls_under("PUT", "/wp-json/wc/v3/orders/")
-        self.assertEqual(len(calls), 40, "each message once")
+        items = [item for call in self.store.calls("POST", "/wp-json/wc/v3/orders/batch")
+                 for item in call.json()["update"]]
+        self.assertEqual(len(items), 40, "each message once")
         per_order = {}
-        for call in calls:
-            per_order.setdefault(call.path.rsplit("/", 1)[1], []).append(call.json()["status"])
+        for item in items:
+            per_order.setdefault(item["id"], []).append(item["status"])
         self.assertEqual(set(map(tuple, per_order.values())), {("processing", "completed")})
         with self.registry.cursor() as cr:
             cr.execute("SELECT state, count(*) FROM sale_channel_outbox WHERE channel_id = %s GROUP BY state",

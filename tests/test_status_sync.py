@@ -12,7 +12,11 @@ from odoo.tests import TransactionCase, tagged
 from .common import StockFixtures, StoreChannelFixtures
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "platforms" / "tests" / "data"
-ORDER_PATH = "/wp-json/wc/v3/orders/5821"
+BATCH_PATH = "/wp-json/wc/v3/orders/batch"
+
+
+def accept_batch(request):
+    return 200, {}, {"update": [dict(item) for item in request.json()["update"]]}
 
 
 @tagged("post_install", "-at_install")
@@ -35,7 +39,7 @@ class TestStatusSync(StoreChannelFixtures, StockFixtures, TransactionCase):
         super().setUp()
         self.store = self.start_store()
         self.channel.store_url = self.store.url
-        self.store.route("PUT", ORDER_PATH, handler=lambda r: (200, {}, dict(id=5821, **r.json())))
+        self.store.route("POST", BATCH_PATH, handler=accept_batch)
 
     # -- helpers --------------------------------------------------------
 
@@ -60,7 +64,7 @@ class TestStatusSync(StoreChannelFixtures, StockFixtures, TransactionCase):
         picking.button_validate()
 
     def sent_statuses(self):
-        return [call.json()["status"] for call in self.store.calls("PUT", ORDER_PATH)]
+        return [item["status"] for call in self.store.calls("POST", BATCH_PATH) for item in call.json()["update"]]
 
     def outbox(self, so):
         return self.env["sale.channel.outbox"].search([("sale_order_id", "=", so.id)], order="id")
@@ -99,7 +103,7 @@ class TestStatusSync(StoreChannelFixtures, StockFixtures, TransactionCase):
 
     def test_statuses_are_sent_in_order_and_survive_a_store_that_answers_500(self):
         self.channel.status_sync = "to_store"
-        self.store.route("PUT", ORDER_PATH, status=500, json={"message": "Internal Server Error"})
+        self.store.route("POST", BATCH_PATH, status=500, json={"message": "Internal Server Error"})
         so = self.cod_order()
         self.deliver_in_odoo(so)
         first, second = self.outbox(so)
@@ -111,13 +115,13 @@ class TestStatusSync(StoreChannelFixtures, StockFixtures, TransactionCase):
         self.assertIn("500", self.channel.last_error)
         self.assertGreater(first.next_attempt_at, fields.Datetime.now() + timedelta(minutes=1))
         self.assertEqual(second.attempts, 0, "the later status waits behind the earlier one")
-        self.assertEqual(len(self.store.calls("PUT", ORDER_PATH)), 2, "one call and one quick retry")
+        self.assertEqual(len(self.store.calls("POST", BATCH_PATH)), 2, "one call and one quick retry")
         # Still down at the next try; then the store answers.
         first.next_attempt_at = fields.Datetime.now() - timedelta(seconds=1)
         Outbox._cron_send()
         self.assertEqual((first.state, first.attempts), ("pending", 2))
         self.store.requests.clear()
-        self.store.route("PUT", ORDER_PATH, handler=lambda r: (200, {}, dict(id=5821, **r.json())))
+        self.store.route("POST", BATCH_PATH, handler=accept_batch)
         first.next_attempt_at = fields.Datetime.now() - timedelta(seconds=1)
         Outbox._cron_send()
         Outbox._cron_send()
@@ -137,15 +141,15 @@ class TestStatusSync(StoreChannelFixtures, StockFixtures, TransactionCase):
 
     def test_a_status_the_store_refuses_is_kept_as_failed_and_can_be_sent_again(self):
         self.channel.status_sync = "to_store"
-        self.store.route("PUT", ORDER_PATH, status=400, json={
-            "code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID.", "data": {"status": 400}})
+        self.store.route("POST", BATCH_PATH, json={"update": [{"id": 5821, "error": {
+            "code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID.", "data": {"status": 400}}}]})
         so = self.cod_order()
         self.env["sale.channel.outbox"]._cron_send()
         message = self.outbox(so)
         self.assertEqual(message.state, "failed")
         self.assertIn("Invalid ID.", message.last_error)
-        self.assertEqual(len(self.store.calls("PUT", ORDER_PATH)), 1, "a refusal is not retried by itself")
-        self.store.route("PUT", ORDER_PATH, handler=lambda r: (200, {}, dict(id=5821, **r.json())))
+        self.assertEqual(len(self.store.calls("POST", BATCH_PATH)), 1, "a refusal is not retried by itself")
+        self.store.route("POST", BATCH_PATH, handler=accept_batch)
         message.action_retry()
         self.env["sale.channel.outbox"]._cron_send()
         self.assertEqual(message.state, "sent")
@@ -308,3 +312,38 @@ class TestShopifyStatusSync(StoreChannelFixtures, StockFixtures, TransactionCase
         messages = self.env["sale.channel.outbox"].search([("sale_order_id", "=", so.id)], order="id")
         self.assertEqual([(m.store_status, m.state) for m in messages], [("partial", "sent"), ("fulfilled", "sent")])
         self.assertIn("TSHIRT-RED-M × 1", messages[0].result)
+
+
+@tagged("post_install", "-at_install")
+class TestStatusBatches(StoreChannelFixtures, StockFixtures, TransactionCase):
+    """Orders of one store go to it together, where its API takes a batch."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_store("woocommerce", name="Woo", api_login="ck", api_secret="cs", status_sync="to_store")
+        partner = cls.env["res.partner"].create({"name": "Batch customer"})
+        cls.orders = cls.env["sale.order"].create([{"partner_id": partner.id} for _ in range(3)])
+
+    def test_one_request_for_the_heads_of_several_orders_and_each_answer_on_its_own(self):
+        store = self.start_store()
+        self.channel.store_url = store.url
+
+        def batch(request):
+            items = request.json()["update"]
+            items[1] = {"id": items[1]["id"], "error": {"code": "woocommerce_rest_shop_order_invalid_id",
+                                                         "message": "Invalid ID."}}
+            return 200, {}, {"update": items}
+        store.route("POST", BATCH_PATH, handler=batch)
+        Outbox = self.env["sale.channel.outbox"]
+        messages = Outbox.create([{"channel_id": self.channel.id, "sale_order_id": order.id,
+                                   "external_id": str(9000 + i), "store_status": "completed"}
+                                  for i, order in enumerate(self.orders)])
+        later = Outbox.create({"channel_id": self.channel.id, "sale_order_id": self.orders[0].id,
+                               "external_id": "9000", "store_status": "cancelled"})
+        self.assertEqual(Outbox._cron_send(), 2)
+        self.assertEqual([len(c.json()["update"]) for c in store.calls("POST", BATCH_PATH)], [3],
+                         "one request for the three orders; the later status of order 9000 waits")
+        self.assertEqual(messages.mapped("state"), ["sent", "failed", "sent"])
+        self.assertIn("Invalid ID.", messages[1].last_error)
+        self.assertEqual(later.state, "pending")

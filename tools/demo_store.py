@@ -180,7 +180,12 @@ def main(argv=None):
                         help="also serve the demo IdoSell shop on this port, until stopped")
     args = parser.parse_args(argv)
     if args.idosell_port:
-        serve_idosell(args.idosell_port)
+        try:
+            serve_idosell(args.idosell_port)
+        except OSError as exc:
+            # Another demo store holds the port: the Connect orders still go.
+            print(f"demo IdoSell: cannot serve on port {args.idosell_port}: {exc}", file=sys.stderr)
+            args.idosell_port = 0
     if args.wait and not wait_for(args.url, args.wait):
         print(f"demo store: Odoo did not answer at {args.url}", file=sys.stderr)
         return 1

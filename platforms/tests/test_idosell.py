@@ -113,12 +113,15 @@ def test_a_wrong_key_is_an_authentication_error():
             list(ido.orders_since("2026-11-24T09:00:00Z"))
 
 
-def test_statuses_are_set_and_a_refusal_in_a_207_is_an_error():
+def test_statuses_go_in_one_request_and_a_207_names_the_refused_order():
     with FakeStore() as store:
         shop = FakeIdoSell(store, [])
         shop.refuse_status[4522] = "Status change not allowed"
         ido = client(store, datetime(2026, 11, 24))
-        assert ido.set_order_status(StatusUpdate("4521", "packed")) == "status packed"
+        results = ido.set_order_statuses([StatusUpdate("4521", "packed"), StatusUpdate("4522", "finished")])
+        assert len(store.calls("PUT", f"{shop.base}/orders/orders")) == 1
         with pytest.raises(ApiError, match="not allowed"):
             ido.set_order_status(StatusUpdate("4522", "finished"))
+    assert results["4521"] == "status packed"
+    assert isinstance(results["4522"], ApiError) and "not allowed" in str(results["4522"])
     assert shop.statuses == [(4521, "packed")]

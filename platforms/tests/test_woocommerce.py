@@ -191,14 +191,22 @@ def test_the_catalog_reads_products_in_pages_then_the_variations_of_variable_one
     assert by_sku["TSHIRT-RED-M"].ids()[:2] == ("152", "140") and by_sku["TSHIRT-RED-M"].quantity == 3
 
 
-def test_a_status_is_set_and_a_tracking_number_told_to_the_customer():
+def test_statuses_go_in_one_batch_and_a_tracking_number_to_the_customer():
     from platforms.base import StatusUpdate
     with FakeStore() as store:
-        store.route("PUT", "/wp-json/wc/v3/orders/727", handler=lambda r: (200, {}, dict(id=727, **r.json())))
+        def batch(request):
+            items = request.json()["update"]
+            return 200, {}, {"update": [items[0], {"id": items[1]["id"], "error": {
+                "code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID."}}]}
+        store.route("POST", "/wp-json/wc/v3/orders/batch", handler=batch)
         store.route("POST", "/wp-json/wc/v3/orders/727/notes", status=201, json={"id": 1})
         client = get("woocommerce").client({"store_url": store.url, "api_login": "k", "api_secret": "s"})
-        done = client.set_order_status(StatusUpdate("727", "completed", tracking_number="LV123", carrier="Omniva"))
-        status = store.calls("PUT", "/wp-json/wc/v3/orders/727")[0].json()
+        results = client.set_order_statuses([
+            StatusUpdate("727", "completed", tracking_number="LV123", carrier="Omniva"),
+            StatusUpdate("728", "completed")])
+        sent = store.calls("POST", "/wp-json/wc/v3/orders/batch")[0].json()
         note = store.calls("POST", "/wp-json/wc/v3/orders/727/notes")[0].json()
-    assert status == {"status": "completed"} and done == "status completed, tracking LV123"
+    assert sent == {"update": [{"id": 727, "status": "completed"}, {"id": 728, "status": "completed"}]}
+    assert results["727"] == "status completed, tracking LV123"
+    assert "Invalid ID." in str(results["728"])
     assert note == {"note": "Tracking: Omniva LV123", "customer_note": True}
