@@ -215,7 +215,7 @@ class WooCommerceClient(StockClient, StatusClient):
         found = {}
         for chunk in batches(sorted(set(skus)), 100):
             for response in self.http.pages("products", {"sku": ",".join(chunk), "per_page": 100, "page": 1},
-                                            next_page=_next_listing_page):
+                                            next_page=_next_page):
                 for product in response.json():
                     if product.get("sku"):
                         found[product["sku"]] = _store_item(product)
@@ -225,13 +225,13 @@ class WooCommerceClient(StockClient, StatusClient):
         """Every product with a SKU, then the variations of variable products (which the
         product listing names by id only)."""
         variable = []
-        for response in self.http.pages("products", {"per_page": 100, "page": 1}, next_page=_next_listing_page):
+        for response in self.http.pages("products", {"per_page": 100, "page": 1}, next_page=_next_page):
             products = response.json()
             variable += [p["id"] for p in products if p.get("type") == "variable"]
             yield [_store_item(p) for p in products if p.get("sku")]
         for parent in variable:
             path = f"products/{parent}/variations"
-            for response in self.http.pages(path, {"per_page": 100, "page": 1}, next_page=_next_listing_page):
+            for response in self.http.pages(path, {"per_page": 100, "page": 1}, next_page=_next_page):
                 yield [_store_item(dict(v, parent_id=v.get("parent_id") or parent))
                        for v in response.json() if v.get("sku")]
 
@@ -280,21 +280,15 @@ def _stock_item(update: StockUpdate) -> dict:
     return item
 
 
-def _next_listing_page(response, params):
-    total = int(response.headers.get("X-WP-TotalPages") or 1)
-    if params["page"] >= total:
-        return None
-    return response.request.url.split("?")[0], dict(params, page=params["page"] + 1)
-
-
 def _next_page(response, params):
+    """The next page of any listing (orders, products, variations), from ``X-WP-TotalPages``."""
     total = response.headers.get("X-WP-TotalPages")
     if total is not None:
         more = params["page"] < int(total)
     else:
         # Some hosts strip the header: a full page means there may be another.
         more = len(response.json()) >= params["per_page"]
-    return ("orders", dict(params, page=params["page"] + 1)) if more else None
+    return (response.request.url.split("?")[0], dict(params, page=params["page"] + 1)) if more else None
 
 
 def _amount(line: Mapping[str, Any], key: str, taxes_included: bool) -> Decimal:
