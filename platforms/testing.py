@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 
 @dataclass
@@ -223,9 +225,11 @@ class FakeIdoSell:
     it is being read.
     """
 
-    def __init__(self, store: FakeStore, orders: list[dict], version: str = "v6", api_key: str = "ido-key"):
+    def __init__(self, store: FakeStore, orders: list[dict], version: str = "v6", api_key: str = "ido-key",
+                 timezone_name: str = "Europe/Warsaw"):
         self.orders = orders
         self.api_key = api_key
+        self.zone = ZoneInfo(timezone_name)
         self.on_page: dict[int, Callable[[], None]] = {}
         self.statuses: list[tuple[int, str]] = []
         self.refuse_status: dict[int, str] = {}
@@ -263,6 +267,12 @@ class FakeIdoSell:
                 results.append({"orderSerialNumber": serial, "faultCode": 1, "faultString": self.refuse_status[serial]})
                 continue
             self.statuses.append((serial, item["orderStatus"]))
+            # As a shop does: the order takes the status, and is changed now (its wall time).
+            for order in self.orders:
+                if order["orderSerialNumber"] == serial:
+                    order["orderDetails"].update(
+                        orderStatus=item["orderStatus"],
+                        orderChangeDate=datetime.now(self.zone).strftime("%Y-%m-%d %H:%M:%S"))
             results.append({"orderSerialNumber": serial, "faultCode": 0, "faultString": ""})
         status = 207 if any(r["faultCode"] for r in results) else 200
         return status, {}, {"results": {"ordersResults": results}}
