@@ -7,8 +7,8 @@
     "website": "https://github.com/sale-inbox/sale_inbox",
     "author": "sale_inbox developers",
     "license": "LGPL-3",
-    "depends": ["sale_stock"],
-    "external_dependencies": {"python": ["requests", "lxml"]},
+    "depends": ["sale_management", "sale_stock"],
+    "external_dependencies": {"python": ["requests", "lxml", "tzdata"]},
     "data": [
         "security/sale_inbox_security.xml",
         "security/ir.model.access.csv",

@@ -27,6 +27,7 @@ class SaleChannelOutbox(models.Model):
     in order for each order, retried with back-off while the store fails, never lost."""
 
     _name = "sale.channel.outbox"
+    _inherit = ["sale.inbox.job"]
     _description = "Status Outbox Message"
     _order = "id desc"
     _rec_name = "store_status"
@@ -63,10 +64,10 @@ class SaleChannelOutbox(models.Model):
     def _cron_send(self, time_budget=240):
         """Send due messages, the oldest of each order first, until none is due."""
         deadline = fields.Datetime.now() + timedelta(seconds=time_budget)
-        commit = self.env["sale.inbox.order"]._commit_allowed()
+        commit = self._commit_allowed()
         sent = 0
         while fields.Datetime.now() < deadline:
-            messages = self.env["sale.inbox.order"]._claim_fresh(self._claim)
+            messages = self._claim_fresh(self._claim)
             if not messages:
                 break
             sent += messages._send()

@@ -6,6 +6,7 @@ class SaleChannelProduct(models.Model):
     """What a store knows a product by, and the last quantity it accepted for it."""
 
     _name = "sale.channel.product"
+    _inherit = ["sale.inbox.job"]
     _description = "Store Product"
     _order = "channel_id, sku"
     _rec_name = "sku"
@@ -83,7 +84,7 @@ class SaleChannelProduct(models.Model):
         queued = self.env.cr.rowcount
         if queued:
             self.invalidate_model(["push_queued"])
-            self.env["sale.inbox.order"]._trigger_job("sale_inbox.ir_cron_push_stock")
+            self._trigger_job("sale_inbox.ir_cron_push_stock")
         return queued
 
     @api.model

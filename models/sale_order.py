@@ -115,7 +115,7 @@ class SaleOrder(models.Model):
                                 "store_status": status})
         if messages:
             self.env["sale.channel.outbox"].sudo().create(messages)
-            self.env["sale.inbox.order"]._trigger_job("sale_inbox.ir_cron_send_outbox")
+            self.env["sale.inbox.job"]._trigger_job("sale_inbox.ir_cron_send_outbox")
 
     def _sale_inbox_tracking(self):
         """What was delivered so far by SKU, and the delivery's tracking number, carrier and

@@ -59,7 +59,7 @@ class TestSecurity(InboxFixtures, TransactionCase):
 
     def test_every_model_of_the_addon_has_access_rules_and_a_company_rule(self):
         models = self.env["ir.model"].search([("modules", "ilike", "sale_inbox"), ("transient", "=", False)])
-        abstract = {"sale.channel.stock", "sale.inbox.processor"}
+        abstract = {"sale.channel.stock", "sale.inbox.processor", "sale.inbox.job"}
         for model in models.filtered(lambda m: m.model.startswith(("sale.channel", "sale.inbox"))):
             if model.model in abstract:
                 continue

@@ -1,0 +1,141 @@
+"""How a channel recognises its deliveries: API keys, webhook addresses, cached look-ups."""
+import hmac
+import logging
+import secrets
+
+from odoo import _, api, fields, models, tools
+from odoo.exceptions import UserError
+
+from ..platforms.connect import key_digest
+from ..platforms.http import ApiError
+from .sale_channel import CONNECT_ORDERS_PATH, MANAGER, WEBHOOK_PATH
+
+_logger = logging.getLogger(__name__)
+
+
+class SaleChannel(models.Model):
+    _inherit = "sale.channel"
+
+    # Credentials: readable by Sales Inbox managers only.
+    api_key = fields.Char(
+        string="API Key",
+        groups=MANAGER,
+        copy=False,
+        default=lambda self: secrets.token_urlsafe(32),
+        help="The shop sends it as 'Authorization: Bearer <key>' with every request.",
+    )
+    store_url = fields.Char(
+        string="Store URL",
+        help="The store's address, e.g. https://my-shop.myshopify.com.",
+    )
+    api_login = fields.Char(
+        string="API Login",
+        groups=MANAGER,
+        copy=False,
+        help="Who Odoo is to the store's API (WooCommerce: the REST API consumer key).",
+    )
+    api_secret = fields.Char(
+        string="API Secret",
+        groups=MANAGER,
+        copy=False,
+        help="What Odoo uses to call the store's API (Shopify: the Admin API access token; "
+        "WooCommerce: the consumer secret).",
+    )
+    webhook_secret = fields.Char(
+        string="Webhook Signing Secret",
+        groups=MANAGER,
+        copy=False,
+        help="What the store signs its webhooks with (Shopify: the key shown under Settings → "
+        "Notifications → Webhooks, or the app's client secret for webhooks an app subscribes; "
+        "WooCommerce: the webhook's secret; PayPal: the webhook's ID). Deliveries with a wrong "
+        "signature are refused and nothing is stored.",
+    )
+    webhook_token = fields.Char(
+        copy=False,
+        readonly=True,
+        index=True,
+        default=lambda self: secrets.token_urlsafe(24),
+        help="Identifies the channel in its webhook URL.",
+    )
+    api_key_digest = fields.Char(
+        compute="_compute_api_key_digest", store=True, index=True, groups=MANAGER, copy=False
+    )
+    webhook_url = fields.Char(
+        string="Webhook URL",
+        compute="_compute_webhook_url",
+        help="Paste this address in the store's settings: orders are sent there.",
+    )
+
+    @api.depends("api_key")
+    def _compute_api_key_digest(self):
+        for channel in self:
+            channel.api_key_digest = key_digest(channel.api_key) if channel.api_key else False
+
+    @api.depends("platform")
+    def _compute_webhook_url(self):
+        base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        for channel in self:
+            channel.webhook_url = base_url.rstrip("/") + channel._webhook_path()
+
+    def _webhook_path(self):
+        self.ensure_one()
+        if self.platform == "connect":
+            return CONNECT_ORDERS_PATH
+        return f"{WEBHOOK_PATH}/{self.webhook_token}"
+
+    @api.model
+    def _find_by_api_key(self, token):
+        """The channel whose API key is ``token``, or an empty recordset."""
+        if not token:
+            return self.browse()
+        found = self._intake_credentials(key_digest(token))
+        if not found:
+            return self.browse()
+        channel_id, api_key = found
+        if not hmac.compare_digest(api_key.encode(), token.encode()):
+            return self.browse()
+        return self.browse(channel_id).sudo()
+
+    @api.model
+    @tools.ormcache("digest")
+    def _intake_credentials(self, digest):
+        """(channel id, API key) for a key digest; cached per process, because every
+        request of every store starts here. Any change to a channel clears it, in all
+        workers (Odoo signals registry cache invalidations through the database)."""
+        self.env.cr.execute(
+            "SELECT id, api_key FROM sale_channel WHERE api_key_digest = %s", (digest,)
+        )
+        row = self.env.cr.fetchone()
+        return tuple(row) if row else None
+
+    @api.model
+    def _find_by_webhook_token(self, token):
+        """The channel of a webhook URL, or an empty recordset."""
+        channel_id = self._webhook_channel_id(token) if token else None
+        return self.browse(channel_id).sudo() if channel_id else self.browse()
+
+    @api.model
+    @tools.ormcache("token")
+    def _webhook_channel_id(self, token):
+        self.env.cr.execute(
+            "SELECT id FROM sale_channel WHERE webhook_token = %s AND active", (token,)
+        )
+        row = self.env.cr.fetchone()
+        return row[0] if row else None
+
+    def action_register_webhook(self):
+        """Point the store's order notifications at this channel (where its API allows)."""
+        self.ensure_one()
+        client = self._api_client()
+        if not hasattr(client, "set_notifications"):
+            raise UserError(_("Create the webhook in the store's admin, as the steps above say."))
+        try:
+            client.set_notifications(self.webhook_url)
+        except ApiError as exc:
+            raise UserError(_("The store did not accept the address: %s", exc)) from exc
+        return self._notify(_("The store now sends its orders to %s.", self.webhook_url), "success")
+
+    def action_regenerate_api_key(self):
+        for channel in self:
+            channel.api_key = secrets.token_urlsafe(32)
+            channel.message_post(body=_("A new API key was generated; the old one no longer works."))

@@ -1,0 +1,366 @@
+"""Inventory and price sync: what each store is told is available, and at what price."""
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+from odoo import _, api, fields, models, tools
+from odoo.exceptions import UserError
+
+from ..platforms.base import StockUpdate
+from ..platforms.http import ApiError
+
+_logger = logging.getLogger(__name__)
+
+#: Platforms whose stock the sync sends.
+STOCK_PLATFORMS = ("shopify", "woocommerce", "mozello", "idosell")
+#: Hours before a run that is not Sync Now asks the store again for SKUs it did not know.
+UNKNOWN_SKU_RECHECK_HOURS = 20
+#: Hours after which a sync run still 'running' is taken as interrupted.
+SYNC_RUN_TIMEOUT_HOURS = 1
+
+
+class SaleChannel(models.Model):
+    _inherit = "sale.channel"
+
+    # Inventory sync (seed 000 and 003): what the store is told is available.
+    stock_warehouse_ids = fields.Many2many(
+        "stock.warehouse",
+        string="Stock From",
+        check_company=True,
+        help="Warehouses whose stock is summed for the store. Empty: the channel's warehouse.",
+    )
+    stock_reserve = fields.Float(
+        string="Reserve", digits="Product Unit of Measure",
+        help="Kept back from the store: subtracted from what is available.",
+    )
+    stock_threshold = fields.Float(
+        string="Threshold", digits="Product Unit of Measure",
+        help="Under this quantity the store is told 0, so that the last units are not oversold.",
+    )
+    stock_cap = fields.Float(
+        string="Cap", digits="Product Unit of Measure",
+        help="The store is never told more than this (0: no cap).",
+    )
+    stock_preview_product_id = fields.Many2one(
+        "product.product", string="Check a Product",
+        help="Shows what would be sent to the store for this product, and why.",
+    )
+    stock_preview = fields.Text(compute="_compute_stock_preview", string="Would Be Sent")
+
+    store_location = fields.Char(
+        string="Store Location",
+        help="Shopify keeps stock per location: the location's ID (gid://shopify/Location/…) the "
+        "quantities are sent to. Left empty, it is filled in at the first sync when the shop has "
+        "a single location.",
+    )
+    push_on_change = fields.Boolean(
+        string="Push on Change",
+        help="Within a minute or two of a stock move or an incoming order that changes a product's "
+        "availability, send that product's quantity to the store (only if it changed).",
+    )
+    sync_prices = fields.Boolean(
+        string="Price List Sync",
+        help="Also send each product's price from the pricelist below.",
+    )
+    sync_pricelist_id = fields.Many2one(
+        "product.pricelist", string="Price List", check_company=True,
+        help="Its currency should be the store's. Empty: the channel's pricelist.",
+    )
+    store_currency_id = fields.Many2one(
+        "res.currency", string="Store Currency",
+        help="The currency the store's prices are in. Prices are converted to it from the price "
+        "list's currency at today's rate. Empty: the price list's currency.",
+    )
+    store_prices_include_tax = fields.Boolean(
+        string="Store Prices Include Tax",
+        help="Send prices with the product's sales taxes included, as the store shows them.",
+    )
+    sync_daily = fields.Boolean(
+        string="Daily Auto Sync",
+        help="Every morning, send the store the available quantity of each of its products.",
+    )
+    sync_hour = fields.Integer(string="At (hour, UTC)", default=6)
+    sync_requested = fields.Boolean(readonly=True, copy=False)
+    last_sync_date = fields.Date(readonly=True, copy=False)
+    store_product_ids = fields.One2many("sale.channel.product", "channel_id", string="Store Products")
+    sync_ids = fields.One2many("sale.channel.sync", "channel_id", string="Sync Runs")
+    sync_progress = fields.Integer(
+        compute="_compute_sync_progress", string="Sync Progress",
+        help="How far the running stock sync is, in percent of its API requests.")
+    sync_running = fields.Boolean(compute="_compute_sync_progress")
+    store_product_count = fields.Integer(compute="_compute_store_product_count", string="Store Product Count")
+
+    def _compute_stock_preview(self):
+        Stock = self.env["sale.channel.stock"]
+        for channel in self:
+            product = channel.stock_preview_product_id
+            channel.stock_preview = Stock._explain(channel, product) if product else False
+
+    def _compute_sync_progress(self):
+        since = fields.Datetime.now() - timedelta(hours=SYNC_RUN_TIMEOUT_HOURS)
+        running = {
+            run.channel_id.id: run.progress
+            for run in self.env["sale.channel.sync"].search(
+                [("channel_id", "in", self.ids), ("state", "=", "running"), ("started_at", ">=", since)],
+                order="started_at")
+        }
+        for channel in self:
+            channel.sync_running = channel.id in running
+            channel.sync_progress = running.get(channel.id, 0)
+
+    def _compute_store_product_count(self):
+        counts = dict(self.env["sale.channel.product"]._read_group(
+            [("channel_id", "in", self.ids)], ["channel_id"], ["__count"]))
+        for channel in self:
+            channel.store_product_count = counts.get(channel, 0)
+
+    def action_view_store_products(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("sale_inbox.sale_channel_product_action")
+        action["domain"] = [("channel_id", "=", self.id)]
+        action["context"] = {"default_channel_id": self.id}
+        return action
+
+    @api.model
+    @tools.ormcache()
+    def _push_on_change_company_ids(self):
+        """Companies with a channel that pushes stock on change: intake queues the SKUs of a
+        new order only for them, so that it costs nothing to everyone else."""
+        self.flush_model(["push_on_change", "active", "state", "company_id"])
+        self.env.cr.execute(
+            "SELECT DISTINCT company_id FROM sale_channel WHERE push_on_change AND active AND state = 'connected'")
+        return frozenset(row[0] for row in self.env.cr.fetchall())
+
+    def action_sync_now(self):
+        """Queue a stock sync for the sync job, which reports its progress while it runs."""
+        for channel in self:
+            channel._check_takes_stock()
+        self.write({"sync_requested": True})
+        self.env.ref("sale_inbox.ir_cron_sync_stock").sudo()._trigger()
+        return self._notify(_("The stock sync has started; its run appears under Sync Runs."), "info")
+
+    def _check_takes_stock(self):
+        if self.platform not in STOCK_PLATFORMS:
+            raise UserError(_("%s takes no stock from Odoo.", self._platform().label))
+
+    @api.model
+    def _cron_sync_stock(self):
+        """Sync Now requests and the daily runs, one channel after the other."""
+        now = fields.Datetime.now()
+        channels = self.search([("state", "=", "connected"), ("platform", "in", STOCK_PLATFORMS), "|",
+                                ("sync_requested", "=", True), ("sync_daily", "=", True)])
+        due = channels.filtered(lambda c: c.sync_requested or (
+            now.hour >= c.sync_hour and c.last_sync_date != now.date()))
+        commit = self._commit_allowed()
+        for done, channel in enumerate(due):
+            channel._sync_stock("manual" if channel.sync_requested else "daily", commit=commit)
+            channel.write({"sync_requested": False, "last_sync_date": now.date()})
+            self.env["ir.cron"]._notify_progress(done=done + 1, remaining=len(due) - done - 1)
+            if commit:
+                self.env.cr.commit()
+
+    @api.model
+    def _cron_push_stock(self):
+        """Push on Change: send the SKUs that stock moves and incoming orders queued."""
+        channels = self.search([("push_on_change", "=", True), ("state", "=", "connected"),
+                                ("platform", "in", STOCK_PLATFORMS)])
+        commit = self._commit_allowed()
+        for channel in channels:
+            rows = self._claim_fresh(self.env["sale.channel.product"]._claim_queued, channel)
+            if rows:
+                channel._sync_stock("push", rows=rows, commit=commit)
+            if commit:
+                self.env.cr.commit()
+
+    def _sync_stock(self, trigger="manual", rows=None, force=False, commit=False):
+        """Send the store what changed since it last accepted a quantity; returns the run.
+
+        ``rows`` limits the run to these store products (all mapped ones otherwise, after
+        learning the ids of new SKUs); ``force`` sends them even when unchanged. Each API
+        request's answer is recorded as it comes, so a failure loses only what was not sent;
+        with ``commit`` (the cron), each is committed, which also shows the progress."""
+        self.ensure_one()
+        self._check_takes_stock()
+        self._close_interrupted_runs()
+        run = self.env["sale.channel.sync"].create({"channel_id": self.id, "trigger": trigger})
+        if commit:
+            self.env.cr.commit()
+        client = None
+        unknown = set()
+        try:
+            client = self._stock_client()
+            if rows is None:
+                unknown = self._learn_store_products(client, recheck=trigger == "manual")
+                rows = self.store_product_ids.filtered(lambda r: r.state == "mapped")
+            else:
+                rows = rows.filtered(lambda r: r.state == "mapped")
+            changed, prices = self._stock_changes(rows, force)
+            requests = client.stock_requests([update for _row, update in changed])
+        except (ApiError, UserError) as exc:
+            return self._sync_failed(run, client, exc, rows or self.env["sale.channel.product"])
+        run.write({"checked": len(rows), "changed": len(changed)})
+        row_of = {update.sku: row for row, update in changed}
+        sent = failed = 0
+        refused_all = []
+        for done, request in enumerate(requests):
+            try:
+                results = client.push_stock(request)
+            except ApiError as exc:
+                unsent = self.env["sale.channel.product"].browse(
+                    [row_of[u.sku].id for later in requests[done:] for u in later])
+                return self._sync_failed(run, client, exc, unsent, sent=sent, failed=failed)
+            accepted = [(row_of[u.sku], u) for u in request if results.get(u.sku, "not sent") is None]
+            refused = [(row_of[u.sku], results.get(u.sku) or "not sent") for u in request
+                       if results.get(u.sku, "not sent") is not None]
+            self.env["sale.channel.product"]._record_accepted(accepted)
+            self.env["sale.channel.product"]._record_refused(refused)
+            sent, failed = sent + len(accepted), failed + len(refused)
+            refused_all += refused
+            run.write({"sent": sent, "failed": failed, "api_calls": client.http.calls,
+                       "progress": round(100 * (done + 1) / len(requests))})
+            if commit:
+                self.env.cr.commit()
+        message = []
+        if unknown:
+            message.append(_("Not in the store (%(count)s): %(skus)s", count=len(unknown),
+                             skus=", ".join(sorted(unknown)[:50])))
+        if refused_all:
+            message.append(_("Refused: %s", "; ".join(f"{row.sku}: {why}" for row, why in refused_all[:50])))
+        run.write({"state": "done", "finished_at": fields.Datetime.now(), "progress": 100,
+                   "api_calls": client.http.calls, "message": "\n".join(message) or False})
+        if not refused_all:
+            self.write({"last_error": False, "last_error_date": False})
+        return run
+
+    def _close_interrupted_runs(self):
+        """A run still 'running' after an hour was cut short (the worker stopped): say so, so
+        that neither the run list nor the progress bar shows it running for ever."""
+        stale = self.env["sale.channel.sync"].search([
+            ("channel_id", "in", self.ids), ("state", "=", "running"),
+            ("started_at", "<", fields.Datetime.now() - timedelta(hours=SYNC_RUN_TIMEOUT_HOURS))])
+        stale.write({"state": "failed", "finished_at": fields.Datetime.now(),
+                     "message": _("Interrupted: the run stopped before it finished.")})
+
+    def _sync_failed(self, run, client, exc, unsent, sent=0, failed=0):
+        """Nothing unsent is marked as sent; with Push on Change it is queued again."""
+        _logger.warning("Sales channel %s: stock sync failed: %s", self.id, exc)
+        run.write({"state": "failed", "finished_at": fields.Datetime.now(), "message": str(exc),
+                   "sent": sent, "failed": failed, "api_calls": client.http.calls if client else 0})
+        self.write({"last_error": str(exc), "last_error_date": fields.Datetime.now()})
+        if self.push_on_change and unsent:
+            unsent.write({"push_queued": True})
+        return run
+
+    def _stock_client(self):
+        """The API client, knowing where the store keeps stock (Shopify: a location, chosen
+        by itself when the shop has only one)."""
+        client = self._api_client()
+        if self.platform == "shopify" and not self.store_location:
+            locations = client.locations()
+            if len(locations) != 1:
+                raise UserError(_("Choose the Shopify location the stock is sent to: %s",
+                                  ", ".join(f"{name} ({ref})" for ref, name in locations) or _("none found")))
+            self.store_location = locations[0][0]
+            client = self._api_client()
+        return client
+
+    def _stock_changes(self, rows, force=False):
+        """[(row, StockUpdate)] for the rows whose quantity or price is not what the store last
+        accepted (all of them with ``force``), and the prices."""
+        available = self.env["sale.channel.stock"]._available(self, rows.product_id.ids)
+        prices = self._store_prices(rows.product_id) if self.sync_prices else {}
+        changed = []
+        for row in rows:
+            quantity = available.get(row.product_id.id, 0.0)
+            price = prices.get(row.product_id.id)
+            if force or not row.last_sync_at or row.last_quantity != quantity or (
+                    price is not None and round(row.last_price, 2) != price):
+                changed.append((row, StockUpdate(
+                    row.sku, Decimal(str(quantity)), row.remote_id or "", row.remote_parent_id or "",
+                    Decimal(str(price)) if price is not None else None, row.remote_inventory_id or "")))
+        return changed, prices
+
+    def _odoo_skus(self):
+        """{SKU: product} of the products this channel may sell (with a SKU)."""
+        products = self.env["product.product"].search_fetch(
+            [("default_code", "!=", False), ("company_id", "in", [False, self.company_id.id]),
+             ("sale_ok", "=", True)], ["default_code"])
+        return {p.default_code: p for p in products}
+
+    def _learn_store_products(self, client, recheck=True):
+        """Map the SKUs of Odoo's products to the store's ids, asking the store (in pages) for
+        new SKUs, and for those it did not know: always with ``recheck`` (Sync Now), otherwise
+        once a day, so that products not sold online do not cost look-ups at every run.
+        Returns the SKUs the store does not know."""
+        known = {row.product_id.id: row for row in self.store_product_ids if row.product_id}
+        stale = fields.Datetime.now() - timedelta(hours=UNKNOWN_SKU_RECHECK_HOURS)
+        to_ask = [p for p in self._odoo_skus().values()
+                  if p.id not in known or (known[p.id].state == "not_in_store" and (
+                      recheck or not known[p.id].checked_at or known[p.id].checked_at < stale))]
+        if to_ask:
+            found = client.find_skus([p.default_code for p in to_ask])
+            self._map_store_items(to_ask, found, known)
+            Row = self.env["sale.channel.product"]
+            Row.flush_model()
+            self.env.cr.execute(
+                "UPDATE sale_channel_product SET checked_at = %s WHERE channel_id = %s AND product_id = ANY(%s)",
+                (fields.Datetime.now(), self.id, [p.id for p in to_ask]))
+            Row.invalidate_model(["checked_at"])
+        return set(self.store_product_ids.filtered(lambda r: r.state == "not_in_store").mapped("sku"))
+
+    def _map_store_items(self, products, found, known):
+        """Create or update the store product rows of ``products`` from the store's items."""
+        new_rows = []
+        for product in products:
+            item = found.get(product.default_code)
+            values = {"sku": product.default_code, "state": "mapped" if item else "not_in_store",
+                      "remote_id": item.remote_id if item else False,
+                      "remote_parent_id": item.remote_parent_id or False if item else False,
+                      "remote_inventory_id": item.inventory_id or False if item else False}
+            row = known.get(product.id)
+            if row is None:
+                new_rows.append(dict(values, channel_id=self.id, product_id=product.id))
+            elif item and (row.state != "mapped" or (row.remote_id, row.remote_parent_id or "",
+                                                     row.remote_inventory_id or "") != item.ids()):
+                row.write(values)
+            elif not item and row.state == "mapped":
+                row.write(values)
+        return self.env["sale.channel.product"].create(new_rows)
+
+    def action_reconcile(self):
+        """Read every product of the store with its quantity, compare with what Odoo would
+        send, and list where they disagree (and the SKUs only one side knows)."""
+        self.ensure_one()
+        self._check_takes_stock()
+        client = self._stock_client()
+        try:
+            items = {item.sku: item for page in client.catalog() for item in page}
+        except ApiError as exc:
+            self.write({"last_error": str(exc), "last_error_date": fields.Datetime.now()})
+            raise UserError(_("The store did not answer: %s", exc)) from exc
+        self.env["sale.channel.product"]._reconcile(self, items)
+        action = self.env["ir.actions.act_window"]._for_xml_id("sale_inbox.sale_channel_product_action")
+        action["domain"] = [("channel_id", "=", self.id)]
+        action["context"] = {"search_default_differences": 1, "default_channel_id": self.id}
+        return action
+
+    def _store_prices(self, products):
+        """{product id: price the store should show}, in the store's currency, to the cent."""
+        pricelist = self.sync_pricelist_id or self.pricelist_id
+        if pricelist:
+            prices = pricelist._get_products_price(products, 1.0)
+            currency = pricelist.currency_id
+        else:
+            prices = {p.id: p.lst_price for p in products}
+            currency = self.company_id.currency_id
+        store_currency = self.store_currency_id or currency
+        # One rate for the catalog: converting price by price would read the rates each time.
+        rate = currency._get_conversion_rate(currency, store_currency, self.company_id, fields.Date.today())
+        prices = {pid: price * rate for pid, price in prices.items()}
+        if self.store_prices_include_tax:
+            # Tax computed in the store's currency, so its rounding is the store's own.
+            for product in products:
+                taxes = product.taxes_id._filter_taxes_by_company(self.company_id)
+                prices[product.id] = taxes.compute_all(
+                    prices[product.id], store_currency, 1.0, product=product)["total_included"]
+        return {pid: store_currency.round(price) for pid, price in prices.items()}

@@ -1,0 +1,103 @@
+"""Reading orders from the store's API: Import Orders and the poll for missed orders."""
+import json
+import logging
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..platforms import InvalidPayload
+from ..platforms.http import ApiError
+
+_logger = logging.getLogger(__name__)
+
+#: Minutes the poll reads back before its watermark, for changes committed out of order.
+POLL_OVERLAP_MINUTES = 10
+
+
+class SaleChannel(models.Model):
+    _inherit = "sale.channel"
+
+    poll_orders = fields.Boolean(
+        string="Poll for Missed Orders",
+        help="Every 15 minutes, read the orders changed in the store since the last poll: "
+        "whatever a webhook missed comes in the same way, never twice.",
+    )
+    poll_watermark = fields.Datetime(
+        string="Polled Up To", copy=False,
+        help="Newest change the poll has stored; the next poll reads from a little before it.",
+    )
+
+    def _import_orders(self, since, commit_pages=False):
+        """Put every order changed in the store since ``since`` through intake, page by page.
+
+        The same intake as webhooks, so an order a webhook brought is recognised (same
+        content: nothing happens; changed content: a pending delivery). Returns counts and
+        the newest change seen, which the poll keeps as its watermark.
+        """
+        self.ensure_one()
+        client = self._api_client()
+        if not hasattr(client, "orders_since"):
+            raise UserError(_("%s has no list of orders to read: its orders come by webhook only.",
+                              self._platform().label))
+        platform = self._platform()
+        Inbox = self.env["sale.inbox.order"].sudo()
+        counts = {"created": 0, "known": 0, "unreadable": 0}
+        newest = None
+        for page in client.orders_since(since.strftime("%Y-%m-%dT%H:%M:%SZ")):
+            for data in page:
+                body = json.dumps(data).encode()
+                try:
+                    delivery = platform.parse(body, "application/json")
+                except InvalidPayload as exc:
+                    Inbox._keep_unreadable(self, body, "application/json", exc)
+                    counts["unreadable"] += 1
+                    continue
+                _order_id, created = Inbox._intake(self, delivery, body, "application/json")
+                counts["created" if created else "known"] += 1
+                changed = platform.changed_at(data)
+                if changed and (newest is None or changed > newest):
+                    newest = changed
+            # The watermark moves only once the page is stored, and page by page only when
+            # the store lists orders by change time (else at the end of a complete read).
+            if commit_pages and newest and getattr(client, "sorted_by_change", True):
+                self.sudo().poll_watermark = newest
+            if commit_pages and self._commit_allowed():
+                self.env.cr.commit()
+        complete_up_to = getattr(client, "complete_up_to", None)
+        if complete_up_to and (newest is None or complete_up_to > newest):
+            newest = complete_up_to
+            if commit_pages:
+                self.sudo().poll_watermark = newest
+        return counts, newest
+
+    @api.model
+    def _cron_poll_orders(self):
+        """Catch what webhooks missed: orders changed since the watermark, with overlap."""
+        channels = self.search([("poll_orders", "=", True), ("state", "=", "connected"),
+                                ("platform", "not in", ("connect", "paypal"))])
+        for channel in channels:
+            since = (channel.poll_watermark or fields.Datetime.now() - timedelta(days=1)) \
+                - timedelta(minutes=POLL_OVERLAP_MINUTES)
+            commit = self._commit_allowed()
+            try:
+                counts, _newest = channel._import_orders(since, commit_pages=True)
+            except (ApiError, UserError) as exc:
+                # What earlier pages stored is committed; the error is shown on the channel.
+                channel.write({"last_error": str(exc), "last_error_date": fields.Datetime.now()})
+                _logger.warning("Sales channel %s: order poll failed: %s", channel.id, exc)
+            else:
+                if counts["created"]:
+                    _logger.info("Sales channel %s: the poll found %s orders webhooks had not brought",
+                                 channel.id, counts["created"])
+                    self.env.ref("sale_inbox.ir_cron_process_inbox")._trigger()
+            if commit:
+                self.env.cr.commit()
+
+    @api.onchange("platform")
+    def _onchange_platform(self):
+        # WooCommerce never retries a failed webhook: polling is its safety net. IdoSell has
+        # no webhooks at all: polling is how its orders come.
+        self.poll_orders = self.platform in ("woocommerce", "idosell")
+        if self.platform == "idosell" and not self.store_timezone:
+            self.store_timezone = "Europe/Warsaw"
