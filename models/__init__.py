@@ -16,6 +16,8 @@ from . import sale_inbox_delivery
 from . import sale_inbox_order
 from . import sale_inbox_order_intake
 from . import sale_inbox_processor
+from . import sale_inbox_processor_build
+from . import sale_inbox_processor_money
 from . import sale_order
 from . import stock_move
 from . import stock_picking

@@ -35,12 +35,22 @@ STEPS = [
     ("post", "Posting the invoice"),
     ("payment", "Payment"),
     ("email", "E-mail"),
+    ("process", "Processing"),
 ]
+
+def clean_text(text):
+    """``text`` without what PostgreSQL cannot store in a text column (NUL characters, lone
+    surrogates), so that recording an error can never fail because of the error's words."""
+    text = str(text).replace("\x00", "\N{REPLACEMENT CHARACTER}")
+    return text.encode("utf-8", "replace").decode("utf-8")
+
 
 #: Orders one cron transaction claims and commits together.
 BATCH_SIZE = 25
 #: Seconds a cron run keeps claiming batches before it yields to the next run.
 CRON_TIME_BUDGET = 240
+#: Runs of the cron an order may crash before it is parked in error for a person to Retry.
+MAX_PROCESS_ATTEMPTS = 3
 
 
 class SaleInboxOrder(models.Model):
@@ -147,6 +157,7 @@ class SaleInboxOrder(models.Model):
         )
         return self.browse([row[0] for row in self.env.cr.fetchall()])
 
+    @api.model
     def _cron_process(self, batch_size=BATCH_SIZE, time_budget=CRON_TIME_BUDGET):
         """Process the inbox, one committed batch after another."""
         cron = self.env["ir.cron"]
@@ -156,17 +167,70 @@ class SaleInboxOrder(models.Model):
             batch = self._claim_fresh(self._claim, batch_size)
             if not batch:
                 break
-            self.env["sale.inbox.processor"]._process(batch, automatic=True)
+            batch._process_isolated(automatic=True)
             done += len(batch)
             remaining = self._pending_count()
             cron._notify_progress(done=done, remaining=remaining)
             if self._commit_allowed():
+                # Each batch is durable on its own: a later batch that fails (or a worker
+                # that stops) never undoes the sales documents made for this one.
                 self.env.cr.commit()
             else:
                 break
         if done:
             _logger.info("Sales Inbox: %s orders processed by the cron", done)
         return done
+
+    def _process_isolated(self, automatic=True):
+        """Process these locked orders so that nothing one of them raises stops the others.
+
+        The processor already isolates each step; what still escapes it (an error while
+        recording an error, a bug in an extension, …) rolls the batch back and the orders are
+        run again one by one. An order that crashes keeps its error and is tried again by the
+        next run, up to ``MAX_PROCESS_ATTEMPTS`` runs, then parked in error for a person to
+        Retry. A click (``automatic=False``) parks it at once: the person is looking at it."""
+        self._count_attempt()
+        processor = self.env["sale.inbox.processor"]
+        try:
+            with self.env.cr.savepoint():
+                processor._process(self, automatic=automatic)
+            return
+        except Exception as exc:  # noqa: BLE001 -- whatever it is, only its order stops
+            processor._reraise_if_concurrency(exc)
+            if len(self) == 1:
+                self._processing_crashed(exc, park=not automatic)
+                return
+            _logger.warning("Sales Inbox: a batch of %s orders failed as a whole (%s); running them one by one",
+                            len(self), type(exc).__name__)
+        for order in self:
+            try:
+                with self.env.cr.savepoint():
+                    processor._process(order, automatic=automatic)
+            except Exception as exc:  # noqa: BLE001
+                processor._reraise_if_concurrency(exc)
+                order._processing_crashed(exc, park=not automatic)
+
+    def _count_attempt(self):
+        """One more processing attempt for the orders that processing will act on; counted
+        outside the batch's savepoint, so that a crash still counts."""
+        todo = self.filtered(lambda o: o.state in ("new", "waiting_payment"))
+        if not todo:
+            return
+        self.env.cr.execute(
+            "UPDATE sale_inbox_order SET attempt_count = attempt_count + 1 WHERE id IN %s",
+            (tuple(todo.ids),),
+        )
+        todo.invalidate_recordset(["attempt_count"])
+
+    def _processing_crashed(self, exc, park=False):
+        self.ensure_one()
+        _logger.exception("Sales Inbox order %s crashed during processing (attempt %s)", self.id, self.attempt_count)
+        message = self.env._("Unexpected error: %(error)s", error=clean_text(f"{type(exc).__name__}: {exc}"))
+        if park or self.attempt_count >= MAX_PROCESS_ATTEMPTS:
+            self._fail("process", message)
+        else:
+            # Kept as it was, with the error visible: the next run tries it again.
+            self.with_context(sale_inbox_internal=True).write({"error_message": message})
 
     @api.model
     def _pending_count(self):
@@ -202,7 +266,7 @@ class SaleInboxOrder(models.Model):
         if not todo:
             raise UserError(_("Only new orders (or orders waiting for payment) can be processed."))
         todo._lock_for_manual_processing()
-        self.env["sale.inbox.processor"]._process(todo, automatic=False)
+        todo._process_isolated(automatic=False)
         return True
 
     def action_retry(self):
@@ -213,7 +277,7 @@ class SaleInboxOrder(models.Model):
             raise UserError(_("Only orders in error or waiting for review can be retried."))
         todo._lock_for_manual_processing()
         todo.write({"state": "new", "failed_step": False, "error_message": False})
-        self.env["sale.inbox.processor"]._process(todo, automatic=False)
+        todo._process_isolated(automatic=False)
         return True
 
     def action_accept_difference(self):
@@ -231,9 +295,7 @@ class SaleInboxOrder(models.Model):
                 )
             )
         todo.write({"state": "new", "failed_step": False, "error_message": False})
-        self.env["sale.inbox.processor"].with_context(sale_inbox_accept_difference=True)._process(
-            todo, automatic=False
-        )
+        todo.with_context(sale_inbox_accept_difference=True)._process_isolated(automatic=False)
         return True
 
     def action_cancel(self):
@@ -288,14 +350,13 @@ class SaleInboxOrder(models.Model):
 
     def _fail(self, step, message, state="error"):
         """Stop the order at ``step``: kept, visible and retryable."""
-        _logger.info(
-            "Sales Inbox order %s (channel %s) stopped at %s: %s",
-            self.mapped("name"), self.channel_id.ids, step, message,
-        )
+        message = clean_text(message)
+        # Ids only: the message may quote the customer's data.
+        _logger.info("Sales Inbox orders %s (channel %s) stopped at %s", self.ids, self.channel_id.ids, step)
         self.with_context(sale_inbox_internal=True).write(
             {"state": state, "failed_step": step, "error_message": message}
         )
-        label = dict(STEPS).get(step, step)
+        label = dict(self._fields["failed_step"]._description_selection(self.env)).get(step, step)
         # Translated once, here: inside a comprehension _() cannot find the language.
-        note = _("Stopped at %(step)s: %(message)s", step=label, message=message)
+        note = self.env._("Stopped at %(step)s: %(message)s", step=label, message=message)
         self._message_log_batch({order.id: note for order in self})
