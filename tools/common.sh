@@ -172,7 +172,7 @@ db_exists() { [ "$(psql -d postgres -tAc "select 1 from pg_database where datnam
 # fresh test database costs seconds rather than a minute.
 ensure_template() {
     local with_demo=$1 key template
-    key=$( { cat "$ODOO_SRC/odoo/release.py"; grep -A3 '"depends"' "$ROOT/__manifest__.py"; echo "$with_demo"; } | sha1sum | cut -c1-10)
+    key=$( { cat "$ODOO_SRC/odoo/release.py"; grep -A3 '"depends"' "$ROOT/__manifest__.py"; echo "$with_demo ${TEMPLATE_EXTRA_MODULES:-}"; } | sha1sum | cut -c1-10)
     template="sale_inbox_tmpl_$key"
     if ! db_exists "$template"; then
         say "Building the template database $template (the addon's dependencies, once)"
@@ -180,6 +180,7 @@ ensure_template() {
         [ "$with_demo" = demo ] && demo_flag=()
         local deps
         deps=$("$VENV/bin/python" -c "import ast,sys; print(','.join(ast.literal_eval(open(sys.argv[1]).read())['depends']))" "$ROOT/__manifest__.py")
+        deps="$deps${TEMPLATE_EXTRA_MODULES:+,$TEMPLATE_EXTRA_MODULES}"
         dropdb --if-exists "$template.partial" 2>/dev/null || true
         odoo_bin -d "$template.partial" -i "$deps" "${demo_flag[@]}" --stop-after-init --log-level=warn \
             || die "could not install $deps"
