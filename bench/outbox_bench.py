@@ -6,7 +6,8 @@ Makes N confirmed sales orders of a WooCommerce channel with status sync to the 
 prints: the time and queries of putting their status changes in the outbox (what the
 confirmation pays inside its own transaction), and the messages sent per second by the outbox
 job to a fake WooCommerce on 127.0.0.1 that answers each request (a batch of up to 100 orders)
-after the given latency, with 1, 2 and 4 job workers sharing the outbox through row locks. Everything it made is deleted at the end.
+after the given latency, with 1, 2 and 4 job workers sharing the outbox through row locks.
+Everything it made is deleted at the end.
 """
 import argparse
 import pathlib

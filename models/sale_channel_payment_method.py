@@ -19,7 +19,6 @@ class SaleChannelPaymentMethod(models.Model):
     name = fields.Char(string="Label", required=True)
     journal_id = fields.Many2one(
         "account.journal",
-        string="Journal",
         check_company=True,
         domain="[('type', 'in', ('bank', 'cash'))]",
         help="The bank, cash or merchant account that receives the money.",

@@ -8,8 +8,8 @@ import pathlib
 import threading
 
 from odoo import SUPERUSER_ID, api
-from odoo.service.model import retrying
 from odoo.modules.registry import Registry
+from odoo.service.model import retrying
 from odoo.tests import BaseCase, tagged
 from odoo.tests.common import get_db_name
 

@@ -82,7 +82,7 @@ def demo_orders():
         make_order(1002, jonas, [("SI-CAP", 1, Decimal(0))]),
         make_order(1003, mari, [("SI-TEE", 2, Decimal(0)), ("SI-CAP", 2, Decimal("3.60"))]),
         make_order(1004, anna, [("SI-MUG", 4, Decimal(0))], payment="cod", paid=False),
-        # The store rounded its tax differently: a cent off, so it waits for review (seed 000).
+        # The store rounded its tax differently: a cent off, so it waits for review.
         make_order(1005, jonas, [("SI-TEE", 1, Decimal(0))], total_offset=Decimal("0.01")),
         # A payment method nobody has mapped yet: it is learnt, and the order waits for the mapping.
         make_order(1006, mari, [("SI-MUG", 1, Decimal(0))], payment="banklink"),
