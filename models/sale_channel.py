@@ -1,10 +1,12 @@
 import logging
 
+from markupsafe import Markup
 from odoo import Command, _, api, fields, models
 from odoo.addons.base.models.res_partner import _tz_get
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 
 from .. import platforms
+from ..platforms import CAPABILITIES, CREDENTIAL_FIELDS
 from ..platforms.http import ApiError
 
 _logger = logging.getLogger(__name__)
@@ -29,14 +31,7 @@ class SaleChannel(models.Model):
     name = fields.Char(required=True, tracking=True)
     sequence = fields.Integer(default=10)
     platform = fields.Selection(
-        selection=[
-            ("connect", "Connect"),
-            ("shopify", "Shopify"),
-            ("woocommerce", "WooCommerce"),
-            ("mozello", "Mozello"),
-            ("paypal", "PayPal Checkout"),
-            ("idosell", "IdoSell"),
-        ],
+        selection="_platform_selection",
         required=True,
         default="connect",
         tracking=True,
@@ -155,9 +150,71 @@ class SaleChannel(models.Model):
     last_error = fields.Text(readonly=True, copy=False)
     last_error_date = fields.Datetime(readonly=True, copy=False)
 
+    # What the platform can do (its can_* flags), for views and checks.
+    support_test_connection = fields.Boolean(compute="_compute_support_fields")
+    support_poll_orders = fields.Boolean(compute="_compute_support_fields")
+    support_sync_stock = fields.Boolean(compute="_compute_support_fields")
+    support_sync_prices = fields.Boolean(compute="_compute_support_fields")
+    support_reconcile_stock = fields.Boolean(compute="_compute_support_fields")
+    support_send_status = fields.Boolean(compute="_compute_support_fields")
+    support_read_status = fields.Boolean(compute="_compute_support_fields")
+    support_list_payment_methods = fields.Boolean(compute="_compute_support_fields")
+    support_register_webhook = fields.Boolean(compute="_compute_support_fields")
+    # The label each credential field has for the platform; empty when it does not use it.
+    api_key_label = fields.Char(compute="_compute_credential_labels")
+    store_url_label = fields.Char(compute="_compute_credential_labels")
+    api_login_label = fields.Char(compute="_compute_credential_labels")
+    api_secret_label = fields.Char(compute="_compute_credential_labels")
+    webhook_secret_label = fields.Char(compute="_compute_credential_labels")
+    store_timezone_label = fields.Char(compute="_compute_credential_labels")
+    store_location_label = fields.Char(compute="_compute_credential_labels")
+    credentials_help = fields.Html(
+        compute="_compute_credential_labels", sanitize=False,
+        help="What each credential of the channel is, in the store's words.")
+
     _sql_constraints = [
         ("api_key_digest_unique", "unique(api_key_digest)", "Two channels cannot share an API key."),
     ]
+
+    @api.model
+    def _platform_selection(self):
+        return [(platform.code, platform.label) for platform in platforms.all_platforms()]
+
+    @api.depends("platform")
+    def _compute_support_fields(self):
+        for channel in self:
+            flags = platforms.get(channel.platform).capabilities() if channel.platform else {}
+            for flag in CAPABILITIES:
+                channel["support_" + flag.removeprefix("can_")] = flags.get(flag, False)
+
+    @api.depends("platform")
+    def _compute_credential_labels(self):
+        for channel in self:
+            declared = platforms.get(channel.platform).credentials if channel.platform else ()
+            labels = {credential.field: credential.label for credential in declared}
+            for name in CREDENTIAL_FIELDS:
+                channel[f"{name}_label"] = labels.get(name, False)
+            channel.credentials_help = Markup("<dl class='mb-0'>%s</dl>") % Markup().join(
+                Markup("<dt>%s</dt><dd>%s</dd>") % (credential.label, credential.help)
+                for credential in declared) if declared else False
+
+    @api.constrains("platform", "status_sync", "sync_prices")
+    def _check_platform_supports(self):
+        """Settings the platform cannot honour are refused rather than silently ignored."""
+        for channel in self:
+            label = channel._platform().label
+            if channel.status_sync in ("to_store", "both") and not channel.support_send_status:
+                raise ValidationError(_("%s takes no order statuses from Odoo.", label))
+            if channel.status_sync in ("from_store", "both") and not channel.support_read_status:
+                raise ValidationError(_("%s tells no order statuses Odoo could follow.", label))
+            if channel.sync_prices and not channel.support_sync_prices:
+                raise ValidationError(_("%s takes no prices from Odoo: turn Price List Sync off.", label))
+
+    def _check_supports(self, flag, message):
+        """Raise UserError(message) unless the channel's platform has the ``can_*`` flag."""
+        self.ensure_one()
+        if not getattr(self._platform(), flag):
+            raise UserError(message)
 
     @api.depends("last_error", "last_connection_check")
     def _compute_connection_status(self):
@@ -202,11 +259,15 @@ class SaleChannel(models.Model):
 
     def _api_client(self, **http_options):
         self.ensure_one()
-        credentials = self._credentials()
         platform = self._platform()
-        if not credentials["api_secret"] or (platform.needs_store_url and not credentials["store_url"]):
-            raise UserError(_("Set the store URL and the API credentials first."))
-        return platform.client(credentials, **http_options)
+        self._check_supports("can_test_connection", _("%s has no API for Odoo to call: the shop sends its "
+                                                      "orders to the channel's address.", platform.label))
+        channel = self.sudo()
+        missing = [credential.label for credential in platform.credentials
+                   if credential.required and not channel[credential.field]]
+        if missing:
+            raise UserError(_("Set %s first.", ", ".join(missing)))
+        return platform.client(self._credentials(), **http_options)
 
     def action_test_connection(self):
         """Call the store's API once and show whether it works (and why not)."""
@@ -225,10 +286,10 @@ class SaleChannel(models.Model):
     def action_read_payment_methods(self):
         """Add the store's payment methods to the payments mapping (where its API lists them)."""
         self.ensure_one()
+        self._check_supports("can_list_payment_methods", _(
+            "%s's API does not list its payment methods: they appear here with the first order "
+            "that uses each.", self._platform().label))
         client = self._api_client()
-        if not hasattr(client, "payment_methods"):
-            raise UserError(_("This store's API does not list its payment methods: they appear "
-                              "here with the first order that uses each."))
         try:
             methods = client.payment_methods()
         except ApiError as exc:

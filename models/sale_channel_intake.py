@@ -126,9 +126,10 @@ class SaleChannel(models.Model):
     def action_register_webhook(self):
         """Point the store's order notifications at this channel (where its API allows)."""
         self.ensure_one()
+        self._check_supports("can_register_webhook", _(
+            "Odoo cannot set %s's webhooks: create the webhook in the store's admin, as the set-up "
+            "steps say.", self._platform().label))
         client = self._api_client()
-        if not hasattr(client, "set_notifications"):
-            raise UserError(_("Create the webhook in the store's admin, as the steps above say."))
         try:
             client.set_notifications(self.webhook_url)
         except ApiError as exc:

@@ -6,13 +6,14 @@ from decimal import Decimal
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
 
+from .. import platforms
 from ..platforms.base import StockUpdate
 from ..platforms.http import ApiError
 
 _logger = logging.getLogger(__name__)
 
 #: Platforms whose stock the sync sends.
-STOCK_PLATFORMS = ("shopify", "woocommerce", "mozello", "idosell")
+STOCK_PLATFORMS = platforms.supporting("can_sync_stock")
 #: Hours before a run that is not Sync Now asks the store again for SKUs it did not know.
 UNKNOWN_SKU_RECHECK_HOURS = 20
 #: Hours after which a sync run still 'running' is taken as interrupted.
@@ -255,7 +256,7 @@ class SaleChannel(models.Model):
         """The API client, knowing where the store keeps stock (Shopify: a location, chosen
         by itself when the shop has only one)."""
         client = self._api_client()
-        if self.platform == "shopify" and not self.store_location:
+        if self._platform().needs_stock_location and not self.store_location:
             locations = client.locations()
             if len(locations) != 1:
                 raise UserError(_("Choose the Shopify location the stock is sent to: %s",

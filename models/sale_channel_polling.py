@@ -36,11 +36,10 @@ class SaleChannel(models.Model):
         the newest change seen, which the poll keeps as its watermark.
         """
         self.ensure_one()
-        client = self._api_client()
-        if not hasattr(client, "orders_since"):
-            raise UserError(_("%s has no list of orders to read: its orders come by webhook only.",
-                              self._platform().label))
         platform = self._platform()
+        self._check_supports("can_poll_orders", _(
+            "%s has no list of orders to read: its orders come by webhook only.", platform.label))
+        client = self._api_client()
         Inbox = self.env["sale.inbox.order"].sudo()
         counts = {"created": 0, "known": 0, "unreadable": 0}
         newest = None
@@ -96,8 +95,10 @@ class SaleChannel(models.Model):
 
     @api.onchange("platform")
     def _onchange_platform(self):
-        # WooCommerce never retries a failed webhook: polling is its safety net. IdoSell has
-        # no webhooks at all: polling is how its orders come.
-        self.poll_orders = self.platform in ("woocommerce", "idosell")
-        if self.platform == "idosell" and not self.store_timezone:
-            self.store_timezone = "Europe/Warsaw"
+        # Stores that never retry a failed webhook, or send none, are polled (see poll_by_default).
+        if not self.platform:
+            return
+        platform = self._platform()
+        self.poll_orders = platform.poll_by_default
+        if platform.default_timezone and not self.store_timezone:
+            self.store_timezone = platform.default_timezone

@@ -28,10 +28,6 @@ class IgnoredEvent(PlatformError):
     """An authentic delivery that says nothing the inbox keeps (answer 200, store nothing)."""
 
 
-class PayloadTooLarge(PlatformError):
-    """The body is larger than we accept (answer 413)."""
-
-
 @dataclass(frozen=True)
 class FieldError:
     path: str
@@ -483,23 +479,108 @@ def apply_patch(data: dict, patch: Mapping) -> dict:
     return merged
 
 
+#: The channel's fields a platform may declare as its credentials.
+CREDENTIAL_FIELDS = ("api_key", "store_url", "api_login", "api_secret", "webhook_secret",
+                     "store_timezone", "store_location")
+
+
+@dataclass(frozen=True)
+class Credential:
+    """One of the channel's credential fields as a platform uses it: which field, and what
+    it is called and means in that store's admin. Only the fields a platform declares are
+    shown on its channels."""
+
+    #: The ``sale.channel`` field: one of CREDENTIAL_FIELDS.
+    field: str
+    label: str
+    help: str = ""
+    #: Calling the store's API needs it: Test Connection, Import Orders and the syncs refuse
+    #: to start without it. (A webhook secret is not: a channel may poll without webhooks.)
+    required: bool = False
+
+
+#: What a platform can do, each turning on a part of its channels in Odoo (the channel's
+#: ``support_*`` field of the same name says it to views and code).
+CAPABILITIES = (
+    "can_test_connection",
+    "can_poll_orders",
+    "can_sync_stock",
+    "can_sync_prices",
+    "can_reconcile_stock",
+    "can_send_status",
+    "can_read_status",
+    "can_list_payment_methods",
+    "can_register_webhook",
+)
+
+
 class Platform:
     """The small interface every platform module implements.
 
     A platform object holds no state of its own: credentials come with each call, so one
     instance serves every channel of that platform.
+
+    What it can do is declared, never guessed from its client: the ``can_*`` flags (see
+    ``CAPABILITIES``) turn on buttons, settings and jobs in Odoo, and a test checks each flag
+    against what the client really does.
     """
 
     code: ClassVar[str] = ""
     label: ClassVar[str] = ""
     #: Largest body accepted at intake, in bytes.
     max_body_size: ClassVar[int] = 2 * 1024 * 1024
-    #: Whether the API lives at the store's own address (else at the platform's).
-    needs_store_url: ClassVar[bool] = True
     #: The store's documented order statuses, for the status mapping (empty: no status sync).
     order_statuses: ClassVar[tuple[OrderStatus, ...]] = ()
     #: The store status proposed for each Odoo stage (see ODOO_STAGES).
     default_status_map: ClassVar[Mapping[str, str]] = {}
+    #: The channel's credential fields this platform uses (the form shows only these).
+    credentials: ClassVar[tuple[Credential, ...]] = ()
+
+    #: Odoo calls the store's API (Test Connection); ``client`` gives the API client.
+    can_test_connection: ClassVar[bool] = False
+    #: The API lists orders changed since a moment (client ``orders_since``): Import Orders
+    #: and Poll for Missed Orders.
+    can_poll_orders: ClassVar[bool] = False
+    #: The store takes quantities from Odoo (client is a ``StockClient``): Sync Now, Daily
+    #: Auto Sync, Push on Change.
+    can_sync_stock: ClassVar[bool] = False
+    #: The stock sync also sends prices (``StockUpdate.price``): Price List Sync.
+    can_sync_prices: ClassVar[bool] = False
+    #: The client reads the store's whole catalog with quantities (``catalog``): Reconcile Stock.
+    can_reconcile_stock: ClassVar[bool] = False
+    #: The store takes order statuses from Odoo (client is a ``StatusClient``): status sync
+    #: To the Store.
+    can_send_status: ClassVar[bool] = False
+    #: The store's deliveries carry one of ``order_statuses``: status sync From the Store.
+    can_read_status: ClassVar[bool] = False
+    #: The API lists the store's payment methods (client ``payment_methods``): Read Payment
+    #: Methods.
+    can_list_payment_methods: ClassVar[bool] = False
+    #: Odoo can point the store's order notifications at the channel (client
+    #: ``set_notifications``): Register Webhook.
+    can_register_webhook: ClassVar[bool] = False
+    #: Stock lives per location and the channel names one (client ``locations``): when it is
+    #: not set, the stock sync takes the shop's only location or asks the merchant to choose.
+    needs_stock_location: ClassVar[bool] = False
+    #: New channels poll for orders: the store does not retry a webhook that failed, or sends
+    #: none at all.
+    poll_by_default: ClassVar[bool] = False
+    #: The time zone the store's API gives its dates in, proposed for new channels ('': UTC
+    #: dates, no time zone to set).
+    default_timezone: ClassVar[str] = ""
+
+    @classmethod
+    def capabilities(cls) -> dict[str, bool]:
+        """{flag: value} of every ``can_*`` flag."""
+        return {flag: getattr(cls, flag) for flag in CAPABILITIES}
+
+    def client(self, credentials: Mapping[str, str], **http_options) -> Any:
+        """The store's API client for one channel's ``credentials`` (see ``verify``), with
+        ``HttpClient`` options (timeouts, retries). It has ``test_connection()`` and, as the
+        ``can_*`` flags declare, ``orders_since``, ``payment_methods``, ``set_notifications``,
+        the ``StockClient`` and ``StatusClient`` methods. NotImplementedError: the platform
+        has no API Odoo calls (Connect: the shop calls us)."""
+        raise NotImplementedError(f"{self.label or self.code} has no API client")
 
     def status_rank(self, code: str) -> int:
         return next((s.rank for s in self.order_statuses if s.code == code), 0)
@@ -508,7 +589,8 @@ class Platform:
         """Raise AuthenticationError unless the delivery is authentic.
 
         ``credentials`` are the channel's: ``api_key``, ``webhook_secret``, ``api_login``,
-        ``api_secret``, ``store_url`` (each platform reads the ones it needs).
+        ``api_secret``, ``store_url``, ``stock_location``, ``timezone`` (each platform reads
+        the ones it needs).
         """
         raise NotImplementedError
 

@@ -15,6 +15,7 @@ from .base import (
     PAYMENT_STATUSES,
     Address,
     AuthenticationError,
+    Credential,
     Customer,
     Delivery,
     FieldError,
@@ -110,6 +111,12 @@ class _Reader:
 class Connect(Platform):
     code = "connect"
     label = "Connect"
+    # The shop calls us: there is no store API for Odoo to call, so no capability.
+    credentials = (
+        Credential("api_key", "API Key",
+                   "The shop sends it as 'Authorization: Bearer <key>' with every order it posts to the "
+                   "channel's address."),
+    )
 
     def verify(self, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> None:
         secret = credentials.get("api_key") or ""

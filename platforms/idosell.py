@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .base import (
     Address,
     AuthenticationError,
+    Credential,
     Customer,
     Delivery,
     InvalidPayload,
@@ -53,6 +54,27 @@ PAID_STATUSES = {"on_order", "packed", "ready", "finished", "finished_ext", "del
 class IdoSell(Platform):
     code = "idosell"
     label = "IdoSell"
+    credentials = (
+        Credential("store_url", "Store URL", "The shop's address, e.g. https://my-shop.iai-shop.com.",
+                   required=True),
+        Credential("api_secret", "API Key",
+                   "An Admin API key (Administration → API → Admin API) with access to orders, and to "
+                   "products for stock sync.", required=True),
+        Credential("store_timezone", "Store Time Zone",
+                   "The time zone the shop's panel shows its dates in: IdoSell gives dates in the shop's "
+                   "own time."),
+        Credential("store_location", "Stock ID", "The IdoSell stock the quantities are sent to (1 when empty)."),
+    )
+    can_test_connection = True
+    can_poll_orders = True
+    can_sync_stock = True
+    can_send_status = True
+    can_read_status = True
+    # Prices are not sent (their fields are unconfirmed) and the catalog is not read yet:
+    # no Price List Sync, no Reconcile Stock.
+    # IdoSell sends no webhooks: polling is how its orders come.
+    poll_by_default = True
+    default_timezone = "Europe/Warsaw"
     order_statuses = (
         OrderStatus("new", "New", 0),
         OrderStatus("payment_waiting", "Awaiting payment", 1),

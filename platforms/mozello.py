@@ -20,6 +20,7 @@ from typing import Any, Iterator, Mapping
 from .base import (
     Address,
     check_hmac,
+    Credential,
     Customer,
     Delivery,
     InvalidPayload,
@@ -62,7 +63,19 @@ class Mozello(Platform):
         "quotation": "open", "confirmed": "open", "partially_delivered": "open", "delivered": "dispatched",
         "invoiced": "open", "paid": "paid", "cancelled": "cancelled",
     }
-    needs_store_url = False
+    credentials = (
+        Credential("api_secret", "API Key",
+                   "The store's API key (Store → Store settings → API). Mozello signs its notifications "
+                   "with the same key.", required=True),
+    )
+    can_test_connection = True
+    can_poll_orders = True
+    can_sync_stock = True
+    can_sync_prices = True
+    can_reconcile_stock = True
+    can_send_status = True
+    can_read_status = True
+    can_register_webhook = True
 
     def verify(self, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> None:
         # One key for everything: the store's API key also signs the notifications.

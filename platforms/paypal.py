@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from .base import (
     Address,
     AuthenticationError,
+    Credential,
     Customer,
     Delivery,
     IgnoredEvent,
@@ -53,7 +54,17 @@ ORDER_EVENTS = {"CHECKOUT.ORDER.APPROVED", "CHECKOUT.ORDER.COMPLETED"}
 class PayPal(Platform):
     code = "paypal"
     label = "PayPal Checkout"
-    needs_store_url = False
+    # PayPal's API is used to check deliveries only: it lists no orders, takes no stock or status.
+    credentials = (
+        Credential("store_url", "PayPal API",
+                   "https://api-m.paypal.com when empty; the sandbox is https://api-m.sandbox.paypal.com."),
+        Credential("api_login", "Client ID", "The Client ID of the REST app your checkout uses.", required=True),
+        Credential("api_secret", "Secret", "The Secret of the same REST app.", required=True),
+        Credential("webhook_secret", "Webhook ID",
+                   "The ID of the app's webhook that sends to this channel: PayPal confirms every delivery "
+                   "against it."),
+    )
+    can_test_connection = True
 
     def verify(self, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> None:
         transmission = {key: header(headers, name) for key, name in TRANSMISSION_HEADERS.items()}

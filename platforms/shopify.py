@@ -17,6 +17,7 @@ from lxml import etree
 from .base import (
     Address,
     check_hmac,
+    Credential,
     Customer,
     Delivery,
     InvalidPayload,
@@ -87,6 +88,28 @@ def rails_xml_to_data(body: bytes) -> Any:
 class Shopify(Platform):
     code = "shopify"
     label = "Shopify"
+    credentials = (
+        Credential("store_url", "Store URL", "The shop's address, e.g. https://my-shop.myshopify.com.",
+                   required=True),
+        Credential("api_secret", "Admin API Access Token",
+                   "The access token of the app installed on the shop (scope read_orders; "
+                   "read_all_orders to import orders older than 60 days).", required=True),
+        Credential("webhook_secret", "Webhook Signing Key",
+                   "What Shopify signs its webhooks with: the key shown under Settings → Notifications → "
+                   "Webhooks, or the app's client secret for webhooks an app subscribes. Deliveries with a "
+                   "wrong signature are refused and nothing is stored."),
+        Credential("store_location", "Store Location",
+                   "The location (gid://shopify/Location/…) the quantities are sent to. Left empty, it is "
+                   "filled in at the first sync when the shop has a single location."),
+    )
+    can_test_connection = True
+    can_poll_orders = True
+    can_sync_stock = True
+    can_sync_prices = True
+    can_reconcile_stock = True
+    can_send_status = True
+    can_read_status = True
+    needs_stock_location = True
     # Shopify has no free status: what it shows comes from fulfilments and cancellation.
     order_statuses = (
         OrderStatus("open", "Unfulfilled", 0),

@@ -15,6 +15,7 @@ from typing import Any, Iterator, Mapping
 from .base import (
     Address,
     check_hmac,
+    Credential,
     Customer,
     Delivery,
     InvalidPayload,
@@ -47,6 +48,28 @@ PAYMENT_STATUS = {"pending": "pending", "on-hold": "pending", "failed": "failed"
 class WooCommerce(Platform):
     code = "woocommerce"
     label = "WooCommerce"
+    credentials = (
+        Credential("store_url", "Store URL",
+                   "The WordPress site's address, e.g. https://my-shop.example (permalinks must not be "
+                   "\"Plain\").", required=True),
+        Credential("api_login", "Consumer Key",
+                   "The REST API key's consumer key (WooCommerce → Settings → Advanced → REST API; Read, or "
+                   "Read/Write for stock and status sync).", required=True),
+        Credential("api_secret", "Consumer Secret", "The REST API key's consumer secret.", required=True),
+        Credential("webhook_secret", "Webhook Secret",
+                   "The Secret given to the store's order webhooks: WooCommerce signs every delivery with "
+                   "it. Deliveries with a wrong signature are refused and nothing is stored."),
+    )
+    can_test_connection = True
+    can_poll_orders = True
+    can_sync_stock = True
+    can_sync_prices = True
+    can_reconcile_stock = True
+    can_send_status = True
+    can_read_status = True
+    can_list_payment_methods = True
+    # WooCommerce never sends a failed webhook again: the poll is its safety net.
+    poll_by_default = True
     order_statuses = (
         OrderStatus("pending", "Pending payment", 0),
         OrderStatus("on-hold", "On hold", 1),
