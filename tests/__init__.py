@@ -12,3 +12,4 @@ from . import test_stock_push
 from . import test_shopify_stock
 from . import test_status_sync
 from . import test_idosell
+from . import test_job_isolation

@@ -6,7 +6,13 @@ import pytest
 
 from platforms import get
 from platforms.base import StatusUpdate
-from platforms.http import ApiBadAnswer, ApiError, ApiUnavailable, HttpClient, RetryPolicy
+from platforms.http import (
+    ApiBadAnswer,
+    ApiError,
+    ApiUnavailable,
+    HttpClient,
+    RetryPolicy,
+)
 from platforms.testing import FakeIdoSell, FakeStore
 
 HTML = (200, {"Content-Type": "text/html; charset=UTF-8"}, "<!DOCTYPE html><html><body>Maintenance</body></html>")
