@@ -68,7 +68,7 @@ class TestOutboxIsolation(IsolationFixtures, TransactionCase):
         return self.env["sale.channel.outbox"].create([
             dict({"channel_id": channel.id, "sale_order_id": order.id, "external_id": external_id,
                   "store_status": "completed"}, **values)
-            for order, external_id in zip(orders, external_ids)])
+            for order, external_id in zip(orders, external_ids, strict=True)])
 
     def run_jobs(self, times):
         """The outbox job, ``times`` runs, each taking whatever is due then (a postponed
