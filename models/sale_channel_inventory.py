@@ -208,7 +208,8 @@ class SaleChannel(models.Model):
         self._close_interrupted_runs()
         run = self.env["sale.channel.sync"].create({"channel_id": self.id, "trigger": trigger})
         if commit:
-            # The run shows as running (and its progress) while it goes.
+            # The run shows as running (and its progress) while it goes. A push's claim is
+            # committed with it: from here on a failure queues the unsent rows again.
             self.env.cr.commit()
         client = None
         unknown = set()

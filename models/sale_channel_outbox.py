@@ -24,6 +24,16 @@ OUTBOX_RETRY = RetryPolicy(attempts=2, backoff=0.5, max_wait=5.0)
 #: Errors after which a message is tried again later: the store did not answer, not to these
 #: credentials, or not as its API does (a page instead of JSON); settings can be mended meanwhile.
 RETRIED_ERRORS = (ApiUnavailable, ApiRateLimited, ApiAuthError, ApiBadAnswer)
+#: The messages due now that are the oldest pending one of their order (parameter: now).
+DUE_MESSAGES = """
+      FROM sale_channel_outbox m
+      JOIN sale_channel c ON c.id = m.channel_id
+     WHERE m.state = 'pending' AND m.next_attempt_at <= %s
+       -- a disconnected channel runs no jobs: its messages wait for it
+       AND c.active AND c.state = 'connected'
+       AND NOT EXISTS (SELECT 1 FROM sale_channel_outbox o
+                        WHERE o.sale_order_id = m.sale_order_id AND o.state = 'pending' AND o.id < m.id)
+"""
 
 
 def refused(exc):
@@ -101,13 +111,7 @@ class SaleChannelOutbox(models.Model):
         self.env["sale.channel"].flush_model(["active", "state"])
         self.env.cr.execute(
             """
-            SELECT m.id FROM sale_channel_outbox m
-              JOIN sale_channel c ON c.id = m.channel_id
-             WHERE m.state = 'pending' AND m.next_attempt_at <= %s
-               -- a disconnected channel runs no jobs: its messages wait for it
-               AND c.active AND c.state = 'connected'
-               AND NOT EXISTS (SELECT 1 FROM sale_channel_outbox o
-                                WHERE o.sale_order_id = m.sale_order_id AND o.state = 'pending' AND o.id < m.id)
+            SELECT m.id""" + DUE_MESSAGES + """
              ORDER BY m.id LIMIT %s
                FOR UPDATE OF m SKIP LOCKED
             """,
@@ -118,18 +122,11 @@ class SaleChannelOutbox(models.Model):
 
     @api.model
     def _count_due(self):
-        """How many messages the next claim could take (that the runner runs the job again)."""
+        """How many messages the next claim could take: told to the cron runner, which then
+        runs the job again at once."""
         self.flush_model()
-        self.env.cr.execute(
-            """
-            SELECT count(*) FROM sale_channel_outbox m
-              JOIN sale_channel c ON c.id = m.channel_id
-             WHERE m.state = 'pending' AND m.next_attempt_at <= %s AND c.active AND c.state = 'connected'
-               AND NOT EXISTS (SELECT 1 FROM sale_channel_outbox o
-                                WHERE o.sale_order_id = m.sale_order_id AND o.state = 'pending' AND o.id < m.id)
-            """,
-            (fields.Datetime.now(),),
-        )
+        self.env["sale.channel"].flush_model(["active", "state"])
+        self.env.cr.execute("SELECT count(*)" + DUE_MESSAGES, (fields.Datetime.now(),))
         return self.env.cr.fetchone()[0]
 
     def _send(self):
