@@ -2,6 +2,7 @@
 import logging
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
@@ -9,6 +10,8 @@ from odoo.exceptions import UserError
 from .. import platforms
 from ..platforms.base import StockUpdate
 from ..platforms.http import ApiError
+
+from .sale_inbox_job import job_error_text, log_job_error
 
 _logger = logging.getLogger(__name__)
 
@@ -146,7 +149,12 @@ class SaleChannel(models.Model):
 
     @api.model
     def _cron_sync_stock(self):
-        """Sync Now requests and the daily runs, one channel after the other."""
+        """Sync Now requests and the daily runs, one channel after the other.
+
+        Each channel is a unit of its own, in its own transaction (its run commits request by
+        request): whatever goes wrong in one is shown on it and on its run, and the next
+        channel is synced. A failed run is not repeated at every cron run: Sync Now (or
+        tomorrow's daily run) tries again."""
         now = fields.Datetime.now()
         channels = self.search([("state", "=", "connected"), ("platform", "in", STOCK_PLATFORMS), "|",
                                 ("sync_requested", "=", True), ("sync_daily", "=", True)])
@@ -154,24 +162,40 @@ class SaleChannel(models.Model):
             now.hour >= c.sync_hour and c.last_sync_date != now.date()))
         commit = self._commit_allowed()
         for done, channel in enumerate(due):
-            channel._sync_stock("manual" if channel.sync_requested else "daily", commit=commit)
+            trigger = "manual" if channel.sync_requested else "daily"
+            self._run_isolated(channel, "stock sync", partial(channel._sync_stock, trigger, commit=commit),
+                               own_transaction=True)
             channel.write({"sync_requested": False, "last_sync_date": now.date()})
-            self.env["ir.cron"]._notify_progress(done=done + 1, remaining=len(due) - done - 1)
+            self._notify_job_progress(done + 1, len(due) - done - 1)
             if commit:
+                # The channel is done with, its run closed: kept whatever the next one does.
                 self.env.cr.commit()
 
     @api.model
     def _cron_push_stock(self):
-        """Push on Change: send the SKUs that stock moves and incoming orders queued."""
+        """Push on Change: send the SKUs that stock moves and incoming orders queued.
+
+        Each channel is a unit of its own: whatever goes wrong in one is shown on it, the
+        rows it had claimed are queued again for the next run, and the next channel goes."""
         channels = self.search([("push_on_change", "=", True), ("state", "=", "connected"),
                                 ("platform", "in", STOCK_PLATFORMS)])
         commit = self._commit_allowed()
-        for channel in channels:
+        for done, channel in enumerate(channels):
             rows = self._claim_fresh(self.env["sale.channel.product"]._claim_queued, channel)
             if rows:
-                channel._sync_stock("push", rows=rows, commit=commit)
+                self._run_isolated(channel, "stock push", partial(channel._sync_stock, "push", rows=rows, commit=commit),
+                                   own_transaction=True, on_error=partial(channel._push_failed, rows))
+            self._notify_job_progress(done + 1, len(channels) - done - 1)
             if commit:
+                # The claim and what the store accepted (or the rows queued again) are kept,
+                # and the claimed rows' locks released, before the next channel.
                 self.env.cr.commit()
+
+    def _push_failed(self, rows, error):
+        """A push that failed outside its own error handling: shown on the channel, and its
+        rows queued again (the claim took them off the queue)."""
+        self._record_job_error(error)
+        rows.exists().write({"push_queued": True})
 
     def _sync_stock(self, trigger="manual", rows=None, force=False, commit=False):
         """Send the store what changed since it last accepted a quantity; returns the run.
@@ -185,41 +209,51 @@ class SaleChannel(models.Model):
         self._close_interrupted_runs()
         run = self.env["sale.channel.sync"].create({"channel_id": self.id, "trigger": trigger})
         if commit:
+            # The run shows as running (and its progress) while it goes. A push's claim is
+            # committed with it: from here on a failure queues the unsent rows again.
             self.env.cr.commit()
         client = None
         unknown = set()
+        given = rows
         try:
-            client = self._stock_client()
-            if rows is None:
-                unknown = self._learn_store_products(client, recheck=trigger == "manual")
-                rows = self.store_product_ids.filtered(lambda r: r.state == "mapped")
-            else:
-                rows = rows.filtered(lambda r: r.state == "mapped")
-            changed, prices = self._stock_changes(rows, force)
-            requests = client.stock_requests([update for _row, update in changed])
-        except (ApiError, UserError) as exc:
-            return self._sync_failed(run, client, exc, rows or self.env["sale.channel.product"])
+            # Whatever fails here (the store's answer, an unexpected exception) undoes this
+            # step only, and closes the run as failed.
+            with self.env.cr.savepoint():
+                client = self._stock_client()
+                if rows is None:
+                    unknown = self._learn_store_products(client, recheck=trigger == "manual")
+                    rows = self.store_product_ids.filtered(lambda r: r.state == "mapped")
+                else:
+                    rows = rows.filtered(lambda r: r.state == "mapped")
+                changed, prices = self._stock_changes(rows, force)
+                requests = client.stock_requests([update for _row, update in changed])
+        except Exception as exc:  # noqa: BLE001 - any failure is this run's, recorded on it
+            return self._sync_failed(run, client, exc, given or self.env["sale.channel.product"])
         run.write({"checked": len(rows), "changed": len(changed)})
         row_of = {update.sku: row for row, update in changed}
         sent = failed = 0
         refused_all = []
         for done, request in enumerate(requests):
             try:
-                results = client.push_stock(request)
-            except ApiError as exc:
+                # One request and the record of its answer: undone together on any failure,
+                # so that nothing the store did not confirm is taken as sent.
+                with self.env.cr.savepoint():
+                    results = client.push_stock(request)
+                    accepted = [(row_of[u.sku], u) for u in request if results.get(u.sku, "not sent") is None]
+                    refused = [(row_of[u.sku], results.get(u.sku) or "not sent") for u in request
+                               if results.get(u.sku, "not sent") is not None]
+                    self.env["sale.channel.product"]._record_accepted(accepted)
+                    self.env["sale.channel.product"]._record_refused(refused)
+            except Exception as exc:  # noqa: BLE001 - what was not sent waits for the next run
                 unsent = self.env["sale.channel.product"].browse(
                     [row_of[u.sku].id for later in requests[done:] for u in later])
                 return self._sync_failed(run, client, exc, unsent, sent=sent, failed=failed)
-            accepted = [(row_of[u.sku], u) for u in request if results.get(u.sku, "not sent") is None]
-            refused = [(row_of[u.sku], results.get(u.sku) or "not sent") for u in request
-                       if results.get(u.sku, "not sent") is not None]
-            self.env["sale.channel.product"]._record_accepted(accepted)
-            self.env["sale.channel.product"]._record_refused(refused)
             sent, failed = sent + len(accepted), failed + len(refused)
             refused_all += refused
             run.write({"sent": sent, "failed": failed, "api_calls": client.http.calls,
                        "progress": round(100 * (done + 1) / len(requests))})
             if commit:
+                # Each answer is kept as it comes: a failure later loses only what was not sent.
                 self.env.cr.commit()
         message = []
         if unknown:
@@ -244,10 +278,11 @@ class SaleChannel(models.Model):
 
     def _sync_failed(self, run, client, exc, unsent, sent=0, failed=0):
         """Nothing unsent is marked as sent; with Push on Change it is queued again."""
-        _logger.warning("Sales channel %s: stock sync failed: %s", self.id, exc)
-        run.write({"state": "failed", "finished_at": fields.Datetime.now(), "message": str(exc),
+        log_job_error(self, "stock sync", exc)
+        error = job_error_text(exc)
+        run.write({"state": "failed", "finished_at": fields.Datetime.now(), "message": error,
                    "sent": sent, "failed": failed, "api_calls": client.http.calls if client else 0})
-        self.write({"last_error": str(exc), "last_error_date": fields.Datetime.now()})
+        self._record_job_error(error)
         if self.push_on_change and unsent:
             unsent.write({"push_queued": True})
         return run

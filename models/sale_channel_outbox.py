@@ -6,9 +6,10 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..platforms.base import ODOO_STAGES, StatusUpdate, batches
-from ..platforms.http import ApiAuthError, ApiError, ApiRateLimited, ApiUnavailable, RetryPolicy
+from ..platforms.http import ApiAuthError, ApiBadAnswer, ApiError, ApiRateLimited, ApiUnavailable, RetryPolicy
 
 from .sale_channel_status_map import STAGE_LABELS
+from .sale_inbox_job import job_error_text, log_job_error
 
 _logger = logging.getLogger(__name__)
 
@@ -20,6 +21,26 @@ MAX_BACKOFF_MINUTES = 240
 CLAIM_SIZE = 50
 #: The job's own back-off replaces most of the HTTP client's: one quick retry only.
 OUTBOX_RETRY = RetryPolicy(attempts=2, backoff=0.5, max_wait=5.0)
+#: Errors after which a message is tried again later: the store did not answer, not to these
+#: credentials, or not as its API does (a page instead of JSON); settings can be mended meanwhile.
+RETRIED_ERRORS = (ApiUnavailable, ApiRateLimited, ApiAuthError, ApiBadAnswer)
+#: The messages due now that are the oldest pending one of their order (parameter: now).
+DUE_MESSAGES = """
+      FROM sale_channel_outbox m
+      JOIN sale_channel c ON c.id = m.channel_id
+     WHERE m.state = 'pending' AND m.next_attempt_at <= %s
+       -- a disconnected channel runs no jobs: its messages wait for it
+       AND c.active AND c.state = 'connected'
+       AND NOT EXISTS (SELECT 1 FROM sale_channel_outbox o
+                        WHERE o.sale_order_id = m.sale_order_id AND o.state = 'pending' AND o.id < m.id)
+"""
+
+
+def refused(exc):
+    """Whether the store understood the request and refused it: trying again would change
+    nothing. Anything else (no answer, an answer we cannot read, no request made at all, an
+    unexpected exception) is a failed attempt, tried again with back-off."""
+    return isinstance(exc, ApiError) and not isinstance(exc, RETRIED_ERRORS) and exc.status is not None
 
 
 class SaleChannelOutbox(models.Model):
@@ -62,18 +83,24 @@ class SaleChannelOutbox(models.Model):
 
     @api.model
     def _cron_send(self, time_budget=240):
-        """Send due messages, the oldest of each order first, until none is due."""
+        """Send due messages, the oldest of each order first, until none is due, or the time
+        is up (the cron runner then hears that some are left, and runs the job again)."""
         deadline = fields.Datetime.now() + timedelta(seconds=time_budget)
         commit = self._commit_allowed()
-        sent = 0
+        sent = handled = 0
+        messages = self.browse()
         while fields.Datetime.now() < deadline:
             messages = self._claim_fresh(self._claim)
             if not messages:
                 break
             sent += messages._send()
+            handled += len(messages)
             if not commit:
                 break
+            # The round is done: its answers are kept, and its messages released, before the
+            # next claim (a worker stopped later sends only its own round again).
             self.env.cr.commit()
+        self._notify_job_progress(handled, self._count_due() if messages else 0)
         return sent
 
     @api.model
@@ -84,13 +111,7 @@ class SaleChannelOutbox(models.Model):
         self.env["sale.channel"].flush_model(["active", "state"])
         self.env.cr.execute(
             """
-            SELECT m.id FROM sale_channel_outbox m
-              JOIN sale_channel c ON c.id = m.channel_id
-             WHERE m.state = 'pending' AND m.next_attempt_at <= %s
-               -- a disconnected channel runs no jobs: its messages wait for it
-               AND c.active AND c.state = 'connected'
-               AND NOT EXISTS (SELECT 1 FROM sale_channel_outbox o
-                                WHERE o.sale_order_id = m.sale_order_id AND o.state = 'pending' AND o.id < m.id)
+            SELECT m.id""" + DUE_MESSAGES + """
              ORDER BY m.id LIMIT %s
                FOR UPDATE OF m SKIP LOCKED
             """,
@@ -99,37 +120,68 @@ class SaleChannelOutbox(models.Model):
         )
         return self.browse([row[0] for row in self.env.cr.fetchall()])
 
+    @api.model
+    def _count_due(self):
+        """How many messages the next claim could take: told to the cron runner, which then
+        runs the job again at once."""
+        self.flush_model()
+        self.env["sale.channel"].flush_model(["active", "state"])
+        self.env.cr.execute("SELECT count(*)" + DUE_MESSAGES, (fields.Datetime.now(),))
+        return self.env.cr.fetchone()[0]
+
     def _send(self):
         """Send these messages (one per order), as many per request as the store takes;
-        returns how many the stores took."""
+        returns how many the stores took.
+
+        Each channel, and each request within it, is a unit of its own: whatever goes wrong
+        there (an exception of any kind) is a failed attempt of those messages only, undone
+        and tried again later with back-off, the error shown on the messages and the channel."""
         sent = 0
         for channel in self.channel_id:
             messages = self.filtered(lambda m, c=channel: m.channel_id == c)
-            try:
-                client = channel._api_client(retry=OUTBOX_RETRY)
-            except UserError as exc:  # no credentials yet: kept, and said on the channel
-                messages._postpone(str(exc))
-                continue
-            for chunk in batches(list(messages), client.status_batch_size):
-                sent += self.browse([m.id for m in chunk])._send_batch(client)
+            ok, count = self._run_isolated(channel, "status sync", messages._send_channel, channel,
+                                           on_error=messages._postpone)
+            sent += count if ok else 0
+        return sent
+
+    def _send_channel(self, channel):
+        try:
+            client = channel._api_client(retry=OUTBOX_RETRY)
+        except UserError as exc:  # no credentials yet: kept, and said on the channel
+            self._postpone(str(exc))
+            return 0
+        sent = 0
+        for chunk in batches(list(self), client.status_batch_size):
+            batch = self.browse([m.id for m in chunk])
+            ok, count = self._run_isolated(channel, "status sync", batch._send_batch, client,
+                                           on_error=batch._postpone)
+            sent += count if ok else 0
         return sent
 
     def _send_batch(self, client):
-        try:
-            results = client.set_order_statuses([message._status_update() for message in self])
-        except (ApiUnavailable, ApiRateLimited, ApiAuthError) as exc:
-            # The store did not answer, or not to these credentials: the request is tried
-            # again later (credentials can be mended meanwhile).
-            self._postpone(str(exc))
+        """One request for these messages of one channel; each order's answer on its own."""
+        updates = {}
+        for message in self:
+            try:
+                updates[message.id] = message._status_update()
+            except Exception as exc:  # noqa: BLE001 - a message that cannot be read fails alone
+                log_job_error(message, "status message", exc)
+                message._postpone(job_error_text(exc))
+        messages = self.filtered(lambda m: m.id in updates)
+        if not messages:
             return 0
+        try:
+            results = client.set_order_statuses([updates[message.id] for message in messages])
         except ApiError as exc:
-            # The store understood and refused: trying again would change nothing.
-            self._give_up(str(exc))
+            if refused(exc):
+                messages._give_up(str(exc))
+            else:
+                messages._postpone(str(exc))
             return 0
         sent = 0
-        for message in self:
+        for message in messages:
             result = results.get(message.external_id, ApiError("the store did not answer for this order"))
-            if isinstance(result, (ApiUnavailable, ApiRateLimited)):
+            if isinstance(result, RETRIED_ERRORS):
                 message._postpone(str(result))
             elif isinstance(result, Exception):
                 message._give_up(str(result))

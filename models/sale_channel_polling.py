@@ -7,7 +7,6 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..platforms import InvalidPayload
-from ..platforms.http import ApiError
 
 _logger = logging.getLogger(__name__)
 
@@ -62,6 +61,8 @@ class SaleChannel(models.Model):
             if commit_pages and newest and getattr(client, "sorted_by_change", True):
                 self.sudo().poll_watermark = newest
             if commit_pages and self._commit_allowed():
+                # The page is stored (with the watermark that covers it): a failure on a later
+                # page reads again from there, not from the start.
                 self.env.cr.commit()
         complete_up_to = getattr(client, "complete_up_to", None)
         if complete_up_to and (newest is None or complete_up_to > newest):
@@ -72,26 +73,33 @@ class SaleChannel(models.Model):
 
     @api.model
     def _cron_poll_orders(self):
-        """Catch what webhooks missed: orders changed since the watermark, with overlap."""
+        """Catch what webhooks missed: orders changed since the watermark, with overlap.
+
+        Each channel is a unit of its own, in its own transaction (its pages are committed as
+        they are stored): whatever goes wrong in one channel undoes only its page in progress,
+        is shown on it, and the next channel is polled."""
         channels = self.search([("poll_orders", "=", True), ("state", "=", "connected"),
                                 ("platform", "not in", ("connect", "paypal"))])
-        for channel in channels:
-            since = (channel.poll_watermark or fields.Datetime.now() - timedelta(days=1)) \
-                - timedelta(minutes=POLL_OVERLAP_MINUTES)
-            commit = self._commit_allowed()
-            try:
-                counts, _newest = channel._import_orders(since, commit_pages=True)
-            except (ApiError, UserError) as exc:
-                # What earlier pages stored is committed; the error is shown on the channel.
-                channel.write({"last_error": str(exc), "last_error_date": fields.Datetime.now()})
-                _logger.warning("Sales channel %s: order poll failed: %s", channel.id, exc)
-            else:
-                if counts["created"]:
-                    _logger.info("Sales channel %s: the poll found %s orders webhooks had not brought",
-                                 channel.id, counts["created"])
-                    self.env.ref("sale_inbox.ir_cron_process_inbox")._trigger()
+        commit = self._commit_allowed()
+        for done, channel in enumerate(channels):
+            self._run_isolated(channel, "order poll", channel._poll_orders, own_transaction=True)
+            self._notify_job_progress(done + 1, len(channels) - done - 1)
             if commit:
+                # The channel is done with (its last page, its watermark, or its error): kept
+                # whatever the next channel does.
                 self.env.cr.commit()
+
+    def _poll_orders(self):
+        """One channel's poll, from a little before its watermark (intake wakes the
+        processing up for the orders it stores)."""
+        self.ensure_one()
+        since = (self.poll_watermark or fields.Datetime.now() - timedelta(days=1)) \
+            - timedelta(minutes=POLL_OVERLAP_MINUTES)
+        counts, _newest = self._import_orders(since, commit_pages=True)
+        if counts["created"]:
+            _logger.info("Sales channel %s: the poll found %s orders webhooks had not brought",
+                         self.id, counts["created"])
+        return counts
 
     @api.onchange("platform")
     def _onchange_platform(self):

@@ -2,8 +2,6 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from .sale_channel_status_map import STAGE_LABELS
-
 
 class SaleChannel(models.Model):
     _inherit = "sale.channel"
@@ -44,11 +42,15 @@ class SaleChannel(models.Model):
             if not platform.order_statuses:
                 raise ValidationError(_("%s has no order statuses to sync.", platform.label))
             mapped = set(channel.status_map_ids.mapped("odoo_stage"))
-            missing = [label for stage, label in STAGE_LABELS.items() if stage not in mapped]
+            missing = [label for stage, label in self._stage_labels() if stage not in mapped]
             if missing:
                 raise ValidationError(_(
                     "Map every Odoo stage to a store status before turning status sync on. "
                     "Not mapped: %s.", ", ".join(missing)))
+
+    def _stage_labels(self):
+        """(stage, label) of the Odoo stages, the labels in the user's language."""
+        return self.env["sale.channel.status.map"]._fields["odoo_stage"]._description_selection(self.env)
 
     def action_propose_status_map(self):
         """Replace the mapping with the one proposed for the platform."""

@@ -1,5 +1,6 @@
 """What every Sales Inbox job shares: claiming work with row locks, committing it unit by
-unit, and waking the cron runners up cheaply.
+unit, running each unit on its own so that one failure holds up nothing else, and waking the
+cron runners up cheaply.
 
 Models that run jobs (the inbox, channels, the status outbox, the stock push queue) inherit
 ``sale.inbox.job``; a third-party addon adding a job does the same.
@@ -7,10 +8,14 @@ Models that run jobs (the inbox, channels, the status outbox, the stock push que
 import logging
 import threading
 import time
+import traceback
 
 from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..platforms.base import PlatformError
 
 _logger = logging.getLogger(__name__)
 
@@ -81,3 +86,77 @@ class SaleInboxJob(models.AbstractModel):
 
         Under tests the cron runs inside the test transaction: one round, no commit."""
         return not getattr(threading.current_thread(), "testing", False)
+
+    # ------------------------------------------------------------------
+    # One unit at a time
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _run_isolated(self, record, what, unit, *args, on_error=None, own_transaction=False):
+        """Run one unit of a job (a channel, a batch of messages) so that nothing it raises
+        stops the job: on any exception the unit's work is undone, its error recorded where a
+        merchant sees it (``on_error(error)``, by default ``record._record_job_error``) and
+        logged, and the job goes on with the next unit.
+
+        The unit runs in a savepoint. A unit that commits as it goes (page by page) runs in
+        its own transaction instead (``own_transaction``, when the job may commit): the job
+        commits before it, and on an exception what the unit committed stays (each commit is
+        a consistent step of it) while the rest is rolled back.
+
+        Returns ``(True, result)``, or ``(False, error text)``.
+        """
+        commits = own_transaction and self._commit_allowed()
+        try:
+            if commits:
+                result = unit(*args)
+            else:
+                with self.env.cr.savepoint():
+                    result = unit(*args)
+        except Exception as exc:  # noqa: BLE001 - whatever it is, it is this unit's failure
+            if commits:
+                self.env.cr.rollback()
+            error = job_error_text(exc)
+            log_job_error(record, what, exc)
+            (on_error or record._record_job_error)(error)
+            return False, error
+        return True, result
+
+    def _record_job_error(self, error):
+        """Show a failed unit's error on its records (``last_error`` and its date, for those
+        models that have them)."""
+        values = {}
+        if "last_error" in self._fields:
+            values["last_error"] = error
+        if "last_error_date" in self._fields:
+            values["last_error_date"] = fields.Datetime.now()
+        if values:
+            self.sudo().write(values)
+
+    @api.model
+    def _notify_job_progress(self, done, remaining):
+        """Tell the cron runner how far the job is (Odoo runs a job that reports work left
+        again at once, rather than at its next interval)."""
+        self.env["ir.cron"]._notify_progress(done=done, remaining=max(remaining, 0))
+
+
+def job_error_text(exc):
+    """What is shown of an error: our own messages (a store's answer, a setting to mend) in
+    full; of anything else its kind and first line (PostgreSQL's detail lines, which quote
+    the values, are left out)."""
+    if isinstance(exc, (PlatformError, UserError)):
+        return str(exc)
+    first_line = next((line for line in str(exc).splitlines() if line.strip()), "")
+    return f"{type(exc).__name__}: {first_line[:300]}" if first_line else type(exc).__name__
+
+
+def log_job_error(record, what, exc):
+    """A log line without personal data: our own messages, which name stores and settings,
+    in full; of an unexpected exception only its kind and where it was raised (its message
+    may quote an order's content)."""
+    unit = f"{record._description} {','.join(map(str, record.ids)) or '-'}"
+    if isinstance(exc, (PlatformError, UserError)):
+        _logger.warning("%s: %s failed: %s", unit, what, job_error_text(exc))
+        return
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}" if frames else "?"
+    _logger.error("%s: %s failed with an unexpected %s, raised at %s", unit, what, type(exc).__name__, where)

@@ -23,9 +23,10 @@ class SaleOrder(models.Model):
     store_status = fields.Char(
         readonly=True, copy=False,
         help="The order's status in the store, as last reported by the store or told to it.")
-    store_stages = fields.Char(
+    store_stages = fields.Json(
         readonly=True, copy=False,
-        help="The stages of this order that status sync has dealt with (sent, or came from the store).")
+        help="The stages of this order that status sync has dealt with (sent, or came from the store): "
+        "a list of stage codes, in the order of the stages.")
     outbox_ids = fields.One2many("sale.channel.outbox", "sale_order_id", string="Status Messages")
 
     def action_view_inbox_order(self):
@@ -90,7 +91,7 @@ class SaleOrder(models.Model):
         messages = []
         for order in orders:
             channel = order.channel_id
-            handled = set(filter(None, (order.store_stages or "").split(",")))
+            handled = set(order.store_stages or [])
             new = order._sale_inbox_stages() - handled
             if not new:
                 continue
@@ -111,8 +112,7 @@ class SaleOrder(models.Model):
                                          external_id=order.inbox_order_id.external_id, odoo_stage=stage,
                                          store_status=target))
                     status = target
-            order.write({"store_stages": ",".join(sorted(handled | new, key=ODOO_STAGES.index)),
-                                "store_status": status})
+            order.write({"store_stages": sorted(handled | new, key=ODOO_STAGES.index), "store_status": status})
         if messages:
             self.env["sale.channel.outbox"].sudo().create(messages)
             self.env["sale.inbox.job"]._trigger_job("sale_inbox.ir_cron_send_outbox")

@@ -38,6 +38,25 @@ class ApiUnavailable(ApiError):
     """5xx still, or no connection, after the retries."""
 
 
+class ApiBadAnswer(ApiError, ValueError):
+    """A success status with a body that is not the JSON the API speaks: an HTML page (a
+    wrong URL, a maintenance or login page in front of the API), or nothing at all.
+
+    Also a ``ValueError``, as the ``requests`` error it stands for, so that code written
+    for ``requests`` (``except ValueError`` around ``.json()``) keeps working."""
+
+
+class StoreResponse(requests.Response):
+    """The responses of :class:`HttpClient`: ``json()`` raises :class:`ApiBadAnswer`,
+    which says what came instead, rather than ``requests``' bare decoding error."""
+
+    def json(self, **kwargs) -> Any:
+        try:
+            return super().json(**kwargs)
+        except ValueError as exc:
+            raise ApiBadAnswer(_not_json(self), self.status_code, self.text[:2000], self.url) from exc
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 4
@@ -102,12 +121,26 @@ class HttpClient:
             self.calls += 1
             try:
                 response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
+                    requests.exceptions.InvalidURL) as exc:
+                # No request could be made (a store URL without https://, a malformed one):
+                # trying again cannot help, mending the channel's store URL does.
+                raise ApiError(f"{method} {url}: not a URL the store can be reached at ({exc})", url=url) from exc
+            except (requests.exceptions.InvalidHeader, requests.exceptions.InvalidJSONError, ValueError) as exc:
+                # A header or body that cannot be sent. Its text is not repeated: it may quote a
+                # credential (an API key pasted with a line break or an accented letter).
+                raise ApiError(f"{method} {url}: the request could not be made ({type(exc).__name__}): check "
+                               "the API credentials for spaces, line breaks or accented letters", url=url) from exc
+            except requests.RequestException as exc:
+                # No connection, no answer in time, or an answer cut short.
                 last_error = ApiUnavailable(f"{method} {url}: no answer ({type(exc).__name__})", url=url)
                 if final:
                     raise last_error from exc
                 self._wait(self.retry.backoff * 2 ** attempt)
                 continue
+            # The platform clients read the answers themselves (page by page): each of them
+            # gets an ApiError for an answer that is not JSON, not a bare decoding error.
+            response.__class__ = StoreResponse
             if response.status_code in self.retry.statuses and not final:
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
                 if wait is None:
@@ -141,10 +174,10 @@ class HttpClient:
         return ApiError(message, status, body, url)
 
     def get_json(self, path: str, **kwargs) -> Any:
-        return self.request("GET", path, **kwargs).json()
+        return _read(self.request("GET", path, **kwargs))
 
     def post_json(self, path: str, data: Any, **kwargs) -> Any:
-        return self.request("POST", path, json=data, **kwargs).json()
+        return _read(self.request("POST", path, json=data, **kwargs))
 
     def pages(self, path: str, params: Mapping[str, Any] | None = None,
               next_page: Callable[[requests.Response, dict], tuple[str, dict] | None] = None,
@@ -158,6 +191,28 @@ class HttpClient:
             if not following:
                 return
             request_path, request_params = following
+
+
+def _read(response: StoreResponse) -> Any:
+    """The JSON of an answer; ``None`` for 204 No Content, the one success that has no body
+    (anything else without JSON is an :class:`ApiBadAnswer`)."""
+    if response.status_code == 204:
+        return None
+    return response.json()
+
+
+def _not_json(response: requests.Response) -> str:
+    """What came instead of JSON, in words a merchant can act on (no more of the body than
+    its first words: a page is not a place for customer data, but may be long)."""
+    where = f"{response.request.method} {response.url}" if response.request is not None else response.url
+    kind = (response.headers.get("Content-Type") or "").split(";")[0].strip()
+    text = response.text.strip()
+    if not text:
+        return f"{where}: HTTP {response.status_code} with an empty answer where JSON was expected"
+    if "html" in kind or text[:1] == "<":
+        return (f"{where}: HTTP {response.status_code} with an HTML page instead of JSON (check the store "
+                f"URL, and whether the shop is in maintenance mode): {' '.join(text[:120].split())}")
+    return f"{where}: HTTP {response.status_code} with an answer that is not JSON ({kind or 'no type'})"
 
 
 def _error_detail(response: requests.Response) -> str:

@@ -41,7 +41,7 @@ from .base import (
     read_json,
     to_decimal,
 )
-from .http import ApiError, HttpClient
+from .http import ApiBadAnswer, ApiError, HttpClient
 
 API_VERSION = "v6"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -268,14 +268,32 @@ class IdoSellClient(StockClient, StatusClient):
         return result
 
     def set_order_statuses(self, updates: list[StatusUpdate]) -> dict[str, str | Exception]:
-        """One ``PUT orders/orders`` for all; a 207 names the orders it refused (``faultCode``)."""
+        """One ``PUT orders/orders`` for all; a 207 names the orders it refused (``faultCode``).
+        An order id that is not an IdoSell order serial number fails alone."""
+        results: dict[str, str | Exception] = {}
+        numbers = {}
+        for update in updates:
+            number = _order_number(update.external_id)
+            if number is None:
+                results[update.external_id] = ApiError(
+                    f"IdoSell: {update.external_id!r} is not an IdoSell order serial number: the shop was not told")
+            else:
+                numbers[update.external_id] = number
+        updates = [u for u in updates if u.external_id in numbers]
+        if not updates:
+            return results
         answer = self.http.request("PUT", "orders/orders", json={"params": {"orders": [
-            {"orderSerialNumber": int(u.external_id), "orderStatus": u.status} for u in updates]}})
+            {"orderSerialNumber": numbers[u.external_id], "orderStatus": u.status} for u in updates]}})
+        # An answer that is not JSON (an HTML page) confirms nothing: an error, not "no faults".
+        if not isinstance(answer.json(), dict):
+            raise ApiBadAnswer("IdoSell: PUT orders/orders answered without its results", answer.status_code,
+                               url=answer.url)
         faults = _faults(answer)
-        return {u.external_id: ApiError(f"IdoSell refused order {u.external_id}: "
-                                        f"{faults.get(u.external_id) or faults['']}", answer.status_code)
-                if u.external_id in faults or "" in faults else f"status {u.status}"
-                for u in updates}
+        for update in updates:
+            fault = faults.get(str(numbers[update.external_id])) or faults.get("")
+            results[update.external_id] = ApiError(f"IdoSell refused order {update.external_id}: {fault}",
+                                                   answer.status_code) if fault else f"status {update.status}"
+        return results
 
     def find_skus(self, skus: list[str]) -> dict[str, StoreItem]:
         """IdoSell takes quantities by external code: every SKU is its own key."""
@@ -294,6 +312,12 @@ class IdoSellClient(StockClient, StatusClient):
             for update in chunk:
                 results[update.sku] = faults.get(update.sku) or faults.get("")
         return results
+
+
+def _order_number(external_id: str) -> int | None:
+    """An IdoSell order serial number (digits only), or None."""
+    external_id = (external_id or "").strip()
+    return int(external_id) if external_id.isascii() and external_id.isdigit() else None
 
 
 def _faults(response) -> dict[str, str]:

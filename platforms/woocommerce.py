@@ -36,7 +36,7 @@ from .base import (
     to_decimal,
     utc_naive,
 )
-from .http import ApiError, HttpClient
+from .http import ApiBadAnswer, ApiError, HttpClient
 
 #: Order statuses in which the customer has paid (with ``date_paid`` set).
 PAID_STATUSES = {"processing", "completed"}
@@ -206,22 +206,38 @@ class WooCommerceClient(StockClient, StatusClient):
     def set_order_statuses(self, updates: list[StatusUpdate]) -> dict[str, str | Exception]:
         """``POST orders/batch`` with the statuses (per-item errors come back on their item);
         a tracking number then goes as a note to the customer, one order at a time (notes have
-        no batch endpoint)."""
-        answer = self.http.post_json("orders/batch", {"update": [
-            {"id": int(u.external_id), "status": u.status} for u in updates]})
-        items = {str(item.get("id")): item for item in answer.get("update") or []}
+        no batch endpoint). An order id that is not a WooCommerce order number fails alone."""
         results: dict[str, str | Exception] = {}
+        numbers = {}
         for update in updates:
-            error = (items.get(update.external_id) or {}).get("error")
-            if update.external_id not in items or error:
-                message = (error or {}).get("message") or "the store did not confirm this order"
+            number = _order_number(update.external_id)
+            if number is None:
+                results[update.external_id] = ApiError(
+                    f"WooCommerce: {update.external_id!r} is not a WooCommerce order number: the store was not told")
+            else:
+                numbers[update.external_id] = number
+        updates = [u for u in updates if u.external_id in numbers]
+        if not updates:
+            return results
+        answer = self.http.post_json("orders/batch", {"update": [
+            {"id": numbers[u.external_id], "status": u.status} for u in updates]})
+        if not isinstance(answer, dict):
+            raise ApiBadAnswer("WooCommerce: POST orders/batch answered without its list of updated orders",
+                               url=self.http.url("orders/batch"))
+        items = {str(item.get("id")): item for item in answer.get("update") or [] if isinstance(item, dict)}
+        for update in updates:
+            item = items.get(str(numbers[update.external_id]))
+            error = (item or {}).get("error")
+            if item is None or error:
+                message = (error.get("message") if isinstance(error, dict) else error) \
+                    or "the store did not confirm this order"
                 results[update.external_id] = ApiError(f"WooCommerce refused order {update.external_id}: {message}")
                 continue
             results[update.external_id] = f"status {update.status}"
             if update.tracking_number:
                 text = " ".join(filter(None, [update.carrier, update.tracking_number, update.tracking_url]))
                 try:
-                    self.http.post_json(f"orders/{update.external_id}/notes",
+                    self.http.post_json(f"orders/{numbers[update.external_id]}/notes",
                                         {"note": f"Tracking: {text}", "customer_note": True})
                 except ApiError as exc:
                     results[update.external_id] = exc
@@ -294,6 +310,12 @@ def _store_item(product: Mapping[str, Any]) -> StoreItem:
         quantity=to_decimal(quantity) if managed and quantity is not None else None,
         price=to_decimal(price) if price not in (None, "") else None,
     )
+
+
+def _order_number(external_id: str) -> int | None:
+    """A WooCommerce order id (a post id: digits only), or None."""
+    external_id = (external_id or "").strip()
+    return int(external_id) if external_id.isascii() and external_id.isdigit() else None
 
 
 def _stock_item(update: StockUpdate) -> dict:

@@ -13,3 +13,6 @@ from . import test_shopify_stock
 from . import test_status_sync
 from . import test_idosell
 from . import test_platform_capabilities
+from . import test_job_isolation
+from . import test_processing_isolation
+from . import test_menus

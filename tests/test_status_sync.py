@@ -83,7 +83,24 @@ class TestStatusSync(StoreChannelFixtures, StockFixtures, TransactionCase):
         with self.assertRaisesRegex(ValidationError, "shipped is not a WooCommerce order status"):
             self.channel.status_map_ids[0].store_status = "shipped"
 
+    def test_the_stages_not_mapped_are_named_in_the_users_language(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        delivered = self.env["ir.model.fields.selection"].search([
+            ("field_id.model", "=", "sale.channel.status.map"), ("field_id.name", "=", "odoo_stage"),
+            ("value", "=", "delivered")])
+        delivered.with_context(lang="fr_FR").name = "Livrée"
+        self.channel.status_map_ids.filtered(lambda line: line.odoo_stage == "delivered").unlink()
+        with self.assertRaisesRegex(ValidationError, "Not mapped: Livrée"):
+            self.channel.with_context(lang="fr_FR").status_sync = "both"
+
     # -- to the store ---------------------------------------------------
+
+    def test_the_stages_dealt_with_are_kept_as_a_list(self):
+        self.channel.status_sync = "to_store"
+        so = self.cod_order()
+        self.assertEqual(so.store_stages, ["confirmed"])
+        self.deliver_in_odoo(so)
+        self.assertEqual(so.store_stages, ["confirmed", "delivered"])
 
     def test_a_delivery_in_odoo_completes_the_store_order_through_the_outbox(self):
         self.channel.status_sync = "to_store"
