@@ -6,6 +6,7 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from .. import platforms
 from ..platforms import InvalidPayload
 
 _logger = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class SaleChannel(models.Model):
         they are stored): whatever goes wrong in one channel undoes only its page in progress,
         is shown on it, and the next channel is polled."""
         channels = self.search([("poll_orders", "=", True), ("state", "=", "connected"),
-                                ("platform", "not in", ("connect", "paypal"))])
+                                ("platform", "in", platforms.supporting("can_poll_orders"))])
         commit = self._commit_allowed()
         for done, channel in enumerate(channels):
             self._run_isolated(channel, "order poll", channel._poll_orders, own_transaction=True)
