@@ -1,9 +1,11 @@
 import logging
 
 from markupsafe import Markup
+
 from odoo import Command, _, api, fields, models
-from odoo.addons.base.models.res_partner import _tz_get
 from odoo.exceptions import UserError, ValidationError
+
+from odoo.addons.base.models.res_partner import _tz_get
 
 from .. import platforms
 from ..platforms import CAPABILITIES, CREDENTIAL_FIELDS
@@ -68,7 +70,6 @@ class SaleChannel(models.Model):
     user_id = fields.Many2one("res.users", string="Salesperson", domain=[("share", "=", False)])
     shipping_product_id = fields.Many2one(
         "product.product",
-        string="Shipping Product",
         check_company=True,
         default=lambda self: self.env.ref("sale_inbox.product_shipping", raise_if_not_found=False),
         help="Shipping charged by the store is added to the order as a line of this product.",
@@ -76,7 +77,6 @@ class SaleChannel(models.Model):
 
     fee_product_id = fields.Many2one(
         "product.product",
-        string="Fee Product",
         check_company=True,
         default=lambda self: self.env.ref("sale_inbox.product_fee", raise_if_not_found=False),
         help="Other charges of the store (a payment surcharge, gift wrapping) are added as "

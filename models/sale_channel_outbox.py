@@ -7,7 +7,6 @@ from odoo.exceptions import UserError
 
 from ..platforms.base import ODOO_STAGES, StatusUpdate, batches
 from ..platforms.http import ApiAuthError, ApiBadAnswer, ApiError, ApiRateLimited, ApiUnavailable, RetryPolicy
-
 from .sale_channel_status_map import STAGE_LABELS
 from .sale_inbox_job import job_error_text, log_job_error
 
@@ -59,7 +58,7 @@ class SaleChannelOutbox(models.Model):
                                     index=True)
     external_id = fields.Char(string="Store Order ID", required=True)
     odoo_stage = fields.Selection(
-        [(stage, STAGE_LABELS[stage]) for stage in ODOO_STAGES], string="Odoo Stage", readonly=True,
+        [(stage, STAGE_LABELS[stage]) for stage in ODOO_STAGES], readonly=True,
         help="The stage the order reached.")
     store_status = fields.Char(required=True, readonly=True, help="What the store is told.")
     tracking_number = fields.Char(readonly=True)
@@ -99,7 +98,7 @@ class SaleChannelOutbox(models.Model):
                 break
             # The round is done: its answers are kept, and its messages released, before the
             # next claim (a worker stopped later sends only its own round again).
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
         self._notify_job_progress(handled, self._count_due() if messages else 0)
         return sent
 

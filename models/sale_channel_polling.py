@@ -4,7 +4,6 @@ import logging
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
 
 from .. import platforms
 from ..platforms import InvalidPayload
@@ -64,7 +63,7 @@ class SaleChannel(models.Model):
             if commit_pages and self._commit_allowed():
                 # The page is stored (with the watermark that covers it): a failure on a later
                 # page reads again from there, not from the start.
-                self.env.cr.commit()
+                self.env.cr.commit()  # pylint: disable=invalid-commit
         complete_up_to = getattr(client, "complete_up_to", None)
         if complete_up_to and (newest is None or complete_up_to > newest):
             newest = complete_up_to
@@ -88,7 +87,7 @@ class SaleChannel(models.Model):
             if commit:
                 # The channel is done with (its last page, its watermark, or its error): kept
                 # whatever the next channel does.
-                self.env.cr.commit()
+                self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def _poll_orders(self):
         """One channel's poll, from a little before its watermark (intake wakes the

@@ -9,7 +9,7 @@ class SaleChannel(models.Model):
     # Order status sync (seeds 002 and 004).
     status_sync = fields.Selection(
         [("none", "Off"), ("to_store", "To the Store"), ("from_store", "From the Store"), ("both", "Both Ways")],
-        string="Status Sync", required=True, default="none", tracking=True,
+        required=True, default="none", tracking=True,
         help="To the Store: a stage reached in Odoo (confirmed, delivered, invoiced, paid, cancelled) is "
         "sent to the store as its mapped status. From the Store: a status the store reports moves the "
         "Odoo order to the mapped stage, as far as Odoo allows. A change that came from one side is "

@@ -26,11 +26,11 @@ class SaleChannelStatusMap(models.Model):
     channel_id = fields.Many2one("sale.channel", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="channel_id.company_id", store=True, index=True)
     odoo_stage = fields.Selection(
-        [(stage, STAGE_LABELS[stage]) for stage in ODOO_STAGES], string="Odoo Stage", required=True,
+        [(stage, STAGE_LABELS[stage]) for stage in ODOO_STAGES], required=True,
         help="What a salesperson sees on the sales order.")
     stage_sequence = fields.Integer(compute="_compute_stage_sequence", store=True)
     store_status = fields.Char(
-        string="Store Status", required=True,
+        required=True,
         help="The store's own status code. Several stages may share one: told to the store once; "
         "reported by the store, it moves the order to the first of them.")
     store_status_label = fields.Char(compute="_compute_store_status_label", string="Shown in the Store")

@@ -15,7 +15,7 @@ class SaleOrder(models.Model):
         "sale.channel", string="Sales Channel", readonly=True, index="btree_not_null", copy=False
     )
     inbox_order_id = fields.Many2one(
-        "sale.inbox.order", string="Inbox Order", readonly=True, copy=False
+        "sale.inbox.order", readonly=True, copy=False
     )
     external_order_number = fields.Char(
         string="Store Order Number", readonly=True, copy=False, index="trigram"

@@ -107,7 +107,7 @@ class TestProcessing(InboxFixtures, TransactionCase):
 
         def action_confirm(orders):
             if target.sale_order_id in orders:
-                raise UserError("confirmation refused for the test")
+                raise UserError(orders.env._("confirmation refused for the test"))
             return original(orders)
 
         self.patch(type(self.env["sale.order"]), "action_confirm", action_confirm)

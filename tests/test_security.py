@@ -64,7 +64,8 @@ class TestSecurity(InboxFixtures, TransactionCase):
             if model.model in abstract:
                 continue
             self.assertTrue(self.env["ir.model.access"].search([("model_id", "=", model.id)]), model.model)
-            self.assertTrue(self.env["ir.rule"].search([("model_id", "=", model.id)]), f"no company rule: {model.model}")
+            rules = self.env["ir.rule"].search([("model_id", "=", model.id)])
+            self.assertTrue(rules, f"no company rule: {model.model}")
 
     def test_status_mapping_and_outbox_are_read_by_users_changed_by_managers(self):
         self.channel.platform = "woocommerce"

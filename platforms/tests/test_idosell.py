@@ -56,7 +56,7 @@ def test_nothing_arriving_at_a_webhook_url_is_authentic():
 
 def test_the_poll_reads_every_page_of_a_fixed_range_in_the_shops_wall_time():
     with FakeStore() as store:
-        shop = FakeIdoSell(store, [order(n, "2026-11-24 10:%02d:00" % (n % 60)) for n in range(1, 251)])
+        shop = FakeIdoSell(store, [order(n, f"2026-11-24 10:{n % 60:02d}:00") for n in range(1, 251)])
         ido = client(store, datetime(2026, 11, 24, 10, 0, 0))
         pages = list(ido.orders_since("2026-11-24T08:00:00Z"))
         calls = [c.json()["params"] for c in store.calls("POST", shop.search_path)]
