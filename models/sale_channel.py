@@ -2,7 +2,7 @@ import logging
 
 from markupsafe import Markup
 
-from odoo import Command, _, api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.base.models.res_partner import _tz_get
@@ -204,11 +204,11 @@ class SaleChannel(models.Model):
         for channel in self:
             label = channel._platform().label
             if channel.status_sync in ("to_store", "both") and not channel.support_send_status:
-                raise ValidationError(_("%s takes no order statuses from Odoo.", label))
+                raise ValidationError(self.env._("%s takes no order statuses from Odoo.", label))
             if channel.status_sync in ("from_store", "both") and not channel.support_read_status:
-                raise ValidationError(_("%s tells no order statuses Odoo could follow.", label))
+                raise ValidationError(self.env._("%s tells no order statuses Odoo could follow.", label))
             if channel.sync_prices and not channel.support_sync_prices:
-                raise ValidationError(_("%s takes no prices from Odoo: turn Price List Sync off.", label))
+                raise ValidationError(self.env._("%s takes no prices from Odoo: turn Price List Sync off.", label))
 
     def _check_supports(self, flag, message):
         """Raise UserError(message) unless the channel's platform has the ``can_*`` flag."""
@@ -260,13 +260,13 @@ class SaleChannel(models.Model):
     def _api_client(self, **http_options):
         self.ensure_one()
         platform = self._platform()
-        self._check_supports("can_test_connection", _("%s has no API for Odoo to call: the shop sends its "
+        self._check_supports("can_test_connection", self.env._("%s has no API for Odoo to call: the shop sends its "
                                                       "orders to the channel's address.", platform.label))
         channel = self.sudo()
         missing = [credential.label for credential in platform.credentials
                    if credential.required and not channel[credential.field]]
         if missing:
-            raise UserError(_("Set %s first.", ", ".join(missing)))
+            raise UserError(self.env._("Set %s first.", ", ".join(missing)))
         return platform.client(self._credentials(), **http_options)
 
     def action_test_connection(self):
@@ -278,22 +278,22 @@ class SaleChannel(models.Model):
             _logger.info("Sales channel %s: connection test failed: %s", self.id, exc)
             self.write({"last_error": str(exc), "last_error_date": fields.Datetime.now(),
                         "last_connection_check": fields.Datetime.now()})
-            return self._notify(_("The store did not accept the connection: %s", exc), "danger")
+            return self._notify(self.env._("The store did not accept the connection: %s", exc), "danger")
         self.write({"last_error": False, "last_error_date": False,
                     "last_connection_check": fields.Datetime.now()})
-        return self._notify(_("Connected to %s.", shop), "success")
+        return self._notify(self.env._("Connected to %s.", shop), "success")
 
     def action_read_payment_methods(self):
         """Add the store's payment methods to the payments mapping (where its API lists them)."""
         self.ensure_one()
-        self._check_supports("can_list_payment_methods", _(
+        self._check_supports("can_list_payment_methods", self.env._(
             "%s's API does not list its payment methods: they appear here with the first order "
             "that uses each.", self._platform().label))
         client = self._api_client()
         try:
             methods = client.payment_methods()
         except ApiError as exc:
-            raise UserError(_("The store did not answer: %s", exc)) from exc
+            raise UserError(self.env._("The store did not answer: %s", exc)) from exc
         known = set(self.payment_method_ids.mapped("code"))
         new = [(code, title) for code, title in methods if code not in known]
         self.env["sale.channel.payment.method"].create([
@@ -301,7 +301,7 @@ class SaleChannel(models.Model):
              "means_paid": code not in OFFLINE_PAYMENT_CODES}
             for code, title in new
         ])
-        return self._notify(_("%(new)s payment methods added, %(known)s already mapped.",
+        return self._notify(self.env._("%(new)s payment methods added, %(known)s already mapped.",
                               new=len(new), known=len(methods) - len(new)), "success")
 
     def _notify(self, message, kind):
@@ -364,7 +364,7 @@ class SaleChannel(models.Model):
             [("channel_id", "in", self.ids), ("state", "=", "new")]
         )
         if not orders:
-            raise UserError(_("No new orders wait in this channel's inbox."))
+            raise UserError(self.env._("No new orders wait in this channel's inbox."))
         orders.action_process()
 
     @api.model

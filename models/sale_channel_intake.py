@@ -3,7 +3,7 @@ import hmac
 import logging
 import secrets
 
-from odoo import _, api, fields, models, tools
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
 from ..platforms.connect import key_digest
@@ -126,17 +126,17 @@ class SaleChannel(models.Model):
     def action_register_webhook(self):
         """Point the store's order notifications at this channel (where its API allows)."""
         self.ensure_one()
-        self._check_supports("can_register_webhook", _(
+        self._check_supports("can_register_webhook", self.env._(
             "Odoo cannot set %s's webhooks: create the webhook in the store's admin, as the set-up "
             "steps say.", self._platform().label))
         client = self._api_client()
         try:
             client.set_notifications(self.webhook_url)
         except ApiError as exc:
-            raise UserError(_("The store did not accept the address: %s", exc)) from exc
-        return self._notify(_("The store now sends its orders to %s.", self.webhook_url), "success")
+            raise UserError(self.env._("The store did not accept the address: %s", exc)) from exc
+        return self._notify(self.env._("The store now sends its orders to %s.", self.webhook_url), "success")
 
     def action_regenerate_api_key(self):
         for channel in self:
             channel.api_key = secrets.token_urlsafe(32)
-            channel.message_post(body=_("A new API key was generated; the old one no longer works."))
+            channel.message_post(body=self.env._("A new API key was generated; the old one no longer works."))

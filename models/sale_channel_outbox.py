@@ -2,7 +2,7 @@ import logging
 from datetime import timedelta
 from decimal import Decimal
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..platforms.base import ODOO_STAGES, StatusUpdate, batches
@@ -198,7 +198,7 @@ class SaleChannelOutbox(models.Model):
     def _mark_sent(self, result):
         self.write({"state": "sent", "sent_at": fields.Datetime.now(), "result": result[:250],
                     "attempts": self.attempts + 1, "last_error": False})
-        self.sale_order_id._message_log(body=_("%(store)s told: %(result)s.", store=self.channel_id.name,
+        self.sale_order_id._message_log(body=self.env._("%(store)s told: %(result)s.", store=self.channel_id.name,
                                                result=result))
 
     def _postpone(self, error):
@@ -220,7 +220,7 @@ class SaleChannelOutbox(models.Model):
             message.write({"state": "failed", "attempts": message.attempts + 1, "last_error": error})
         self.channel_id.write({"last_error": error, "last_error_date": fields.Datetime.now()})
         for message in self:
-            message.sale_order_id._message_log(body=_(
+            message.sale_order_id._message_log(body=self.env._(
                 "%(store)s was not told '%(status)s': %(error)s", store=message.channel_id.name,
                 status=message.store_status, error=error))
 

@@ -3,7 +3,7 @@ import json
 import logging
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 
 from .. import platforms
 from ..platforms import InvalidPayload
@@ -36,7 +36,7 @@ class SaleChannel(models.Model):
         """
         self.ensure_one()
         platform = self._platform()
-        self._check_supports("can_poll_orders", _(
+        self._check_supports("can_poll_orders", self.env._(
             "%s has no list of orders to read: its orders come by webhook only.", platform.label))
         client = self._api_client()
         Inbox = self.env["sale.inbox.order"].sudo()

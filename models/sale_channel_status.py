@@ -1,5 +1,5 @@
 """Order status sync: the status mapping and the outbox, seen from the channel."""
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 
@@ -40,11 +40,11 @@ class SaleChannel(models.Model):
         for channel in self.filtered(lambda c: c.status_sync != "none"):
             platform = channel._platform()
             if not platform.order_statuses:
-                raise ValidationError(_("%s has no order statuses to sync.", platform.label))
+                raise ValidationError(self.env._("%s has no order statuses to sync.", platform.label))
             mapped = set(channel.status_map_ids.mapped("odoo_stage"))
             missing = [label for stage, label in self._stage_labels() if stage not in mapped]
             if missing:
-                raise ValidationError(_(
+                raise ValidationError(self.env._(
                     "Map every Odoo stage to a store status before turning status sync on. "
                     "Not mapped: %s.", ", ".join(missing)))
 

@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..platforms.base import ODOO_STAGES
@@ -56,7 +56,7 @@ class SaleChannelStatusMap(models.Model):
         for line in self:
             known = [s.code for s in line.channel_id._platform().order_statuses]
             if known and line.store_status not in known:
-                raise ValidationError(_(
+                raise ValidationError(self.env._(
                     "%(status)s is not a %(platform)s order status. Known statuses: %(known)s.",
                     status=line.store_status, platform=line.channel_id._platform().label,
                     known=", ".join(known)))

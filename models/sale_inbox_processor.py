@@ -271,13 +271,12 @@ class SaleInboxProcessor(models.AbstractModel):
             vals.update(state="new", failed_step=False, error_message=False)
         first = not order.normalized
         order.write(vals)
-        _ = self.env._
         if first:
-            message = _("The order itself arrived.")
+            message = self.env._("The order itself arrived.")
         elif normalized.paid and not was_paid:
-            message = _("The store reports this order paid.")
+            message = self.env._("The store reports this order paid.")
         else:
-            message = _("The store sent a new version of this order.")
+            message = self.env._("The store sent a new version of this order.")
         order._message_log(body=message)
 
     # ------------------------------------------------------------------
@@ -304,30 +303,29 @@ class SaleInboxProcessor(models.AbstractModel):
     def _step_store_cancellations(self, run, orders):
         """Orders the store cancelled: a waiting order is cancelled; a sales order too while
         nothing was delivered or invoiced, otherwise a person decides (an activity says why)."""
-        _ = self.env._
         cancelled = orders.filtered(lambda o: run.normalized(o).status == "cancelled")
         for order in cancelled:
             so = order.sale_order_id
             if not so or so.state == "cancel":
-                note = _("Cancelled in the store.")
+                note = self.env._("Cancelled in the store.")
             elif so.picking_ids.filtered(lambda p: p.state == "done") or so.invoice_ids.filtered(
                 lambda m: m.state == "posted"
             ):
                 so.activity_schedule(
                     "mail.mail_activity_data_todo",
                     user_id=so.user_id.id or self.env.uid,
-                    summary=_("Cancelled in the store"),
-                    note=_("The store cancelled %(number)s after it was delivered or invoiced: "
+                    summary=self.env._("Cancelled in the store"),
+                    note=self.env._("The store cancelled %(number)s after it was delivered or invoiced: "
                            "decide on a return or a credit note.", number=order.name),
                 )
-                order._fail("cancellation", _(
+                order._fail("cancellation", self.env._(
                     "The store cancelled this order after it was delivered or invoiced; an "
                     "activity on %s asks a person to decide.", so.name), state="needs_review")
                 continue
             else:
                 so.store_status = run.normalized(order).status
                 so.with_context(**{FROM_STORE: True})._action_cancel()
-                note = _("Cancelled in the store; %s cancelled.", so.name)
+                note = self.env._("Cancelled in the store; %s cancelled.", so.name)
             order.write({"state": "cancelled", "failed_step": False, "error_message": False})
             order._message_log(body=note)
         return orders - cancelled
@@ -363,14 +361,13 @@ class SaleInboxProcessor(models.AbstractModel):
 
     def _move_to_stage(self, so, stage):
         """Bring a sales order to a stage the store reports; returns what was done, in words."""
-        _ = self.env._
         reached = so._sale_inbox_stages()
         if stage in reached or stage == "quotation" or "cancelled" in reached:
             return None
         if stage == "confirmed":
             if so.state in ("draft", "sent"):
                 so.action_confirm()
-                return _("order confirmed")
+                return self.env._("order confirmed")
             return None
         if stage == "delivered":
             if so.state in ("draft", "sent"):
@@ -381,31 +378,30 @@ class SaleInboxProcessor(models.AbstractModel):
                 return None
             invoices = so._create_invoices()
             invoices.action_post()
-            return _("invoice %s posted", ", ".join(invoices.mapped("name")))
+            return self.env._("invoice %s posted", ", ".join(invoices.mapped("name")))
         if stage == "cancelled":
             return None  # the cancellation step decided already
         # Partially delivered (which lines?) and paid (the payment step adds it when the
         # store reports the order paid) are not guessed.
-        return _("noted; Odoo does not change the order for it")
+        return self.env._("noted; Odoo does not change the order for it")
 
     def _deliver(self, so):
-        _ = self.env._
         pickings = so.picking_ids.filtered(lambda p: p.state not in ("done", "cancel"))
         not_ready = pickings.filtered(lambda p: p.state != "assigned")
         if not_ready:
             so.activity_schedule(
                 "mail.mail_activity_data_todo", user_id=so.user_id.id or self.env.uid,
-                summary=_("Delivered in the store"),
-                note=_("The store reports %(order)s delivered, but %(pickings)s cannot be validated (not "
+                summary=self.env._("Delivered in the store"),
+                note=self.env._("The store reports %(order)s delivered, but %(pickings)s cannot be validated (not "
                        "all in stock): validate it, or correct the stock.", order=so.name,
                        pickings=", ".join(not_ready.mapped("name"))))
-            return _("delivery %s not ready: an activity asks a person to check",
+            return self.env._("delivery %s not ready: an activity asks a person to check",
                      ", ".join(not_ready.mapped("name")))
         for move in pickings.move_ids:
             move.quantity = move.product_uom_qty
             move.picked = True
         pickings.with_context(skip_backorder=True, skip_sms=True)._action_done()
-        return _("delivery %s validated", ", ".join(pickings.mapped("name")))
+        return self.env._("delivery %s validated", ", ".join(pickings.mapped("name")))
 
     def _step_wait_for_payment(self, run, orders):
         if not run.channel.wait_for_payment:
@@ -433,16 +429,15 @@ class SaleInboxProcessor(models.AbstractModel):
         return orders - cancelled
 
     def _step_finish(self, run, orders):
-        _ = self.env._
         orders.write({
             "state": "done",
             "failed_step": False,
             "error_message": False,
             "processed_at": fields.Datetime.now(),
         })
-        nothing = _("nothing left to do")
+        nothing = self.env._("nothing left to do")
         orders._message_log_batch({
-            order.id: _("Processed: %s.", "; ".join(run.notes[order.id] or [nothing]))
+            order.id: self.env._("Processed: %s.", "; ".join(run.notes[order.id] or [nothing]))
             for order in orders
         })
 

@@ -26,16 +26,15 @@ class SaleInboxProcessor(models.AbstractModel):
 
     def _step_drop_outdated_drafts(self, run, orders):
         """A draft built from older content is replaced; a confirmed one is left to a person."""
-        _ = self.env._
         changed = orders.filtered(lambda o: o.sale_order_id and o.built_fingerprint != o.fingerprint)
         for order in changed:
             so = order.sale_order_id
             if so.state == "draft":
                 name = so.name
                 so.unlink()
-                run.notes[order.id].append(_("draft %s replaced, as the order changed", name))
+                run.notes[order.id].append(self.env._("draft %s replaced, as the order changed", name))
             else:
-                run.notes[order.id].append(_(
+                run.notes[order.id].append(self.env._(
                     "the order changed in the store after %s was confirmed: check it by hand", so.name))
         return orders
 
@@ -153,7 +152,6 @@ class SaleInboxProcessor(models.AbstractModel):
 
     def _step_products(self, run, orders):
         """Products by SKU = the variant's internal reference, exactly; one search."""
-        _ = self.env._
         todo = _to_build(orders)
         if not todo:
             return orders
@@ -170,7 +168,7 @@ class SaleInboxProcessor(models.AbstractModel):
             n = run.normalized(order)
             nameless = [line.name or "?" for line in n.lines if not line.sku]
             if nameless:
-                order._fail("products", _(
+                order._fail("products", self.env._(
                     "The store sent lines without a SKU: %s. Give the products a SKU in the store "
                     "(equal to the Odoo product's Internal Reference), or correct the order, then Retry.",
                     ", ".join(nameless)))
@@ -178,25 +176,24 @@ class SaleInboxProcessor(models.AbstractModel):
             unknown = sorted({line.sku for line in n.lines if line.sku not in found})
             ambiguous = sorted({line.sku for line in n.lines if len(found.get(line.sku, ())) > 1})
             if unknown:
-                order._fail("products", _(
+                order._fail("products", self.env._(
                     "No product has the internal reference %s. Create it, or correct the SKU, then Retry.",
                     ", ".join(unknown)))
             elif ambiguous:
-                order._fail("products", _(
+                order._fail("products", self.env._(
                     "Several products share the internal reference %s: keep one, then Retry.",
                     ", ".join(ambiguous)))
             elif any(s.price for s in n.shipping_lines) and not channel.shipping_product_id:
-                order._fail("products", _(
+                order._fail("products", self.env._(
                     "The order charges shipping but the channel has no shipping product."))
             elif any(f.price for f in n.fee_lines) and not channel.fee_product_id:
-                order._fail("products", _(
+                order._fail("products", self.env._(
                     "The order has other charges but the channel has no fee product."))
             else:
                 going_on |= order
         return going_on
 
     def _step_currencies(self, run, orders):
-        _ = self.env._
         todo = _to_build(orders)
         if not todo:
             return orders
@@ -207,12 +204,12 @@ class SaleInboxProcessor(models.AbstractModel):
             code = run.normalized(order).currency
             currency = currencies.get(code)
             if not currency:
-                order._fail("order", _("Currency %s is not active in Odoo: activate it, then Retry.", code))
+                order._fail("order", self.env._("Currency %s is not active in Odoo: activate it, then Retry.", code))
                 continue
             if code not in run.pricelists:
                 run.pricelists[code] = self._pricelist_for(run, currency)
             if not run.pricelists[code] and currency != run.company.currency_id:
-                order._fail("order", _(
+                order._fail("order", self.env._(
                     "No pricelist in %s: create one (Sales → Products → Pricelists), then Retry.", code))
                 continue
             going_on |= order
@@ -226,18 +223,17 @@ class SaleInboxProcessor(models.AbstractModel):
         )
 
     def _step_create_sale_orders(self, run, orders):
-        _ = self.env._
         todo = _to_build(orders)
         if not todo:
             return orders
         sale_orders = self.env["sale.order"].create([self._prepare_sale_order_vals(run, o) for o in todo])
         sale_orders._message_log_batch({
-            so.id: _("Created by the Sales Inbox from %(channel)s order %(number)s.",
+            so.id: self.env._("Created by the Sales Inbox from %(channel)s order %(number)s.",
                      channel=run.channel.name, number=order.name)
             for order, so in zip(todo, sale_orders, strict=True)
         })
         for order, so in zip(todo, sale_orders, strict=True):
-            run.notes[order.id].insert(0, _("%s created", so.name))
+            run.notes[order.id].insert(0, self.env._("%s created", so.name))
             order.write({
                 "sale_order_id": so.id,
                 "partner_id": so.partner_id.id,

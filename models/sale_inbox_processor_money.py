@@ -14,7 +14,6 @@ class SaleInboxProcessor(models.AbstractModel):
 
     def _step_payment_methods(self, run, orders):
         """Learn the store's payment methods; stop paid orders whose method is not mapped."""
-        _ = self.env._
         channel = run.channel
         Method = self.env["sale.channel.payment.method"]
         codes = {run.normalized(o).payment.method_code for o in orders} - {""}
@@ -43,11 +42,11 @@ class SaleInboxProcessor(models.AbstractModel):
                 continue
             method = known.get(n.payment.method_code)
             if not method:
-                order._fail("payment_mapping", _(
+                order._fail("payment_mapping", self.env._(
                     "The store reports this order paid but names no payment method, so no "
                     "journal can receive the payment."))
             elif not method.is_mapped:
-                order._fail("payment_mapping", _(
+                order._fail("payment_mapping", self.env._(
                     "Payment method “%(method)s” (%(code)s) is not mapped to a journal. Map it "
                     "in the channel's Payments Mapping, then Retry.",
                     method=method.name, code=method.code))
@@ -56,7 +55,6 @@ class SaleInboxProcessor(models.AbstractModel):
         return going_on
 
     def _step_check_amounts(self, run, orders):
-        _ = self.env._
         channel = run.channel
         going_on = orders.browse()
         accept_all = self.env.context.get("sale_inbox_accept_difference")
@@ -72,7 +70,7 @@ class SaleInboxProcessor(models.AbstractModel):
             if not over or order.amount_accepted or so.state != "draft":
                 going_on |= order
                 continue
-            message = _(
+            message = self.env._(
                 "The store's total %(store)s differs from the Odoo total %(odoo)s by %(diff)s.",
                 store=n.total, odoo=so.amount_total, diff=difference,
             )
@@ -84,7 +82,7 @@ class SaleInboxProcessor(models.AbstractModel):
                 order.amount_accepted = True
                 going_on |= order
             else:
-                order._fail("amount_check", message + " " + _(
+                order._fail("amount_check", message + " " + self.env._(
                     "The document stays a draft and no payment is added: correct it and "
                     "Retry, or Accept the difference."), state="needs_review")
         return going_on

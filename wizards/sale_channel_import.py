@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..platforms.http import ApiError
@@ -22,7 +22,7 @@ class SaleChannelImport(models.TransientModel):
     @api.constrains("days")
     def _check_days(self):
         if any(wizard.days < 1 for wizard in self):
-            raise UserError(_("Import at least one day."))
+            raise UserError(self.env._("Import at least one day."))
 
     def action_import(self):
         self.ensure_one()
@@ -30,9 +30,9 @@ class SaleChannelImport(models.TransientModel):
         try:
             counts, _newest = self.channel_id._import_orders(since)
         except ApiError as exc:
-            raise UserError(_("The store refused the import: %s", exc)) from exc
+            raise UserError(self.env._("The store refused the import: %s", exc)) from exc
         if counts["created"]:
             self.env.ref("sale_inbox.ir_cron_process_inbox").sudo()._trigger()
-        return self.channel_id._notify(_(
+        return self.channel_id._notify(self.env._(
             "%(created)s new orders imported, %(known)s already in the inbox, %(unreadable)s "
             "unreadable (kept in error).", **counts), "success")
