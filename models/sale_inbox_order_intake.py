@@ -100,6 +100,10 @@ class SaleInboxOrder(models.Model):
                 return refusal
         if channel.state != "connected":
             return IntakeResult("disconnected", message="This channel is disconnected in Odoo.")
+        if not body.strip():
+            # Nothing to keep, nor to read again later: refused, whoever signed it.
+            error = InvalidPayload("the body is empty")
+            return IntakeResult("invalid", message=str(error), errors=error.errors)
         try:
             delivery = self._parse_delivery(channel, body, content_type)
         except IgnoredEvent as exc:

@@ -1,0 +1,165 @@
+"""Intake never waits for processing, and never logs personal data while racing.
+
+Real transactions: the orders are committed, processing holds its claim in a cursor of its
+own, and the store's redelivery comes over HTTP to the test server (outside any test
+transaction), with a short timeout: a store gives up after a few seconds (Shopify: 5).
+"""
+import json
+import logging
+import threading
+import time
+
+import requests
+
+from odoo import SUPERUSER_ID, api
+from odoo.modules.registry import Registry
+from odoo.tests import BaseCase, tagged
+from odoo.tests.common import HOST, get_db_name
+from odoo.tools import config
+
+from .common import CONNECT_PATH
+
+API_KEY = "lock-test-key-2b7e"
+CUSTOMER = "Ilze Lock-Kalnina"
+EMAIL = "ilze.lock@example.lv"
+#: Seconds intake may take while processing holds the order.
+PROMPT = 2.0
+
+
+def order(external_id="L-1", status="pending"):
+    return {
+        "id": external_id, "currency": "EUR", "total": 10,
+        "customer": {"name": CUSTOMER, "email": EMAIL},
+        "shipping_address": {"name": CUSTOMER, "street": "Lacplesa iela 9", "city": "Riga", "country": "LV"},
+        "lines": [{"sku": "LOCK-1", "quantity": 1, "unit_price": 10}],
+        "payment": {"method": "card", "status": status},
+    }
+
+
+class _Capture(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@tagged("post_install", "-at_install")
+class TestIntakeNeverWaitsForProcessing(BaseCase):
+
+    def setUp(self):
+        super().setUp()
+        self.registry = Registry(get_db_name())
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            channel = env["sale.channel"].create({"name": "Lock shop", "api_key": API_KEY, "auto_process": True})
+            self.channel_id = channel.id
+        self.addCleanup(self._cleanup)
+
+    def _cleanup(self):
+        with self.registry.cursor() as cr:
+            for table in ("sale_inbox_delivery", "sale_inbox_order"):
+                cr.execute(f"DELETE FROM {table} WHERE channel_id = %s", (self.channel_id,))
+            cr.execute("DELETE FROM sale_channel WHERE id = %s", (self.channel_id,))
+
+    def receive(self, data):
+        """Intake in a transaction of its own, committed."""
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            channel = env["sale.channel"].browse(self.channel_id)
+            return env["sale.inbox.order"]._receive(channel, json.dumps(data).encode(), "application/json")[0]
+
+    def post(self, data):
+        """The store's delivery over HTTP; (response or None when it timed out, seconds)."""
+        started = time.monotonic()
+        try:
+            response = requests.post(
+                f"http://{HOST}:{config['http_port']}{CONNECT_PATH}", data=json.dumps(data), timeout=PROMPT + 3,
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"})
+        except requests.Timeout:
+            response = None
+        return response, time.monotonic() - started
+
+    def deliveries(self, order_id):
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT state FROM sale_inbox_delivery WHERE order_id = %s ORDER BY id", (order_id,))
+            return [state for (state,) in cr.fetchall()]
+
+    def while_processing(self, order_id, deliver, apply_deliveries=False):
+        """Run ``deliver()`` while another transaction holds ``order_id`` as processing does:
+        claimed, its attempt counted, its pending deliveries being applied."""
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            claimed = env["sale.inbox.order"]._claim()
+            self.assertIn(order_id, claimed.ids)
+            cr.execute("UPDATE sale_inbox_order SET attempt_count = attempt_count + 1 WHERE id IN %s",
+                       (tuple(claimed.ids),))
+            if apply_deliveries:
+                cr.execute("UPDATE sale_inbox_delivery SET state = 'applied' WHERE order_id = %s AND state = 'pending'",
+                           (order_id,))
+            try:
+                return deliver()
+            finally:
+                cr.rollback()
+                # A delivery that was kept waiting goes on now: let it end before the clean-up.
+                time.sleep(0.5)
+
+    def test_a_changed_order_redelivered_during_processing_is_stored_pending_at_once(self):
+        order_id = self.receive(order())
+        response, seconds = self.while_processing(order_id, lambda: self.post(order(status="paid")))
+        self.assertIsNotNone(response, "intake waited for processing until the store gave up")
+        self.assertLess(seconds, PROMPT)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(response.json()["id"], order_id)
+        self.assertEqual(self.deliveries(order_id), ["applied", "pending"])
+
+    def test_the_same_order_redelivered_during_processing_is_acknowledged_at_once(self):
+        order_id = self.receive(order())
+        response, seconds = self.while_processing(order_id, lambda: self.post(order()))
+        self.assertIsNotNone(response, "intake waited for processing until the store gave up")
+        self.assertLess(seconds, PROMPT)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(self.deliveries(order_id), ["applied"], "the same content is recorded once")
+
+    def test_a_delivery_that_processing_is_applying_comes_again(self):
+        order_id = self.receive(order())
+        self.receive(order(status="paid"))
+        response, seconds = self.while_processing(order_id, lambda: self.post(order(status="paid")),
+                                                  apply_deliveries=True)
+        self.assertIsNotNone(response, "intake waited for processing until the store gave up")
+        self.assertLess(seconds, PROMPT)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(self.deliveries(order_id), ["applied", "pending"])
+
+    def test_two_deliveries_of_one_new_order_racing_log_no_personal_data(self):
+        capture = _Capture()
+        root = logging.getLogger()
+        root.addHandler(capture)
+        self.addCleanup(root.removeHandler, capture)
+        body = json.dumps(order("L-race")).encode()
+        failures, results = [], []
+        with self.registry.cursor() as cr_first, self.registry.cursor() as cr_second:
+            first = api.Environment(cr_first, SUPERUSER_ID, {})
+            second = api.Environment(cr_second, SUPERUSER_ID, {})
+            # The second transaction's snapshot is taken before the first commits.
+            cr_second.execute("SELECT 1 FROM sale_channel WHERE id = %s", (self.channel_id,))
+            first["sale.inbox.order"]._receive(first["sale.channel"].browse(self.channel_id), body, "application/json")
+
+            def deliver_second():
+                try:
+                    results.append(second["sale.inbox.order"]._receive(
+                        second["sale.channel"].browse(self.channel_id), body, "application/json"))
+                except Exception as exc:  # noqa: BLE001 -- reported below
+                    failures.append(exc)
+
+            thread = threading.Thread(target=deliver_second)
+            thread.start()
+            time.sleep(0.5)  # the second waits on the first's new row in the unique index
+            cr_first.commit()
+            thread.join(30)
+            cr_second.rollback()
+        self.assertEqual([type(exc).__name__ for exc in failures], ["SerializationFailure"],
+                         "the loser is told to retry (Odoo retries the request)")
+        personal = [message for message in capture.messages if CUSTOMER in message or EMAIL in message]
+        self.assertFalse(personal, "personal data was logged")
