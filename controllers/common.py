@@ -3,6 +3,14 @@ to an intake result. The routes only authenticate, store (``_intake_delivery``) 
 acknowledge."""
 from odoo.http import request
 
+#: Authentication of the store routes. "none", not "public", decided by measurement: on one
+#: server, alternating runs of 300 requests from 8 clients, a new order was 8-16% slower with
+#: "public" (medians of 6 rounds, twice) and a wrong key the same. Intake needs no user: the
+#: store is authenticated by its API key or signature, and the work runs as superuser; a user
+#: would only be written into create_uid/write_uid of every row intake inserts, each a
+#: foreign-key check that key-share-locks that one res_users row from every request.
+ROUTE_AUTH = "none"
+
 #: Where the body is kept once read: the stream can be read only once, and Odoo runs the
 #: route again after a serialization failure (two deliveries of one new order racing).
 BODY_KEY = "sale_inbox.body"

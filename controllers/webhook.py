@@ -5,12 +5,12 @@ from odoo import http
 from odoo.http import request
 
 from ..models.sale_channel import WEBHOOK_PATH
-from .common import error, read_body, respond
+from .common import ROUTE_AUTH, error, read_body, respond
 
 
 class WebhookController(http.Controller):
 
-    @http.route(WEBHOOK_PATH + "/<string:token>", type="http", auth="none", methods=["POST"],
+    @http.route(WEBHOOK_PATH + "/<string:token>", type="http", auth=ROUTE_AUTH, methods=["POST"],
                 csrf=False, save_session=False)
     def receive(self, token, **_kwargs):
         channel = request.env["sale.channel"].sudo()._find_by_webhook_token(token)

@@ -189,7 +189,7 @@ class TestBadInputOverHttp(HttpCase):
         for value, expected in (("Anna\u0000", "NUL"), ("Anna\ud800", "surrogate")):
             body = json.dumps(changed(sample, ("customer", "first_name"), value)).encode()
             self.send("shopify", body, "application/json", signed=True)
-            kept = self.stored("shopify").filtered(lambda o: o.payload == body.decode())
+            kept = self.stored("shopify").filtered(lambda o, text=body.decode(): o.payload == text)
             self.assertIn("customer.name", kept.error_message)
             self.assertIn(expected, kept.error_message)
         body = json.dumps(changed(sample, ("line_items",), "x")).encode()
