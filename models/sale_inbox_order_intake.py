@@ -11,6 +11,8 @@ import logging
 import traceback
 from dataclasses import dataclass, field
 
+from psycopg2 import errors as pg_errors
+
 from odoo import _, api, fields, models
 
 from ..platforms import AuthenticationError, IgnoredEvent, InvalidPayload
@@ -267,14 +269,51 @@ class SaleInboxOrder(models.Model):
             if channel.auto_process:
                 self._wake_processing()
             if channel.company_id.id in self.env["sale.channel"]._push_on_change_company_ids():
-                # Sold a moment ago in one store: the others hear of it now, not tomorrow.
-                self.env["sale.channel.product"].sudo()._queue_push(
-                    skus=[line.sku for line in order.lines if line.sku], company_id=channel.company_id.id)
+                self._queue_stock_push(channel, [line.sku for line in order.lines if line.sku])
         if recorded:
             # Written in SQL: what the ORM may have cached of this order's deliveries is stale.
             self.browse(new_id or known_id).invalidate_recordset(["delivery_ids"])
             self._wake_processing()
         return new_id or known_id, bool(new_id)
+
+    @api.model
+    def _queue_stock_push(self, channel, skus):
+        """Sold a moment ago in one store: the other stores of the company hear of it now.
+
+        ``sale.channel.product._queue_push`` does the same but waits for rows another
+        transaction holds: processing queues the same rows when it confirms orders (the stock
+        moves do) and holds them until its batch commits; the push job holds the rows it is
+        sending. Intake skips such rows (SKIP LOCKED): they are being queued or sent right
+        now, and processing queues them again when it confirms this order. The conditions are
+        ``_queue_push``'s: keep them in step.
+        """
+        if not skus:
+            return
+        self.env["sale.channel.product"].flush_model(["push_queued", "state", "sku", "channel_id"])
+        self.env["sale.channel"].flush_model(["push_on_change", "active", "state", "company_id"])
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    """
+                    UPDATE sale_channel_product SET push_queued = true
+                     WHERE id IN (SELECT p.id
+                                    FROM sale_channel_product p
+                                    JOIN sale_channel c ON c.id = p.channel_id
+                                   WHERE c.push_on_change AND c.active AND c.state = 'connected'
+                                     AND c.company_id = %s AND p.state = 'mapped'
+                                     AND p.push_queued IS NOT TRUE AND p.sku = ANY(%s)
+                                     FOR NO KEY UPDATE OF p SKIP LOCKED)
+                    """,
+                    (channel.company_id.id, list(skus)),
+                    log_exceptions=False,  # a serialization failure is expected, see below
+                )
+                queued = self.env.cr.rowcount
+        except pg_errors.SerializationFailure:
+            # A row was changed since this transaction began, by whoever queues or sends it.
+            return
+        if queued:
+            self.env["sale.channel.product"].invalidate_model(["push_queued"])
+            self._trigger_job("sale_inbox.ir_cron_push_stock")
 
     @api.model
     def _content_params(self, order):

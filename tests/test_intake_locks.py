@@ -63,6 +63,26 @@ class TestIntakeNeverWaitsForProcessing(BaseCase):
                 cr.execute(f"DELETE FROM {table} WHERE channel_id = %s", (self.channel_id,))
             cr.execute("DELETE FROM sale_channel WHERE id = %s", (self.channel_id,))
 
+    def store_pushing_on_change(self):
+        """Another store of the company, told of every change of LOCK-1's availability."""
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            store = env["sale.channel"].create({"name": "Lock store", "platform": "woocommerce",
+                                                "push_on_change": True, "auto_process": False})
+            product = env["product.product"].create({"name": "Lock mug", "default_code": "LOCK-1"})
+            row = env["sale.channel.product"].create({"channel_id": store.id, "product_id": product.id,
+                                                      "sku": "LOCK-1", "state": "mapped"})
+            ids = store.id, product.id, row.id
+        self.addCleanup(self._cleanup_store, *ids)
+        return ids
+
+    def _cleanup_store(self, store_id, product_id, row_id):
+        with self.registry.cursor() as cr:
+            cr.execute("DELETE FROM sale_channel_product WHERE id = %s", (row_id,))
+            cr.execute("DELETE FROM sale_channel WHERE id = %s", (store_id,))
+            cr.execute("DELETE FROM product_product WHERE id = %s RETURNING product_tmpl_id", (product_id,))
+            cr.execute("DELETE FROM product_template WHERE id = %s", (cr.fetchone()[0],))
+
     def receive(self, data):
         """Intake in a transaction of its own, committed."""
         with self.registry.cursor() as cr:
@@ -131,6 +151,26 @@ class TestIntakeNeverWaitsForProcessing(BaseCase):
         self.assertLess(seconds, PROMPT)
         self.assertEqual(response.status_code, 200, response.text)
         self.assertEqual(self.deliveries(order_id), ["applied", "pending"])
+
+    def test_a_new_order_of_a_product_whose_stock_processing_is_changing_is_stored_at_once(self):
+        # Processing confirms an order of LOCK-1: its stock move queues the product's push to
+        # the other stores, and the queue row stays locked until the batch commits. A new order
+        # of LOCK-1 arriving meanwhile must not wait for it.
+        _store, _product, row_id = self.store_pushing_on_change()
+        order_id = self.receive(order())
+        with self.registry.cursor() as cr:  # the push job has sent what that order queued
+            cr.execute("UPDATE sale_channel_product SET push_queued = false WHERE id = %s", (row_id,))
+
+        def new_order():
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                self.assertEqual(env["sale.channel.product"]._queue_push(skus=["LOCK-1"]), 1)
+                return self.post(order("L-2"))
+
+        response, seconds = self.while_processing(order_id, new_order)
+        self.assertIsNotNone(response, "intake waited for processing until the store gave up")
+        self.assertLess(seconds, PROMPT)
+        self.assertEqual(response.status_code, 201, response.text)
 
     def test_two_deliveries_of_one_new_order_racing_log_no_personal_data(self):
         capture = _Capture()
