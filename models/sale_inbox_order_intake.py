@@ -175,7 +175,9 @@ class SaleInboxOrder(models.Model):
             raise
         except Exception as exc:  # whatever a parser raises, the delivery is kept
             _logger.warning("Channel %s: the %s parser failed: %s", channel.id, platform.code, _where(exc))
-            raise ParserFailure(f"the {platform.label} parser failed: {type(exc).__name__}: {exc}") from exc
+            # Its message may quote the payload: written out so that the database can store it.
+            message = f"the {platform.label} parser failed: {type(exc).__name__}: {exc}"
+            raise ParserFailure(storable_text(message)) from exc
         return delivery
 
     @api.model

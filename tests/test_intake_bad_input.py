@@ -12,11 +12,15 @@ import copy
 import hashlib
 import hmac
 import json
+import logging
 import pathlib
+from unittest.mock import patch
 
 from odoo.tests import HttpCase, tagged
 
 from odoo.addons.sale_inbox.models.sale_inbox_order_intake import payload_bytes
+from odoo.addons.sale_inbox.platforms.connect import Connect
+from odoo.addons.sale_inbox.platforms.shopify import Shopify
 from odoo.addons.sale_inbox.platforms.testing import FakeStore
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "platforms" / "tests" / "data"
@@ -194,6 +198,28 @@ class TestBadInputOverHttp(HttpCase):
             self.assertIn(expected, kept.error_message)
         body = json.dumps(changed(sample, ("line_items",), "x")).encode()
         self.assertIn("line_items: must be a list", self.send("shopify", body, "application/json", True).json()["message"])
+
+    def test_whatever_a_parser_raises_the_delivery_is_kept_and_nothing_personal_is_logged(self):
+        # No realistic input makes the hardened parsers crash: a crash is injected, with a
+        # message quoting the payload as Python's own errors do.
+        crash = ZeroDivisionError("cannot divide 'Anna Ozola\u0000'")
+        body = (DATA / "shopify_order.json").read_bytes()
+        with patch.object(Shopify, "read_order", side_effect=crash), \
+                self.assertLogs("odoo.addons.sale_inbox", level=logging.INFO) as logs:
+            response = self.send("shopify", body, "application/json", signed=True)
+        self.assertEqual(response.status_code, 200, response.text)
+        kept = self.stored("shopify")
+        self.assertEqual((kept.state, kept.failed_step), ("error", "parse"))
+        self.assertIn("parser failed: ZeroDivisionError", kept.error_message)
+        self.assertIn("\\x00", kept.error_message, "what the database cannot store is written out")
+        self.assertFalse([line for line in logs.output if "Anna" in line], logs.output)
+        # The Connect API keeps it too (the shop could not correct our bug): 201, in error.
+        connect = json.loads((DATA / "connect_order.json").read_text())
+        with patch.object(Connect, "read_order", side_effect=crash):
+            response = self.send("connect", json.dumps(connect).encode(), "application/json", signed=True)
+        self.assertEqual(response.status_code, 201, response.text)
+        self.assertEqual(response.json()["status"], "error")
+        self.assertEqual(self.stored("connect").failed_step, "parse")
 
 
 def _is_json(body):
