@@ -16,7 +16,7 @@ from psycopg2 import errors as pg_errors
 from odoo import _, api, fields, models
 
 from ..platforms import AuthenticationError, IgnoredEvent, InvalidPayload
-from ..platforms.base import storable_text
+from ..platforms.base import FieldError, storable_text, unstorable
 
 _logger = logging.getLogger(__name__)
 
@@ -171,7 +171,13 @@ class SaleInboxOrder(models.Model):
         try:
             delivery = platform.parse(body, content_type)
             delivery.check()
-        except (InvalidPayload, IgnoredEvent):
+        except InvalidPayload as exc:
+            if any(unstorable(error.path) or unstorable(error.message) for error in exc.errors):
+                # A parser's message may quote the payload: written out so that it can be stored.
+                raise InvalidPayload([FieldError(storable_text(error.path), storable_text(error.message))
+                                      for error in exc.errors]) from exc
+            raise
+        except IgnoredEvent:
             raise
         except Exception as exc:  # whatever a parser raises, the delivery is kept
             _logger.warning("Channel %s: the %s parser failed: %s", channel.id, platform.code, _where(exc))

@@ -73,6 +73,9 @@ def cases(platform):
     yield "not UTF-8", as_json.replace('"', '"\xe9', 1).encode("latin-1"), "application/json", False
     yield "a NUL byte after the JSON", as_json.encode() + b"\x00", "application/json", False
     yield "empty", b"", "application/json", False
+    if platform == "mozello":
+        event = {"event": "PAYMENT\u0000CHANGED", "order": {"order_id": "MZ-1"}}
+        yield "a notification quoting a NUL in its error", json.dumps(event).encode(), "application/json", False
     if platform == "shopify":
         xml = (DATA / "shopify_order.xml").read_text().replace("Anna", "Ann\u00e9")
         declared = xml.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"').encode("latin-1")
