@@ -203,3 +203,26 @@ class TestIntakeNeverWaitsForProcessing(BaseCase):
                          "the loser is told to retry (Odoo retries the request)")
         personal = [message for message in capture.messages if CUSTOMER in message or EMAIL in message]
         self.assertFalse(personal, "personal data was logged")
+
+    def test_a_delivery_that_loses_a_race_is_retried_with_its_body(self):
+        # Another delivery of the same new order is being stored (not committed yet): this one
+        # waits for it on the unique index, then gets a serialization failure; Odoo runs the
+        # route again, which must find the body it already read from the socket.
+        data = order("L-http-race")
+        responses = []
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env["sale.inbox.order"]._receive(env["sale.channel"].browse(self.channel_id),
+                                             json.dumps(data).encode(), "application/json")
+            thread = threading.Thread(target=lambda: responses.append(self.post(data)))
+            thread.start()
+            time.sleep(1)
+            cr.commit()
+        thread.join(30)
+        response, _seconds = responses[0]
+        self.assertIsNotNone(response)
+        self.assertEqual(response.status_code, 200, response.text)
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT count(*) FROM sale_inbox_order WHERE channel_id = %s AND external_id = %s",
+                       (self.channel_id, "L-http-race"))
+            self.assertEqual(cr.fetchone()[0], 1)
