@@ -134,7 +134,12 @@ class SaleInboxOrder(models.Model):
         """Lock up to ``limit`` orders that processing should take now.
 
         ``SKIP LOCKED`` lets several workers (or servers) run the cron side by side without
-        ever taking the same order.
+        ever taking the same order. ``NO KEY UPDATE``, not ``UPDATE``: intake records a
+        redelivery of a claimed order as a delivery row, whose foreign key takes a key-share
+        lock on the order; ``FOR UPDATE`` would make it wait until the whole batch is
+        processed (seconds, past a store's webhook timeout), ``FOR NO KEY UPDATE`` lets it
+        through while still keeping the other workers out. Processing only writes non-key
+        columns of the rows it claimed, which takes no stronger lock.
         """
         self.env.flush_all()
         self.env.cr.execute(
@@ -150,7 +155,7 @@ class SaleInboxOrder(models.Model):
                                   AND (d.kind = 'full' OR o.normalized IS NOT NULL)))
              ORDER BY o.id
              LIMIT %s
-               FOR UPDATE OF o SKIP LOCKED
+               FOR NO KEY UPDATE OF o SKIP LOCKED
             """,
             (limit,),
             log_exceptions=False,  # a serialization failure is expected: _claim_fresh retries

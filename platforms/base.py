@@ -10,6 +10,9 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import math
+import types
+import typing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -49,19 +52,87 @@ class InvalidPayload(PlatformError):
 
 PAYMENT_STATUSES = ("pending", "authorized", "paid", "partially_paid", "refunded", "voided", "failed")
 
+#: Amounts and quantities from this power of ten up are refused: no order holds them, and
+#: arithmetic on them overflows Python's decimals and PostgreSQL's columns.
+MAX_DIGITS = 15
+#: Longest order id a store may send: it is part of a unique index.
+MAX_EXTERNAL_ID = 255
+
 
 def to_decimal(value: Any) -> Decimal:
     if isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool) or value is None:
+        result = value
+    elif isinstance(value, bool) or value is None or not isinstance(value, (str, int, float)):
         raise ValueError("not a number")
-    try:
-        result = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise ValueError("not a number") from exc
+    else:
+        try:
+            result = Decimal(str(value))
+        except InvalidOperation as exc:
+            raise ValueError("not a number") from exc
     if not result.is_finite():
         raise ValueError("not a finite number")
+    if result and result.adjusted() >= MAX_DIGITS:
+        raise ValueError("out of range")
     return result
+
+
+def unstorable(text: str) -> str:
+    """Why PostgreSQL cannot store ``text`` ('' when it can): it refuses the NUL character,
+    and a lone surrogate (JSON's ``"\\ud800"``) cannot be encoded in UTF-8."""
+    if "\x00" in text:
+        return "contains a NUL character (U+0000), which cannot be stored"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains an unpaired surrogate (an invalid character), which cannot be stored"
+    return ""
+
+
+def storable_text(text: str) -> str:
+    """``text`` with what PostgreSQL cannot store written out as escapes (``\\x00``,
+    ``\\ud800``), for messages that quote a payload."""
+    if not unstorable(text):
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def as_object(data: Mapping, key: str, path: str = "") -> Mapping:
+    """``data[key]`` as a JSON object ({} when absent or empty); InvalidPayload naming the
+    field when the store sent something else."""
+    value = data.get(key)
+    if not value:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidPayload([FieldError(path or key, "must be an object")])
+    return value
+
+
+def as_objects(data: Mapping, key: str, path: str = "") -> list[Mapping]:
+    """``data[key]`` as a list of JSON objects ([] when absent or empty)."""
+    value = data.get(key)
+    if not value:
+        return []
+    path = path or key
+    if not isinstance(value, list):
+        raise InvalidPayload([FieldError(path, "must be a list")])
+    for index, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise InvalidPayload([FieldError(f"{path}[{index}]", "must be an object")])
+    return value
+
+
+def as_text(data: Mapping, key: str, path: str = "") -> str:
+    """``data[key]`` as text ('' when absent, null or false, which PHP stores send for
+    empty); a number is written out, anything else is refused."""
+    value = data.get(key)
+    if value is None or value is False:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return str(value)
+    raise InvalidPayload([FieldError(path or key, "must be a string")])
 
 
 @dataclass
@@ -175,6 +246,15 @@ class NormalizedOrder:
     def fingerprint(self) -> str:
         """A digest of the order's content: two deliveries with equal content are one."""
         return self.serialize()[1]
+
+    def check(self) -> None:
+        """Raise InvalidPayload unless every value has its declared type and can be stored
+        (a parser hands over what the store sent: a list where a name belongs, a NUL
+        character, an amount out of range must stop here, not in the database)."""
+        errors: list[FieldError] = []
+        _check_dataclass(self, "", errors)
+        if errors:
+            raise InvalidPayload(errors)
 
     def serialize(self) -> tuple[str, str]:
         """The JSON kept on the inbox record and the content's fingerprint, in one pass."""
@@ -299,6 +379,9 @@ def read_json(body: bytes) -> Any:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidPayload(f"the body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        # Python's decoder recurses once per level: some thousand nested arrays exhaust it.
+        raise InvalidPayload("the body is not valid JSON: it is nested too deeply") from exc
 
 
 def header(headers: Mapping[str, str], name: str) -> str:
@@ -333,6 +416,93 @@ class Delivery:
     order: NormalizedOrder | None = None
     #: Changes in the normalized order's JSON form, e.g. {"payment": {"status": "paid"}}.
     patch: dict | None = None
+
+    def check(self) -> None:
+        """Raise InvalidPayload unless the delivery can be stored as it is: an order id that
+        is text, not empty and of a reasonable length, and content of the declared types."""
+        errors: list[FieldError] = []
+        if not isinstance(self.external_id, str) or not self.external_id.strip():
+            errors.append(FieldError("id", "the delivery names no order id"))
+        elif len(self.external_id) > MAX_EXTERNAL_ID:
+            errors.append(FieldError("id", f"must be at most {MAX_EXTERNAL_ID} characters"))
+        elif unstorable(self.external_id):
+            errors.append(FieldError("id", unstorable(self.external_id)))
+        if self.order is not None:
+            _check_dataclass(self.order, "", errors)
+        elif not isinstance(self.patch, dict) or not self.patch:
+            errors.append(FieldError("", "the delivery carries neither an order nor a change"))
+        else:
+            _check_json(self.patch, "patch", errors)
+        if errors:
+            raise InvalidPayload(errors)
+
+
+_FIELD_TYPES: dict[type, list[tuple[str, Any]]] = {}
+
+
+def _field_types(klass: type) -> list[tuple[str, Any]]:
+    types_ = _FIELD_TYPES.get(klass)
+    if types_ is None:
+        hints = typing.get_type_hints(klass)
+        types_ = _FIELD_TYPES[klass] = [(f.name, hints[f.name]) for f in dataclasses.fields(klass)]
+    return types_
+
+
+def _check_dataclass(value: Any, path: str, errors: list[FieldError]) -> None:
+    for name, expected in _field_types(type(value)):
+        _check_value(getattr(value, name), expected, f"{path}.{name}" if path else name, errors)
+
+
+def _check_value(value: Any, expected: Any, path: str, errors: list[FieldError]) -> None:
+    origin = typing.get_origin(expected)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in typing.get_args(expected):
+            return
+        expected = next(arg for arg in typing.get_args(expected) if arg is not type(None))
+        origin = typing.get_origin(expected)
+    if expected is str:
+        if not isinstance(value, str):
+            errors.append(FieldError(path, "must be a string"))
+        elif unstorable(value):
+            errors.append(FieldError(path, unstorable(value)))
+    elif expected is bool:
+        if not isinstance(value, bool):
+            errors.append(FieldError(path, "must be true or false"))
+    elif expected is Decimal:
+        try:
+            to_decimal(value)
+        except ValueError as exc:
+            errors.append(FieldError(path, f"must be a number ({exc})"))
+    elif origin is list:
+        if not isinstance(value, list):
+            errors.append(FieldError(path, "must be a list"))
+            return
+        (item_type,) = typing.get_args(expected)
+        for index, item in enumerate(value):
+            _check_value(item, item_type, f"{path}[{index}]", errors)
+    elif dataclasses.is_dataclass(expected):
+        if not isinstance(value, expected):
+            errors.append(FieldError(path, "must be an object"))
+        else:
+            _check_dataclass(value, path, errors)
+
+
+def _check_json(value: Any, path: str, errors: list[FieldError]) -> None:
+    """A patch holds plain JSON: texts that can be stored, finite numbers."""
+    if isinstance(value, str):
+        if unstorable(value):
+            errors.append(FieldError(path, unstorable(value)))
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            errors.append(FieldError(path, "must be a finite number"))
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_json(item, f"{path}.{key}", errors)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_json(item, f"{path}[{index}]", errors)
+    elif value is not None and not isinstance(value, (bool, int, Decimal)):
+        errors.append(FieldError(path, "must be plain JSON"))
 
 
 def spread_discount(lines: list[OrderLine], amount: Decimal) -> None:

@@ -14,9 +14,10 @@ the channel's time zone, and writes the zone into every order it hands over
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Iterator, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .base import (
@@ -37,6 +38,9 @@ from .base import (
     StockClient,
     StockUpdate,
     StoreItem,
+    as_object,
+    as_objects,
+    as_text,
     batches,
     read_json,
     to_decimal,
@@ -107,66 +111,86 @@ class IdoSell(Platform):
         return Delivery(external_id=order.external_id, order=order)
 
     def read_order(self, data: Mapping[str, Any]) -> NormalizedOrder:
-        serial = data.get("orderSerialNumber")
+        serial = as_text(data, "orderSerialNumber")
         if not serial:
             raise InvalidPayload("the order has no orderSerialNumber")
-        details = data.get("orderDetails") or {}
-        zone = _zone(data.get(TIMEZONE_KEY) or "UTC")
-        payments = details.get("payments") or {}
-        money = payments.get("orderCurrency") or {}
-        base = payments.get("orderBaseCurrency") or {}
+        details = as_object(data, "orderDetails")
+        zone = _zone(as_text(data, TIMEZONE_KEY) or "UTC")
+        payments = as_object(details, "payments", "orderDetails.payments")
+        money = as_object(payments, "orderCurrency", "orderDetails.payments.orderCurrency")
+        base = as_object(payments, "orderBaseCurrency", "orderDetails.payments.orderBaseCurrency")
+        products = as_objects(details, "productsResults", "orderDetails.productsResults")
         try:
-            lines = [_line(item) for item in details.get("productsResults") or []]
+            lines = [_line(item, f"orderDetails.productsResults[{index}]") for index, item in enumerate(products)]
             delivery = to_decimal(money.get("orderDeliveryCost") or 0)
             payform = to_decimal(money.get("orderPayformCost") or 0)
             total = sum((line.unit_price * line.quantity for line in lines), Decimal(0)) + delivery + payform
+            delivery_vat = base.get("orderDeliveryVat")
+            delivery_rate = to_decimal(delivery_vat) if delivery_vat is not None else None
         except ValueError as exc:
             raise InvalidPayload(f"an amount is not a number: {exc}") from exc
-        status = details.get("orderStatus") or "new"
-        prepaid = payments.get("orderPaymentType") == "prepaid"
+        status = as_text(details, "orderStatus", "orderDetails.orderStatus") or "new"
+        payment_type = as_text(payments, "orderPaymentType", "orderDetails.payments.orderPaymentType")
+        prepaid = payment_type == "prepaid"
         paid = prepaid and status in PAID_STATUSES
-        dispatch = details.get("dispatch") or {}
-        delivery_vat = base.get("orderDeliveryVat")
-        client = data.get("clientResult") or {}
-        account = client.get("clientAccount") or {}
-        billing = client.get("clientBillingAddress") or {}
-        shipping_to = client.get("clientDeliveryAddress") or {}
-        name = " ".join(filter(None, [billing.get("clientFirstName"), billing.get("clientLastName")]))
+        dispatch = as_object(details, "dispatch", "orderDetails.dispatch")
+        client = as_object(data, "clientResult")
+        account = as_object(client, "clientAccount", "clientResult.clientAccount")
+        billing = as_object(client, "clientBillingAddress", "clientResult.clientBillingAddress")
+        shipping_to = as_object(client, "clientDeliveryAddress", "clientResult.clientDeliveryAddress")
+
+        def text(data, key, path):
+            return as_text(data, key, f"{path}.{key}")
+
+        def bill(key):
+            return text(billing, key, "clientResult.clientBillingAddress")
+
+        def ship(key):
+            return text(shipping_to, key, "clientResult.clientDeliveryAddress")
+
+        def acc(key):
+            return text(account, key, "clientResult.clientAccount")
+
+        def when(key):
+            return text(details, key, "orderDetails")
+
+        name = " ".join(filter(None, [bill("clientFirstName"), bill("clientLastName")]))
         return NormalizedOrder(
-            external_id=str(serial),
-            number=str(serial),
-            created_at=to_utc_iso(details.get("orderAddDate"), zone),
-            updated_at=to_utc_iso(details.get("orderChangeDate") or details.get("orderAddDate"), zone),
-            currency=money.get("currencyId") or base.get("billingCurrency") or "",
+            external_id=serial,
+            number=serial,
+            created_at=to_utc_iso(when("orderAddDate"), zone),
+            updated_at=to_utc_iso(when("orderChangeDate") or when("orderAddDate"), zone),
+            currency=text(money, "currencyId", "orderDetails.payments.orderCurrency")
+            or text(base, "billingCurrency", "orderDetails.payments.orderBaseCurrency"),
             taxes_included=True,
             customer=Customer(
-                external_id=str(account.get("clientId") or ""),
-                email=(account.get("clientEmail") or "").lower(),
+                external_id=acc("clientId"),
+                email=acc("clientEmail").lower(),
                 name=name,
-                phone=account.get("clientPhone1") or "",
+                phone=acc("clientPhone1"),
             ),
             billing_address=Address(
-                name=name, street=billing.get("clientStreet") or "", city=billing.get("clientCity") or "",
-                zip=billing.get("clientZipCode") or "", country_code=(billing.get("clientCountryId") or "").upper(),
-                phone=account.get("clientPhone1") or "", email=(account.get("clientEmail") or "").lower(),
+                name=name, street=bill("clientStreet"), city=bill("clientCity"),
+                zip=bill("clientZipCode"), country_code=bill("clientCountryId").upper(),
+                phone=acc("clientPhone1"), email=acc("clientEmail").lower(),
             ),
             shipping_address=Address(
-                name=" ".join(filter(None, [shipping_to.get("clientDeliveryAddressFirstName"),
-                                            shipping_to.get("clientDeliveryAddressLastName")])),
-                street=shipping_to.get("clientDeliveryAddressStreet") or "",
-                city=shipping_to.get("clientDeliveryAddressCity") or "",
-                zip=shipping_to.get("clientDeliveryAddressZipCode") or "",
-                country_code=(shipping_to.get("clientDeliveryAddressCountryId") or "").upper(),
-                phone=shipping_to.get("clientDeliveryAddressPhone1") or "",
+                name=" ".join(filter(None, [ship("clientDeliveryAddressFirstName"),
+                                            ship("clientDeliveryAddressLastName")])),
+                street=ship("clientDeliveryAddressStreet"),
+                city=ship("clientDeliveryAddressCity"),
+                zip=ship("clientDeliveryAddressZipCode"),
+                country_code=ship("clientDeliveryAddressCountryId").upper(),
+                phone=ship("clientDeliveryAddressPhone1"),
             ),
             lines=lines,
-            shipping_lines=[ShippingLine(price=delivery, name=dispatch.get("courierName") or "",
-                                         tax_rate=to_decimal(delivery_vat) if delivery_vat is not None else None)]
+            shipping_lines=[ShippingLine(price=delivery, name=text(dispatch, "courierName", "orderDetails.dispatch"),
+                                         tax_rate=delivery_rate)]
             if delivery else [],
             fee_lines=[ShippingLine(price=payform, name="Payment fee")] if payform else [],
             payment=Payment(
-                method_code=payments.get("orderPaymentType") or "",
-                method_name=payments.get("orderPaymentType") or "",
+                method_code=payment_type,
+                method_name=payment_type,
                 status="paid" if paid else "pending",
                 amount=total if paid else Decimal(0),
             ),
@@ -174,7 +198,7 @@ class IdoSell(Platform):
             status="cancelled" if self.status_rank(status) == 9 else status,
         )
 
-    def client(self, credentials: Mapping[str, str], **kwargs) -> "IdoSellClient":
+    def client(self, credentials: Mapping[str, str], **kwargs) -> IdoSellClient:
         return IdoSellClient(credentials["store_url"], credentials["api_secret"],
                              timezone_name=credentials.get("timezone") or "Europe/Warsaw",
                              stock_id=credentials.get("stock_location") or "1", **kwargs)
@@ -343,12 +367,14 @@ def _faults(response) -> dict[str, str]:
     return faults
 
 
-def _line(item: Mapping[str, Any]) -> OrderLine:
-    name = " ".join(filter(None, [item.get("productName"), item.get("sizePanelName")
-                                  if item.get("sizePanelName") not in (None, "", "one size") else ""]))
+def _line(item: Mapping[str, Any], path: str = "orderDetails.productsResults") -> OrderLine:
+    size = as_text(item, "sizePanelName", f"{path}.sizePanelName")
+    name = " ".join(filter(None, [as_text(item, "productName", f"{path}.productName"),
+                                  size if size not in ("", "one size") else ""]))
     vat = item.get("productVat")
     return OrderLine(
-        sku=item.get("productSizeCodeExternal") or item.get("productCode") or "",
+        sku=as_text(item, "productSizeCodeExternal", f"{path}.productSizeCodeExternal")
+        or as_text(item, "productCode", f"{path}.productCode"),
         name=name,
         quantity=to_decimal(item.get("productQuantity") or 0),
         # Gross: IdoSell's order price includes tax and any rebate.

@@ -41,6 +41,7 @@ from .base import (
     to_decimal,
     utc_naive,
 )
+from .base import as_object, as_objects, as_text
 from .http import HttpClient
 
 API_BASE = "https://api.mozello.com/v1"
@@ -85,9 +86,9 @@ class Mozello(Platform):
         data = read_json(body)
         if not isinstance(data, dict) or not isinstance(data.get("order"), dict):
             raise InvalidPayload('the body is not a Mozello order notification ({"event", "order"})')
-        event = data.get("event") or ""
+        event = as_text(data, "event")
         order = data["order"]
-        external_id = str(order.get("order_id") or "")
+        external_id = as_text(order, "order_id", "order.order_id")
         if not external_id:
             raise InvalidPayload("the order has no order_id")
         if event == "ORDER_DELETED":
@@ -96,7 +97,8 @@ class Mozello(Platform):
             # PAYMENT_CHANGED / DISPATCH_CHANGED with only the fields that changed.
             patch: dict[str, Any] = {}
             if "payment_status" in order:
-                patch["payment"] = {"status": PAYMENT_STATUS.get(order["payment_status"], "pending")}
+                status = as_text(order, "payment_status", "order.payment_status")
+                patch["payment"] = {"status": PAYMENT_STATUS.get(status, "pending")}
             if order.get("dispatched"):
                 patch["status"] = "dispatched"
             if not patch:
@@ -105,55 +107,59 @@ class Mozello(Platform):
         return Delivery(external_id=external_id, order=self.read_order(order))
 
     def read_order(self, data: Mapping[str, Any]) -> NormalizedOrder:
-        cart = data.get("cart") or []
+        cart = as_objects(data, "cart", "order.cart")
+
+        def text(key):
+            return as_text(data, key, f"order.{key}")
+
         try:
-            lines = [self._line(item) for item in cart]
+            lines = [self._line(item, f"order.cart[{index}]") for index, item in enumerate(cart)]
             spread_discount(lines, to_decimal(data.get("discount_amount") or 0))
             shipping_price = to_decimal(data.get("shipping_price") or 0)
             total = to_decimal(data.get("total") or 0)
         except ValueError as exc:
             raise InvalidPayload(f"an amount is not a number: {exc}") from exc
-        status = PAYMENT_STATUS.get(data.get("payment_status") or "pending", "pending")
-        shipping = data.get("shipping") or {}
+        status = PAYMENT_STATUS.get(text("payment_status") or "pending", "pending")
+        shipping = as_object(data, "shipping", "order.shipping")
         return NormalizedOrder(
-            external_id=str(data["order_id"]),
-            number=str(data["order_id"]),
-            created_at=data.get("created_at") or "",
-            currency=data.get("currency") or "",
+            external_id=text("order_id"),
+            number=text("order_id"),
+            created_at=text("created_at"),
+            currency=text("currency"),
             taxes_included=any(item.get("tax_inclusive_percent") is not None for item in cart),
             customer=Customer(
-                email=(data.get("email") or "").lower(),
-                name=data.get("name") or "",
-                phone=data.get("phone") or "",
-                company=data.get("company") or "",
-                vat=data.get("vat_id") or "",
+                email=text("email").lower(),
+                name=text("name"),
+                phone=text("phone"),
+                company=text("company"),
+                vat=text("vat_id"),
             ),
-            billing_address=_address(data, data.get("name") or "", data.get("company") or ""),
-            shipping_address=_address(shipping, data.get("name") or "", ""),
+            billing_address=_address(data, text("name"), text("company"), "order"),
+            shipping_address=_address(shipping, text("name"), "", "order.shipping"),
             lines=lines,
-            shipping_lines=[ShippingLine(price=shipping_price, name=data.get("shipping_method") or "")]
+            shipping_lines=[ShippingLine(price=shipping_price, name=text("shipping_method"))]
             if shipping_price else [],
             payment=Payment(
-                method_code=data.get("payment_method") or "",
-                method_name=data.get("payment_method") or "",
+                method_code=text("payment_method"),
+                method_name=text("payment_method"),
                 status=status,
                 amount=total if status == "paid" else Decimal(0),
             ),
             total=total,
-            note=data.get("notes") or "",
+            note=text("notes"),
             status="dispatched" if data.get("dispatched") else "open",
         )
 
     @staticmethod
-    def _line(item: Mapping[str, Any]) -> OrderLine:
+    def _line(item: Mapping[str, Any], path: str = "order.cart") -> OrderLine:
         price = to_decimal(item.get("product_price") or 0)
         quantity = to_decimal(item.get("product_quantity") or 0)
         discounted = item.get("product_price_discounted")
         discount = (price - to_decimal(discounted)) * quantity if discounted is not None else Decimal(0)
         rate = item.get("tax_inclusive_percent", item.get("tax_exclusive_percent"))
         return OrderLine(
-            sku=item.get("product_sku") or "",
-            name=item.get("product_name") or "",
+            sku=as_text(item, "product_sku", f"{path}.product_sku"),
+            name=as_text(item, "product_name", f"{path}.product_name"),
             quantity=quantity,
             unit_price=price,
             discount=max(discount, Decimal(0)),
@@ -245,14 +251,17 @@ class MozelloClient(StockClient, StatusClient):
         })
 
 
-def _address(data: Mapping[str, Any], name: str, company: str) -> Address:
+def _address(data: Mapping[str, Any], name: str, company: str, path: str = "order") -> Address:
+    def text(key):
+        return as_text(data, key, f"{path}.{key}")
+
     return Address(
         name=name,
         company=company,
-        street=data.get("address") or "",
-        city=data.get("city") or "",
-        zip=data.get("zip") or "",
-        state=data.get("province_code") or "",
-        country_code=(data.get("country_code") or "").upper(),
-        phone=data.get("phone") or "",
+        street=text("address"),
+        city=text("city"),
+        zip=text("zip"),
+        state=text("province_code"),
+        country_code=text("country_code").upper(),
+        phone=text("phone"),
     )

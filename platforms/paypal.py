@@ -30,6 +30,7 @@ from .base import (
     spread_discount,
     to_decimal,
 )
+from .base import as_object, as_objects, as_text
 from .http import HttpClient
 
 API_BASE = "https://api-m.paypal.com"
@@ -84,7 +85,7 @@ class PayPal(Platform):
         event = read_json(body)
         if not isinstance(event, dict) or not isinstance(event.get("resource"), dict):
             raise InvalidPayload("the body is not a PayPal webhook event")
-        kind = event.get("event_type") or ""
+        kind = as_text(event, "event_type")
         resource = event["resource"]
         if kind in ORDER_EVENTS:
             order = self.read_order(resource)
@@ -96,64 +97,85 @@ class PayPal(Platform):
             patch = {key: dict(value) if isinstance(value, dict) else value
                      for key, value in CAPTURE_PATCHES[kind].items()}
             if kind == "PAYMENT.CAPTURE.COMPLETED":
-                patch["payment"].update(amount=float(to_decimal((resource.get("amount") or {}).get("value") or 0)),
-                                        transaction_id=resource.get("id") or "")
+                try:
+                    amount = _money(as_object(resource, "amount", "resource.amount"))
+                except ValueError as exc:
+                    raise InvalidPayload(f"resource.amount: not a number: {exc}") from exc
+                patch["payment"].update(amount=float(amount), transaction_id=as_text(resource, "id", "resource.id"))
             return Delivery(external_id=order_id, patch=patch)
         if kind == "CHECKOUT.PAYMENT-APPROVAL.REVERSED":
-            return Delivery(external_id=str(resource.get("order_id") or resource.get("id") or ""),
-                            patch={"status": "cancelled"})
+            order_id = as_text(resource, "order_id", "resource.order_id") or as_text(resource, "id", "resource.id")
+            if not order_id.strip():
+                # Without it there is no order to cancel: refused, not stored under an empty id.
+                raise InvalidPayload("the reversal names no order")
+            return Delivery(external_id=order_id, patch={"status": "cancelled"})
         raise IgnoredEvent(f"{kind or 'an event'} says nothing about an order's content or payment")
 
     def read_order(self, resource: Mapping[str, Any]) -> NormalizedOrder:
-        units = resource.get("purchase_units") or []
-        if not resource.get("id") or not units:
+        units = as_objects(resource, "purchase_units", "resource.purchase_units")
+        external_id = as_text(resource, "id", "resource.id")
+        if not external_id.strip() or not units:
             raise InvalidPayload("the order has no id or no purchase unit")
         unit = units[0]
-        amount = unit.get("amount") or {}
-        breakdown = amount.get("breakdown") or {}
+        amount = as_object(unit, "amount", "purchase_units[0].amount")
+        breakdown = as_object(amount, "breakdown", "purchase_units[0].amount.breakdown")
+        items = as_objects(unit, "items", "purchase_units[0].items")
         try:
             lines = [
                 OrderLine(
-                    sku=item.get("sku") or "",
-                    name=item.get("name") or "",
+                    sku=as_text(item, "sku", f"purchase_units[0].items[{index}].sku"),
+                    name=as_text(item, "name", f"purchase_units[0].items[{index}].name"),
                     quantity=to_decimal(item.get("quantity") or 0),
-                    unit_price=_money(item.get("unit_amount")),
+                    unit_price=_money(as_object(item, "unit_amount", f"purchase_units[0].items[{index}].unit_amount")),
                 )
-                for item in unit.get("items") or []
+                for index, item in enumerate(items)
             ]
-            spread_discount(lines, _money(breakdown.get("discount")))
-            shipping = _money(breakdown.get("shipping")) - _money(breakdown.get("shipping_discount"))
+            spread_discount(lines, _money(as_object(breakdown, "discount")))
+            shipping = _money(as_object(breakdown, "shipping")) - _money(as_object(breakdown, "shipping_discount"))
             total = _money(amount)
         except ValueError as exc:
             raise InvalidPayload(f"an amount is not a number: {exc}") from exc
-        captures = [c for u in units for c in ((u.get("payments") or {}).get("captures") or [])]
+        captures = [c for i, u in enumerate(units)
+                    for c in as_objects(as_object(u, "payments", f"purchase_units[{i}].payments"), "captures",
+                                        f"purchase_units[{i}].payments.captures")]
         completed = [c for c in captures if c.get("status") == "COMPLETED"]
-        payer = resource.get("payer") or {}
-        name = " ".join(filter(None, [(payer.get("name") or {}).get("given_name"),
-                                      (payer.get("name") or {}).get("surname")]))
-        ship = unit.get("shipping") or {}
-        address = ship.get("address") or {}
+        try:
+            paid_amount = sum((_money(as_object(c, "amount", "captures.amount")) for c in completed), Decimal(0))
+        except ValueError as exc:
+            raise InvalidPayload(f"a capture's amount is not a number: {exc}") from exc
+        payer = as_object(resource, "payer", "resource.payer")
+        payer_name = as_object(payer, "name", "payer.name")
+        name = " ".join(filter(None, [as_text(payer_name, "given_name", "payer.name.given_name"),
+                                      as_text(payer_name, "surname", "payer.name.surname")]))
+        ship = as_object(unit, "shipping", "purchase_units[0].shipping")
+        address = as_object(ship, "address", "purchase_units[0].shipping.address")
+
+        def where(key):
+            return as_text(address, key, f"purchase_units[0].shipping.address.{key}")
+
         return NormalizedOrder(
-            external_id=str(resource["id"]),
-            number=str(unit.get("invoice_id") or resource["id"]),
-            created_at=resource.get("create_time") or "",
-            updated_at=resource.get("update_time") or "",
-            currency=amount.get("currency_code") or "",
+            external_id=external_id,
+            number=as_text(unit, "invoice_id", "purchase_units[0].invoice_id") or external_id,
+            created_at=as_text(resource, "create_time", "resource.create_time"),
+            updated_at=as_text(resource, "update_time", "resource.update_time"),
+            currency=as_text(amount, "currency_code", "purchase_units[0].amount.currency_code"),
             taxes_included=False,
             customer=Customer(
-                external_id=payer.get("payer_id") or "",
-                email=(payer.get("email_address") or "").lower(),
+                external_id=as_text(payer, "payer_id", "payer.payer_id"),
+                email=as_text(payer, "email_address", "payer.email_address").lower(),
                 name=name,
             ),
-            billing_address=Address(name=name, country_code=((payer.get("address") or {}).get("country_code") or "").upper()),
+            billing_address=Address(name=name, country_code=as_text(
+                as_object(payer, "address", "payer.address"), "country_code", "payer.address.country_code").upper()),
             shipping_address=Address(
-                name=(ship.get("name") or {}).get("full_name") or name,
-                street=address.get("address_line_1") or "",
-                street2=address.get("address_line_2") or "",
-                city=address.get("admin_area_2") or "",
-                state=address.get("admin_area_1") or "",
-                zip=address.get("postal_code") or "",
-                country_code=(address.get("country_code") or "").upper(),
+                name=as_text(as_object(ship, "name", "purchase_units[0].shipping.name"), "full_name",
+                             "purchase_units[0].shipping.name.full_name") or name,
+                street=where("address_line_1"),
+                street2=where("address_line_2"),
+                city=where("admin_area_2"),
+                state=where("admin_area_1"),
+                zip=where("postal_code"),
+                country_code=where("country_code").upper(),
             ),
             lines=lines,
             shipping_lines=[ShippingLine(price=shipping, name="Shipping")] if shipping else [],
@@ -162,8 +184,8 @@ class PayPal(Platform):
                 method_name="PayPal",
                 # Approved is not paid: only a completed capture is.
                 status="paid" if completed else "pending",
-                amount=sum((_money(c.get("amount")) for c in completed), Decimal(0)),
-                transaction_id=completed[0].get("id", "") if completed else "",
+                amount=paid_amount,
+                transaction_id=as_text(completed[0], "id", "captures.id") if completed else "",
             ),
             total=total,
             status="open",
@@ -197,15 +219,18 @@ class PayPalClient:
         return answer.get("verification_status") == "SUCCESS"
 
 
-def _money(value: Mapping[str, Any] | None) -> Decimal:
-    return to_decimal((value or {}).get("value") or 0)
+def _money(value: Mapping[str, Any]) -> Decimal:
+    return to_decimal(value.get("value") or 0)
 
 
 def _capture_order_id(capture: Mapping[str, Any]) -> str:
-    related = ((capture.get("supplementary_data") or {}).get("related_ids") or {}).get("order_id")
-    if related:
-        return str(related)
-    for link in capture.get("links") or []:
-        if link.get("rel") == "up" and "/checkout/orders/" in (link.get("href") or ""):
-            return link["href"].rstrip("/").rsplit("/", 1)[-1]
+    related = as_object(as_object(capture, "supplementary_data", "resource.supplementary_data"), "related_ids",
+                        "resource.supplementary_data.related_ids")
+    order_id = as_text(related, "order_id", "resource.supplementary_data.related_ids.order_id")
+    if order_id.strip():
+        return order_id
+    for index, link in enumerate(as_objects(capture, "links", "resource.links")):
+        href = as_text(link, "href", f"resource.links[{index}].href")
+        if link.get("rel") == "up" and "/checkout/orders/" in href:
+            return href.rstrip("/").rsplit("/", 1)[-1]
     return ""

@@ -37,6 +37,7 @@ from .base import (
     to_decimal,
     utc_naive,
 )
+from .base import FieldError, as_object, as_objects, as_text
 from .http import ApiError, HttpClient
 
 API_VERSION = "2025-01"
@@ -140,66 +141,73 @@ class Shopify(Platform):
         return Delivery(external_id=order.external_id, order=order)
 
     def read_order(self, data: Mapping[str, Any]) -> NormalizedOrder:
-        if not data.get("id"):
+        external_id = as_text(data, "id")
+        if not external_id:
             raise InvalidPayload("the order has no id")
         try:
-            lines = [self._line(item) for item in data.get("line_items") or []]
+            lines = [self._line(item, f"line_items[{index}]")
+                     for index, item in enumerate(as_objects(data, "line_items"))]
             shipping = [
                 ShippingLine(
                     price=to_decimal(line.get("discounted_price") or line.get("price") or 0),
-                    name=line.get("title") or "",
-                    tax_rate=_rate(line.get("tax_lines")),
+                    name=as_text(line, "title", f"shipping_lines[{index}].title"),
+                    tax_rate=_rate(line, f"shipping_lines[{index}]"),
                 )
-                for line in data.get("shipping_lines") or []
+                for index, line in enumerate(as_objects(data, "shipping_lines"))
             ]
             total = to_decimal(data.get("total_price") or 0)
         except ValueError as exc:
             raise InvalidPayload(f"an amount is not a number: {exc}") from exc
-        customer = data.get("customer") or {}
+        customer = as_object(data, "customer")
         gateways = data.get("payment_gateway_names") or []
-        status = FINANCIAL_STATUS.get(data.get("financial_status") or "pending", "pending")
+        if not isinstance(gateways, list):
+            raise InvalidPayload([FieldError("payment_gateway_names", "must be a list")])
+        gateway = as_text({"name": gateways[0]}, "name", "payment_gateway_names[0]") if gateways else ""
+        status = FINANCIAL_STATUS.get(as_text(data, "financial_status") or "pending", "pending")
         return NormalizedOrder(
-            external_id=str(data["id"]),
-            number=str(data.get("name") or data.get("order_number") or data["id"]),
-            created_at=data.get("created_at") or "",
-            currency=data.get("currency") or "",
+            external_id=external_id,
+            number=as_text(data, "name") or as_text(data, "order_number") or external_id,
+            created_at=as_text(data, "created_at"),
+            currency=as_text(data, "currency"),
             taxes_included=bool(data.get("taxes_included")),
             customer=Customer(
-                external_id=str(customer.get("id") or ""),
-                email=(data.get("email") or customer.get("email") or "").lower(),
-                name=" ".join(filter(None, [customer.get("first_name"), customer.get("last_name")])),
-                phone=customer.get("phone") or data.get("phone") or "",
+                external_id=as_text(customer, "id", "customer.id"),
+                email=(as_text(data, "email") or as_text(customer, "email", "customer.email")).lower(),
+                name=" ".join(filter(None, [as_text(customer, "first_name", "customer.first_name"),
+                                            as_text(customer, "last_name", "customer.last_name")])),
+                phone=as_text(customer, "phone", "customer.phone") or as_text(data, "phone"),
             ),
-            billing_address=_address(data.get("billing_address")),
-            shipping_address=_address(data.get("shipping_address")),
+            billing_address=_address(data, "billing_address"),
+            shipping_address=_address(data, "shipping_address"),
             lines=lines,
             shipping_lines=shipping,
             payment=Payment(
-                method_code=gateways[0] if gateways else (data.get("gateway") or ""),
-                method_name=gateways[0] if gateways else "",
+                method_code=gateway or as_text(data, "gateway"),
+                method_name=gateway,
                 status=status,
                 amount=total if status == "paid" else Decimal(0),
             ),
             total=total,
-            note=data.get("note") or "",
-            status="cancelled" if data.get("cancelled_at") else (data.get("fulfillment_status") or "open"),
-            updated_at=data.get("updated_at") or "",
+            note=as_text(data, "note"),
+            status="cancelled" if data.get("cancelled_at") else (as_text(data, "fulfillment_status") or "open"),
+            updated_at=as_text(data, "updated_at"),
         )
 
     @staticmethod
-    def _line(item: Mapping[str, Any]) -> OrderLine:
-        allocations = item.get("discount_allocations") or []
+    def _line(item: Mapping[str, Any], path: str = "line_items") -> OrderLine:
+        allocations = as_objects(item, "discount_allocations", f"{path}.discount_allocations")
         discount = sum((to_decimal(a.get("amount") or 0) for a in allocations), Decimal(0))
         if not allocations and item.get("total_discount"):
             discount = to_decimal(item["total_discount"])
-        name = " - ".join(filter(None, [item.get("title"), item.get("variant_title")]))
+        name = " - ".join(filter(None, [as_text(item, "title", f"{path}.title"),
+                                        as_text(item, "variant_title", f"{path}.variant_title")]))
         return OrderLine(
-            sku=item.get("sku") or "",
+            sku=as_text(item, "sku", f"{path}.sku"),
             name=name,
             quantity=to_decimal(item.get("quantity") or 0),
             unit_price=to_decimal(item.get("price") or 0),
             discount=discount,
-            tax_rate=_rate(item.get("tax_lines")),
+            tax_rate=_rate(item, path),
         )
 
     def changed_at(self, data: Mapping[str, Any]):
@@ -464,24 +472,30 @@ def _next_by_link(response, _params):
     return match.group(1), {}
 
 
-def _rate(tax_lines) -> Decimal | None:
+def _rate(line: Mapping[str, Any], path: str) -> Decimal | None:
+    tax_lines = as_objects(line, "tax_lines", f"{path}.tax_lines")
     if not tax_lines:
         return None
     return sum((to_decimal(t.get("rate") or 0) for t in tax_lines), Decimal(0)) * 100
 
 
-def _address(data: Mapping[str, Any] | None) -> Address:
+def _address(order: Mapping[str, Any], key: str) -> Address:
+    data = as_object(order, key)
     if not data:
         return Address()
-    name = data.get("name") or " ".join(filter(None, [data.get("first_name"), data.get("last_name")]))
+
+    def text(name):
+        return as_text(data, name, f"{key}.{name}")
+
+    name = text("name") or " ".join(filter(None, [text("first_name"), text("last_name")]))
     return Address(
-        name=name or "",
-        company=data.get("company") or "",
-        street=data.get("address1") or "",
-        street2=data.get("address2") or "",
-        city=data.get("city") or "",
-        zip=data.get("zip") or "",
-        state=data.get("province_code") or data.get("province") or "",
-        country_code=(data.get("country_code") or "").upper(),
-        phone=data.get("phone") or "",
+        name=name,
+        company=text("company"),
+        street=text("address1"),
+        street2=text("address2"),
+        city=text("city"),
+        zip=text("zip"),
+        state=text("province_code") or text("province"),
+        country_code=text("country_code").upper(),
+        phone=text("phone"),
     )

@@ -9,28 +9,32 @@ never retries a failed webhook, hence the poll on ``modified_after``.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from .base import (
     Address,
-    check_hmac,
     Credential,
     Customer,
     Delivery,
     InvalidPayload,
     NormalizedOrder,
     OrderLine,
+    OrderStatus,
     Payment,
     Platform,
     ShippingLine,
-    OrderStatus,
     StatusClient,
     StatusUpdate,
     StockClient,
     StockUpdate,
     StoreItem,
+    as_object,
+    as_objects,
+    as_text,
     batches,
+    check_hmac,
     header,
     read_json,
     to_decimal,
@@ -100,63 +104,67 @@ class WooCommerce(Platform):
     def read_order(self, data: Mapping[str, Any]) -> NormalizedOrder:
         taxes_included = bool(data.get("prices_include_tax"))
         try:
-            lines = [self._line(item, taxes_included) for item in data.get("line_items") or []]
+            lines = [self._line(item, taxes_included, f"line_items[{index}]")
+                     for index, item in enumerate(as_objects(data, "line_items"))]
             shipping = [
-                ShippingLine(price=_amount(line, "total", taxes_included), name=line.get("method_title") or "")
-                for line in data.get("shipping_lines") or []
+                ShippingLine(price=_amount(line, "total", taxes_included),
+                             name=as_text(line, "method_title", f"shipping_lines[{index}].method_title"))
+                for index, line in enumerate(as_objects(data, "shipping_lines"))
             ]
             fees = [
-                ShippingLine(price=_amount(line, "total", taxes_included), name=line.get("name") or "")
-                for line in data.get("fee_lines") or []
+                ShippingLine(price=_amount(line, "total", taxes_included),
+                             name=as_text(line, "name", f"fee_lines[{index}].name"))
+                for index, line in enumerate(as_objects(data, "fee_lines"))
             ]
             total = to_decimal(data.get("total") or 0)
         except ValueError as exc:
             raise InvalidPayload(f"an amount is not a number: {exc}") from exc
-        billing = data.get("billing") or {}
-        status = data.get("status") or "pending"
+        billing = as_object(data, "billing")
+        status = as_text(data, "status") or "pending"
         paid = status in PAID_STATUSES and bool(data.get("date_paid_gmt") or data.get("date_paid"))
         payment_status = "paid" if paid else PAYMENT_STATUS.get(status, "pending")
-        customer_id = data.get("customer_id")
+        customer_id = as_text(data, "customer_id")
         return NormalizedOrder(
-            external_id=str(data["id"]),
-            number=str(data.get("number") or data["id"]),
-            created_at=_gmt(data.get("date_created_gmt")),
-            updated_at=_gmt(data.get("date_modified_gmt")),
-            currency=data.get("currency") or "",
+            external_id=as_text(data, "id"),
+            number=as_text(data, "number") or as_text(data, "id"),
+            created_at=_gmt(as_text(data, "date_created_gmt")),
+            updated_at=_gmt(as_text(data, "date_modified_gmt")),
+            currency=as_text(data, "currency"),
             taxes_included=taxes_included,
             customer=Customer(
-                external_id=str(customer_id) if customer_id else "",
-                email=(billing.get("email") or "").lower(),
-                name=" ".join(filter(None, [billing.get("first_name"), billing.get("last_name")])),
-                phone=billing.get("phone") or "",
-                company=billing.get("company") or "",
+                external_id=customer_id if customer_id != "0" else "",
+                email=as_text(billing, "email", "billing.email").lower(),
+                name=" ".join(filter(None, [as_text(billing, "first_name", "billing.first_name"),
+                                            as_text(billing, "last_name", "billing.last_name")])),
+                phone=as_text(billing, "phone", "billing.phone"),
+                company=as_text(billing, "company", "billing.company"),
             ),
-            billing_address=_address(billing),
-            shipping_address=_address(data.get("shipping")),
+            billing_address=_address(data, "billing"),
+            shipping_address=_address(data, "shipping"),
             lines=lines,
             shipping_lines=shipping,
             fee_lines=fees,
             payment=Payment(
-                method_code=data.get("payment_method") or "",
-                method_name=data.get("payment_method_title") or "",
+                method_code=as_text(data, "payment_method"),
+                method_name=as_text(data, "payment_method_title"),
                 status=payment_status,
                 amount=total if paid else Decimal(0),
-                transaction_id=data.get("transaction_id") or "",
+                transaction_id=as_text(data, "transaction_id"),
             ),
             total=total,
-            note=data.get("customer_note") or "",
+            note=as_text(data, "customer_note"),
             status="cancelled" if status in ("cancelled", "trash") else status,
         )
 
     @staticmethod
-    def _line(item: Mapping[str, Any], taxes_included: bool) -> OrderLine:
+    def _line(item: Mapping[str, Any], taxes_included: bool, path: str = "line_items") -> OrderLine:
         # What the shop priced, rebuilt from the excluded-tax amounts WooCommerce reports.
         quantity = to_decimal(item.get("quantity") or 0)
         before = _amount(item, "subtotal", taxes_included)
         after = _amount(item, "total", taxes_included)
         return OrderLine(
-            sku=item.get("sku") or "",
-            name=item.get("name") or "",
+            sku=as_text(item, "sku", f"{path}.sku"),
+            name=as_text(item, "name", f"{path}.name"),
             quantity=quantity,
             unit_price=(before / quantity) if quantity else Decimal(0),
             discount=max(before - after, Decimal(0)),
@@ -165,7 +173,7 @@ class WooCommerce(Platform):
     def changed_at(self, data: Mapping[str, Any]):
         return utc_naive(_gmt(data.get("date_modified_gmt") or data.get("date_created_gmt")))
 
-    def client(self, credentials: Mapping[str, str], **kwargs) -> "WooCommerceClient":
+    def client(self, credentials: Mapping[str, str], **kwargs) -> WooCommerceClient:
         return WooCommerceClient(credentials["store_url"], credentials["api_login"],
                                  credentials["api_secret"], **kwargs)
 
@@ -347,18 +355,23 @@ def _gmt(value: str | None) -> str:
     return f"{value}Z" if value and not value.endswith("Z") else (value or "")
 
 
-def _address(data: Mapping[str, Any] | None) -> Address:
+def _address(order: Mapping[str, Any], key: str) -> Address:
+    data = as_object(order, key)
     if not data:
         return Address()
+
+    def text(name):
+        return as_text(data, name, f"{key}.{name}")
+
     return Address(
-        name=" ".join(filter(None, [data.get("first_name"), data.get("last_name")])),
-        company=data.get("company") or "",
-        street=data.get("address_1") or "",
-        street2=data.get("address_2") or "",
-        city=data.get("city") or "",
-        zip=data.get("postcode") or "",
-        state=data.get("state") or "",
-        country_code=(data.get("country") or "").upper(),
-        phone=data.get("phone") or "",
-        email=data.get("email") or "",
+        name=" ".join(filter(None, [text("first_name"), text("last_name")])),
+        company=text("company"),
+        street=text("address_1"),
+        street2=text("address_2"),
+        city=text("city"),
+        zip=text("postcode"),
+        state=text("state"),
+        country_code=text("country").upper(),
+        phone=text("phone"),
+        email=text("email"),
     )

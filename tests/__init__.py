@@ -1,4 +1,7 @@
 from . import test_intake_http
+from . import test_intake_bad_input
+from . import test_intake_locks
+from . import test_intake_retry
 from . import test_concurrency
 from . import test_processing
 from . import test_security

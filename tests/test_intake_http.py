@@ -1,10 +1,12 @@
 import json
 import pathlib
+import socket
 import threading
 
 import requests
 
 from odoo.tests import HttpCase, tagged
+from odoo.tests.common import HOST
 
 from .common import API_KEY, CONNECT_PATH, InboxFixtures
 
@@ -167,3 +169,45 @@ class TestConnectIntake(InboxFixtures, HttpCase):
                                  headers={"Content-Type": "application/json", "X-API-KEY": "k"})
         self.assertEqual(response.status_code, 401)
         self.assertFalse(self.Inbox.search([("channel_id", "=", shop.id)]))
+
+    def post_chunked(self, path, headers, chunks, end=True):
+        """POST with ``Transfer-Encoding: chunked`` (no Content-Length) over a raw socket;
+        without ``end`` the body never ends. Returns the status line (b'' when none came)."""
+        head = [f"POST {path} HTTP/1.1", f"Host: {HOST}", "Transfer-Encoding: chunked",
+                "Content-Type: application/json", *(f"{k}: {v}" for k, v in headers.items())]
+        with socket.create_connection((HOST, self.http_port()), timeout=20) as sock:
+            sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+            for chunk in chunks:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            if end:
+                sock.sendall(b"0\r\n\r\n")
+            answer = b""
+            try:
+                while b"\r\n" not in answer:
+                    part = sock.recv(4096)
+                    if not part:
+                        break
+                    answer += part
+            except TimeoutError:
+                pass
+        return answer.split(b"\r\n", 1)[0]
+
+    def test_a_chunked_order_is_read(self):
+        body = json.dumps(self.order_data()).encode()
+        status = self.post_chunked(CONNECT_PATH, {"Authorization": f"Bearer {API_KEY}"},
+                                   [body[i:i + 100] for i in range(0, len(body), 100)])
+        self.assertIn(b" 201 ", status)
+        self.assertEqual(self.inbox_count(), 1)
+
+    def test_a_chunked_body_over_the_limit_is_refused_without_reading_the_rest(self):
+        # The body never ends: a route that reads a body to its end would wait for ever
+        # (here, until the test server's socket timeout), instead of stopping one byte past
+        # the limit and refusing it.
+        limit = self.channel._platform().max_body_size
+        chunks = [b"x" * 65536] * (limit // 65536 + 1)
+        shop = self.env["sale.channel"].create({"name": "Chunked", "platform": "shopify", "webhook_secret": "s"})
+        for path, headers in ((CONNECT_PATH, {"Authorization": f"Bearer {API_KEY}"}),
+                              (shop._webhook_path(), {"X-Shopify-Hmac-Sha256": "x"})):
+            with self.subTest(path=path):
+                self.assertIn(b" 413 ", self.post_chunked(path, headers, chunks, end=False))
+        self.assertEqual(self.inbox_count(), 0)

@@ -7,6 +7,7 @@ import pathlib
 from odoo.exceptions import UserError
 from odoo.tests import HttpCase, tagged
 
+from odoo.addons.sale_inbox.platforms import InvalidPayload
 from odoo.addons.sale_inbox.platforms.testing import FakeStore
 
 from .common import StoreChannelFixtures
@@ -105,3 +106,50 @@ class TestPayPalChannel(StoreChannelFixtures, HttpCase):
         self.channel.poll_orders = True
         self.env["sale.channel"]._cron_poll_orders()  # skips it, without an error
         self.assertFalse(self.channel.last_error)
+
+    def test_an_event_naming_no_order_is_kept_unreadable_never_stored_under_an_empty_id(self):
+        # Authentic (PayPal confirmed it) but about no order we can name: kept for a person to
+        # see, acknowledged so that PayPal does not send it for days; never an order "".
+        reversal = {"id": "WH-REV-1", "event_type": "CHECKOUT.PAYMENT-APPROVAL.REVERSED",
+                    "resource_type": "checkout-order", "resource": {"reason": "buyer cancelled"}}
+        response = self.deliver(reversal)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(response.json()["status"], "error")
+        kept = self.inbox()
+        self.assertEqual(len(kept), 1)
+        self.assertEqual((kept.state, kept.failed_step), ("error", "parse"))
+        self.assertIn("names no order", kept.error_message)
+        self.env.cr.execute("SELECT count(*) FROM sale_inbox_order WHERE channel_id = %s AND external_id = ''",
+                            (self.channel.id,))
+        self.assertEqual(self.env.cr.fetchone()[0], 0)
+
+    def keep_unreadable(self, event):
+        """A delivery an earlier parser could not read, kept as intake keeps it."""
+        return self.Inbox.browse(self.Inbox._keep_unreadable(
+            self.channel, json.dumps(event).encode(), "application/json", InvalidPayload("read by an older parser")))
+
+    def test_retry_of_an_unreadable_capture_that_reads_now_waits_for_its_order(self):
+        kept = self.keep_unreadable(self.captured)
+        kept.action_retry()
+        self.assertEqual(kept.state, "cancelled", "it is a change of another order, not an order")
+        self.assertIn("5O190127TN364715T", kept.message_ids[0].body)
+        placeholder = self.inbox() - kept
+        self.assertEqual(placeholder.external_id, "5O190127TN364715T")
+        self.assertEqual(placeholder.delivery_ids.mapped("kind"), ["patch"])
+        self.deliver(self.approved)
+        self.process()
+        self.assertEqual(placeholder.state, "done", placeholder.error_message)
+        self.assertAlmostEqual(placeholder.payment_id.amount, 59.90)
+
+    def test_retry_of_an_unreadable_capture_of_a_waiting_order_pays_it(self):
+        self.deliver(self.approved)
+        self.process()
+        order = self.inbox()
+        self.assertEqual(order.state, "waiting_payment")
+        kept = self.keep_unreadable(self.captured)
+        kept.action_retry()
+        self.assertEqual(kept.state, "cancelled")
+        self.assertEqual(self.inbox() - kept, order, "no other order")
+        self.process()
+        self.assertEqual(order.state, "done", order.error_message)
+        self.assertTrue(order.payment_id)
