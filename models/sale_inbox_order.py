@@ -255,7 +255,7 @@ class SaleInboxOrder(models.Model):
         try:
             with self.env.cr.savepoint(flush=False):
                 self.env.cr.execute(
-                    "SELECT id FROM sale_inbox_order WHERE id IN %s FOR UPDATE NOWAIT",
+                    "SELECT id FROM sale_inbox_order WHERE id IN %s FOR NO KEY UPDATE NOWAIT",
                     (tuple(self.ids),),
                 )
         except pg_errors.LockNotAvailable:
