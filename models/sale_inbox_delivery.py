@@ -20,7 +20,7 @@ class SaleInboxDelivery(models.Model):
     company_id = fields.Many2one("res.company", required=True)
     received_at = fields.Datetime(required=True, readonly=True)
     fingerprint = fields.Char(required=True, readonly=True)
-    payload = fields.Text(string="Payload", readonly=True, help="The body exactly as received.")
+    payload = fields.Text(readonly=True, help="The body exactly as received.")
     content_type = fields.Char(readonly=True)
     normalized = fields.Text(string="Normalized Order", readonly=True)
     kind = fields.Selection(

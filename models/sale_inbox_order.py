@@ -258,8 +258,9 @@ class SaleInboxOrder(models.Model):
                     "SELECT id FROM sale_inbox_order WHERE id IN %s FOR NO KEY UPDATE NOWAIT",
                     (tuple(self.ids),),
                 )
-        except pg_errors.LockNotAvailable:
-            raise UserError(_("These orders are being processed right now; try again in a moment."))
+        except pg_errors.LockNotAvailable as exc:
+            raise UserError(
+                self.env._("These orders are being processed right now; try again in a moment.")) from exc
 
     # ------------------------------------------------------------------
     # Buttons

@@ -13,10 +13,11 @@ import json
 import math
 import types
 import typing
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, ClassVar
 
 
 class PlatformError(Exception):
@@ -263,8 +264,21 @@ class NormalizedOrder:
         readable = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
         return readable, hashlib.sha256(body.encode()).hexdigest()
 
+    def _missing(self) -> list[FieldError]:
+        """What every order must have, as field errors."""
+        errors = []
+        if not self.external_id:
+            errors.append(FieldError("external_id", "is required"))
+        if not self.currency:
+            errors.append(FieldError("currency", "is required"))
+        if not self.lines:
+            errors.append(FieldError("lines", "at least one line is required"))
+        if self.payment.status not in PAYMENT_STATUSES:
+            errors.append(FieldError("payment.status", f"must be one of {', '.join(PAYMENT_STATUSES)}"))
+        return errors
+
     @classmethod
-    def from_dict(cls, data: Mapping) -> "NormalizedOrder":
+    def from_dict(cls, data: Mapping) -> NormalizedOrder:
         """Read the stored (possibly hand-corrected) JSON form back; raise InvalidPayload."""
         errors: list[FieldError] = []
 
@@ -304,6 +318,7 @@ class NormalizedOrder:
                 discount=dec(f"{path}.discount", line.get("discount"), Decimal(0)),
                 tax_rate=None if tax is None else dec(f"{path}.tax_rate", tax),
             ))
+
         def charges(key):
             result = []
             for index, line in enumerate(data.get(key) or []):
@@ -347,14 +362,7 @@ class NormalizedOrder:
             status=str(data.get("status") or ""),
             updated_at=str(data.get("updated_at") or ""),
         )
-        if not order.external_id:
-            errors.append(FieldError("external_id", "is required"))
-        if not order.currency:
-            errors.append(FieldError("currency", "is required"))
-        if not order.lines:
-            errors.append(FieldError("lines", "at least one line is required"))
-        if payment.status not in PAYMENT_STATUSES:
-            errors.append(FieldError("payment.status", f"must be one of {', '.join(PAYMENT_STATUSES)}"))
+        errors += order._missing()
         if errors:
             raise InvalidPayload(errors)
         return order
@@ -617,7 +625,7 @@ class StatusClient:
     def set_order_status(self, update: StatusUpdate) -> str:
         raise NotImplementedError
 
-    def set_order_statuses(self, updates: list[StatusUpdate]) -> dict[str, "str | PlatformError"]:
+    def set_order_statuses(self, updates: list[StatusUpdate]) -> dict[str, str | PlatformError]:
         results: dict[str, str | PlatformError] = {}
         for update in updates:
             try:
@@ -764,7 +772,7 @@ class Platform:
         """
         raise NotImplementedError
 
-    def changed_at(self, data: Mapping) -> "datetime | None":
+    def changed_at(self, data: Mapping) -> datetime | None:
         """When an order of the API's list last changed (naive UTC), for the poll watermark."""
         return None
 

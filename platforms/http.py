@@ -6,10 +6,12 @@ response or an :class:`ApiError` that says what went wrong in words a merchant c
 """
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import requests
 
@@ -72,10 +74,8 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    try:
+    with contextlib.suppress(ValueError):  # not a number: an HTTP date, read below
         return max(0.0, float(value))
-    except ValueError:
-        pass
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -9,8 +9,9 @@ in ``supplementary_data.related_ids.order_id`` (or the ``up`` link).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from .base import (
     Address,
@@ -25,12 +26,14 @@ from .base import (
     Payment,
     Platform,
     ShippingLine,
+    as_object,
+    as_objects,
+    as_text,
     header,
     read_json,
     spread_discount,
     to_decimal,
 )
-from .base import as_object, as_objects, as_text
 from .http import HttpClient
 
 API_BASE = "https://api-m.paypal.com"
@@ -191,7 +194,7 @@ class PayPal(Platform):
             status="open",
         )
 
-    def client(self, credentials: Mapping[str, str], **kwargs) -> "PayPalClient":
+    def client(self, credentials: Mapping[str, str], **kwargs) -> PayPalClient:
         return PayPalClient(credentials.get("api_login") or "", credentials.get("api_secret") or "",
                             credentials.get("store_url") or API_BASE, **kwargs)
 

@@ -9,35 +9,39 @@ header, and a ``page_info`` request must carry no other filter.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from lxml import etree
 
 from .base import (
     Address,
-    check_hmac,
     Credential,
     Customer,
     Delivery,
+    FieldError,
     InvalidPayload,
     NormalizedOrder,
     OrderLine,
+    OrderStatus,
     Payment,
     Platform,
     ShippingLine,
-    read_json,
-    OrderStatus,
     StatusClient,
     StatusUpdate,
     StockClient,
     StockUpdate,
     StoreItem,
+    as_object,
+    as_objects,
+    as_text,
     batches,
+    check_hmac,
+    read_json,
     to_decimal,
     utc_naive,
 )
-from .base import FieldError, as_object, as_objects, as_text
 from .http import ApiError, HttpClient
 
 API_VERSION = "2025-01"
@@ -213,7 +217,7 @@ class Shopify(Platform):
     def changed_at(self, data: Mapping[str, Any]):
         return utc_naive(data.get("updated_at") or data.get("created_at") or "")
 
-    def client(self, credentials: Mapping[str, str], **kwargs) -> "ShopifyClient":
+    def client(self, credentials: Mapping[str, str], **kwargs) -> ShopifyClient:
         return ShopifyClient(credentials["store_url"], credentials["api_secret"],
                              location_id=credentials.get("stock_location") or "", **kwargs)
 

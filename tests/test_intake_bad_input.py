@@ -65,7 +65,8 @@ def cases(platform):
     yield "nested 50,000 deep", b"[" * 50000 + b"]" * 50000, "application/json", False
     yield "objects nested 50,000 deep", b'{"a":' * 50000 + b"1" + b"}" * 50000, "application/json", False
     yield "a NUL character in a name", json.dumps(changed(data, name, "Anna\u0000")).encode(), "application/json", False
-    yield "a lone surrogate in a name", json.dumps(changed(data, name, "Anna\ud800")).encode(), "application/json", False
+    yield ("a lone surrogate in a name", json.dumps(changed(data, name, "Anna\ud800")).encode(),
+           "application/json", False)
     yield "lines are a string", json.dumps(changed(data, lines, "x")).encode(), "application/json", False
     yield "the customer is a list", json.dumps(changed(data, customer, [1])).encode(), "application/json", False
     yield "an empty order id", json.dumps(changed(data, external_id, "")).encode(), "application/json", False
@@ -196,11 +197,12 @@ class TestBadInputOverHttp(HttpCase):
         for value, expected in (("Anna\u0000", "NUL"), ("Anna\ud800", "surrogate")):
             body = json.dumps(changed(sample, ("customer", "first_name"), value)).encode()
             self.send("shopify", body, "application/json", signed=True)
-            kept = self.stored("shopify").filtered(lambda o, text=body.decode(): o.payload == text)
+            kept = self.stored("shopify").filtered(lambda o, text=body.decode(): o.payload == text)  # noqa: B008
             self.assertIn("customer.name", kept.error_message)
             self.assertIn(expected, kept.error_message)
         body = json.dumps(changed(sample, ("line_items",), "x")).encode()
-        self.assertIn("line_items: must be a list", self.send("shopify", body, "application/json", True).json()["message"])
+        answer = self.send("shopify", body, "application/json", True).json()
+        self.assertIn("line_items: must be a list", answer["message"])
 
     def test_whatever_a_parser_raises_the_delivery_is_kept_and_nothing_personal_is_logged(self):
         # No realistic input makes the hardened parsers crash: a crash is injected, with a
