@@ -187,14 +187,15 @@ class SaleChannel(models.Model):
             self.env.cr.commit()
         client = None
         unknown = set()
+        probes = self.env["sale.channel.product"]
         try:
             client = self._stock_client()
             if rows is None:
-                unknown = self._learn_store_products(client, recheck=trigger == "manual")
-                rows = self.store_product_ids.filtered(lambda r: r.state == "mapped")
+                unknown, probes = self._learn_store_products(client, recheck=trigger == "manual")
+                rows = self.store_product_ids.filtered(lambda r: r.state == "mapped") | probes
             else:
                 rows = rows.filtered(lambda r: r.state == "mapped")
-            changed, prices = self._stock_changes(rows, force)
+            changed, prices = self._stock_changes(rows, force, always=probes)
             requests = client.stock_requests([update for _row, update in changed])
         except (ApiError, UserError) as exc:
             return self._sync_failed(run, client, exc, rows or self.env["sale.channel.product"])
@@ -209,13 +210,10 @@ class SaleChannel(models.Model):
                 unsent = self.env["sale.channel.product"].browse(
                     [row_of[u.sku].id for later in requests[done:] for u in later])
                 return self._sync_failed(run, client, exc, unsent, sent=sent, failed=failed)
-            accepted = [(row_of[u.sku], u) for u in request if results.get(u.sku, "not sent") is None]
-            refused = [(row_of[u.sku], results.get(u.sku) or "not sent") for u in request
-                       if results.get(u.sku, "not sent") is not None]
-            self.env["sale.channel.product"]._record_accepted(accepted)
-            self.env["sale.channel.product"]._record_refused(refused)
+            accepted, refused, lacking = self._record_push_answer(client, request, results, row_of)
             sent, failed = sent + len(accepted), failed + len(refused)
             refused_all += refused
+            unknown = (unknown - {row.sku for row, _u in accepted}) | {row.sku for row, _why in lacking}
             run.write({"sent": sent, "failed": failed, "api_calls": client.http.calls,
                        "progress": round(100 * (done + 1) / len(requests))})
             if commit:
@@ -264,16 +262,35 @@ class SaleChannel(models.Model):
             client = self._api_client()
         return client
 
-    def _stock_changes(self, rows, force=False):
+    def _record_push_answer(self, client, request, results, row_of):
+        """Record the store's answer to one request: what it accepted, what it refused, and
+        the SKUs it answered it does not have (clients say which in ``not_in_store``: a store
+        that takes quantities by SKU learns of a SKU it lacks only by refusing it). Those are
+        remembered, and not sent again until they are looked up again."""
+        missing = set(getattr(client, "not_in_store", ()) or ())
+        accepted = [(row_of[u.sku], u) for u in request if results.get(u.sku, "not sent") is None]
+        refused, lacking = [], []
+        for update in request:
+            why = results.get(update.sku, "not sent")
+            if why is not None:
+                (lacking if update.sku in missing else refused).append((row_of[update.sku], why or "not sent"))
+        Row = self.env["sale.channel.product"]
+        Row._record_accepted(accepted)
+        Row._record_refused(refused)
+        Row._record_not_in_store(lacking)
+        return accepted, refused, lacking
+
+    def _stock_changes(self, rows, force=False, always=()):
         """[(row, StockUpdate)] for the rows whose quantity or price is not what the store last
-        accepted (all of them with ``force``), and the prices."""
+        accepted (all of them with ``force``; ``always`` whatever they last accepted), and the
+        prices."""
         available = self.env["sale.channel.stock"]._available(self, rows.product_id.ids)
         prices = self._store_prices(rows.product_id) if self.sync_prices else {}
         changed = []
         for row in rows:
             quantity = available.get(row.product_id.id, 0.0)
             price = prices.get(row.product_id.id)
-            if force or not row.last_sync_at or row.last_quantity != quantity or (
+            if force or row in always or not row.last_sync_at or row.last_quantity != quantity or (
                     price is not None and round(row.last_price, 2) != price):
                 changed.append((row, StockUpdate(
                     row.sku, Decimal(str(quantity)), row.remote_id or "", row.remote_parent_id or "",
@@ -291,25 +308,34 @@ class SaleChannel(models.Model):
         """Map the SKUs of Odoo's products to the store's ids, asking the store (in pages) for
         new SKUs, and for those it did not know: always with ``recheck`` (Sync Now), otherwise
         once a day, so that products not sold online do not cost look-ups at every run.
-        Returns the SKUs the store does not know."""
+
+        A SKU the store lacked (refused, or missing from a reconciliation) and that the look-up
+        finds is sent as a probe and stays 'not in the store' until the store accepts its
+        quantity: Mozello's and IdoSell's look-ups cannot see the store and find every SKU.
+        Returns the SKUs the store does not know, and the probes."""
         known = {row.product_id.id: row for row in self.store_product_ids if row.product_id}
         stale = fields.Datetime.now() - timedelta(hours=UNKNOWN_SKU_RECHECK_HOURS)
         to_ask = [p for p in self._odoo_skus().values()
                   if p.id not in known or (known[p.id].state == "not_in_store" and (
                       recheck or not known[p.id].checked_at or known[p.id].checked_at < stale))]
+        probes = self.env["sale.channel.product"]
         if to_ask:
             found = client.find_skus([p.default_code for p in to_ask])
-            self._map_store_items(to_ask, found, known)
+            self._map_store_items(to_ask, found, known, confirmed=False)
+            probes = self.env["sale.channel.product"].browse(
+                [known[p.id].id for p in to_ask if p.id in known and p.default_code in found])
             Row = self.env["sale.channel.product"]
             Row.flush_model()
             self.env.cr.execute(
                 "UPDATE sale_channel_product SET checked_at = %s WHERE channel_id = %s AND product_id = ANY(%s)",
                 (fields.Datetime.now(), self.id, [p.id for p in to_ask]))
             Row.invalidate_model(["checked_at"])
-        return set(self.store_product_ids.filtered(lambda r: r.state == "not_in_store").mapped("sku"))
+        return set(self.store_product_ids.filtered(lambda r: r.state == "not_in_store").mapped("sku")), probes
 
-    def _map_store_items(self, products, found, known):
-        """Create or update the store product rows of ``products`` from the store's items."""
+    def _map_store_items(self, products, found, known, confirmed=True):
+        """Create or update the store product rows of ``products`` from the store's items.
+        Without ``confirmed`` (a look-up by SKU, not the store's catalog), a row the store
+        lacked keeps that state: only its ids are updated."""
         new_rows = []
         for product in products:
             item = found.get(product.default_code)
@@ -320,6 +346,9 @@ class SaleChannel(models.Model):
             row = known.get(product.id)
             if row is None:
                 new_rows.append(dict(values, channel_id=self.id, product_id=product.id))
+            elif item and not confirmed and row.state == "not_in_store":
+                if (row.remote_id or "", row.remote_parent_id or "", row.remote_inventory_id or "") != item.ids():
+                    row.write({key: value for key, value in values.items() if key.startswith("remote_")})
             elif item and (row.state != "mapped" or (row.remote_id, row.remote_parent_id or "",
                                                      row.remote_inventory_id or "") != item.ids()):
                 row.write(values)
