@@ -286,11 +286,12 @@ class SaleChannel(models.Model):
         prices."""
         available = self.env["sale.channel.stock"]._available(self, rows.product_id.ids)
         prices = self._store_prices(rows.product_id) if self.sync_prices else {}
+        always = set(always.ids) if always else set()
         changed = []
         for row in rows:
             quantity = available.get(row.product_id.id, 0.0)
             price = prices.get(row.product_id.id)
-            if force or row in always or not row.last_sync_at or row.last_quantity != quantity or (
+            if force or row.id in always or not row.last_sync_at or row.last_quantity != quantity or (
                     price is not None and round(row.last_price, 2) != price):
                 changed.append((row, StockUpdate(
                     row.sku, Decimal(str(quantity)), row.remote_id or "", row.remote_parent_id or "",

@@ -81,19 +81,25 @@ class SaleChannelStock(models.AbstractModel):
                    AND COALESCE(l.warehouse_id, o.warehouse_id) = ANY(%(warehouses)s)
                    AND (%(products)s::int[] IS NULL OR l.product_id = ANY(%(products)s::int[]))
                  GROUP BY l.product_id
-            ), in_inbox AS (
-                -- Store orders not yet sales orders, by SKU as processing will read them: the
-                -- products of the channel's company, or of none.
-                SELECT p.id AS product_id, SUM((line->>'quantity')::numeric) AS qty
+            ), inbox_skus AS MATERIALIZED (
+                -- Store orders not yet sales orders, by SKU and company: read first and on
+                -- their own, so that the lines of the few open orders drive the product look-up.
+                SELECT c.company_id, line->>'sku' AS sku, SUM((line->>'quantity')::numeric) AS qty
                   FROM sale_inbox_order o
                   JOIN channels c ON c.id = o.channel_id
                  CROSS JOIN LATERAL jsonb_array_elements(o.normalized::jsonb -> 'lines') AS line
-                  JOIN product_product p ON p.default_code = line->>'sku' AND p.active
-                  JOIN product_template t ON t.id = p.product_tmpl_id
                  WHERE o.sale_order_id IS NULL
                    AND o.normalized IS NOT NULL
                    AND o.state IN ('new', 'waiting_payment', 'processing', 'error', 'needs_review')
-                   AND (t.company_id IS NULL OR t.company_id = c.company_id)
+                 GROUP BY c.company_id, line->>'sku'
+            ), in_inbox AS (
+                -- Their products as processing will find them: by SKU, of the channel's company
+                -- or of none.
+                SELECT p.id AS product_id, SUM(s.qty) AS qty
+                  FROM inbox_skus s
+                  JOIN product_product p ON p.default_code = s.sku AND p.active
+                  JOIN product_template t ON t.id = p.product_tmpl_id
+                 WHERE (t.company_id IS NULL OR t.company_id = s.company_id)
                    AND (%(products)s::int[] IS NULL OR p.id = ANY(%(products)s::int[]))
                  GROUP BY p.id
             )
