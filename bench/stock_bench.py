@@ -2,13 +2,16 @@
 
     stock_bench.py --config C --db D [--sizes 1000,10000,50000]
 
-Builds N storable products with stock in the channel's warehouse and a pending delivery for
-one product in ten (written in SQL: the set-up is not what is measured), then prints for
+Builds N storable products with stock in the channel's warehouse, a pending delivery for one
+product in ten, store orders for one in ten (sales orders of the channel, one in five of them
+still a quotation, each with its processed inbox order) and an inbox order not yet processed
+for one in twenty (written in SQL: the set-up is not what is measured), then prints for
 each N: the time and queries of ``sale.channel.stock._available`` for the whole catalog, and
 of reading ``qty_available``/``free_qty``/``outgoing_qty`` for the same products.
 Everything is rolled back at the end.
 """
 import argparse
+import json
 import sys
 import time
 
@@ -33,6 +36,7 @@ def main(argv=None):
         made = 0
         for size in sorted(int(n) for n in args.sizes.split(",")):
             _add_products(env, warehouse, made, size - made)
+            _add_store_orders(env, channel, made, size - made)
             made = size
             env.invalidate_all()
             products = env["product.product"].search([("default_code", "=like", "SB-%")])
@@ -145,6 +149,72 @@ def _add_products(env, warehouse, start, count):
         """,
         (company, uom, stock, customers, line.id or None, warehouse.id, templates.ids),
     )
+
+
+def _add_store_orders(env, channel, start, count):
+    """Store orders for products SB-<start>… in bulk, copied in SQL from one sales order and one
+    inbox order made by the ORM: a sales order of the channel for one product in ten (one in
+    five a quotation: the others confirmed, their deliveries being what ``_add_products``
+    writes), each with its inbox order, and an inbox order waiting for one product in twenty."""
+    if count <= 0:
+        return
+    cr = env.cr
+    codes = [f"SB-{n}" for n in range(start, start + count)]
+    product = env["product.product"].search([("default_code", "=", codes[0])])
+    partner = env["res.partner"].create({"name": "Stock bench store buyer"})
+    order = env["sale.order"].create({"partner_id": partner.id, "channel_id": channel.id,
+                                      "warehouse_id": channel.warehouse_id.id, "order_line": [
+                                          (0, 0, {"product_id": product.id, "product_uom_qty": 2})]})
+    body = json.dumps({"id": f"SB-TEMPLATE-{start}", "currency": env.company.currency_id.name,
+                       "customer": {"email": "bench@example.com", "name": "Bench"},
+                       "lines": [{"sku": codes[0], "name": "Bench", "quantity": 2, "unit_price": 1}],
+                       "total": 2}).encode()
+    inbox_id, _created, _answer = env["sale.inbox.order"]._receive(channel, body, "application/json")
+    env.flush_all()
+
+    def columns(table, *left_out):
+        cr.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,))
+        return [name for (name,) in cr.fetchall() if name not in ("id", *left_out)]
+
+    so_columns = columns("sale_order", "name", "state")
+    cr.execute(
+        f"""
+        INSERT INTO sale_order ({", ".join(so_columns)}, name, state)
+        SELECT {", ".join(f"t.{c}" for c in so_columns)}, 'SBO-' || p.id,
+               CASE WHEN p.id %% 50 = 5 THEN 'draft' ELSE 'sale' END
+          FROM sale_order t, product_product p
+         WHERE t.id = %s AND p.default_code = ANY(%s) AND p.id %% 10 = 5
+        """,
+        (order.id, codes),
+    )
+    line_columns = columns("sale_order_line", "order_id", "product_id", "state", "name")
+    cr.execute(
+        f"""
+        INSERT INTO sale_order_line ({", ".join(line_columns)}, order_id, product_id, state, name)
+        SELECT {", ".join(f"t.{c}" for c in line_columns)}, o.id, p.id, o.state, 'bench'
+          FROM sale_order_line t, product_product p
+          JOIN sale_order o ON o.name = 'SBO-' || p.id
+         WHERE t.order_id = %s AND p.default_code = ANY(%s) AND p.id %% 10 = 5
+        """,
+        (order.id, codes),
+    )
+    inbox_columns = columns("sale_inbox_order", "external_id", "name", "state", "sale_order_id", "normalized")
+    cr.execute(
+        f"""
+        INSERT INTO sale_inbox_order ({", ".join(inbox_columns)}, external_id, name, state, sale_order_id,
+                                      normalized)
+        SELECT {", ".join(f"t.{c}" for c in inbox_columns)}, 'SB-' || p.id, 'SB-' || p.id,
+               CASE WHEN o.id IS NULL THEN 'new' WHEN o.state = 'draft' THEN 'needs_review' ELSE 'done' END,
+               o.id,
+               jsonb_set(t.normalized::jsonb, '{{lines}}',
+                         jsonb_build_array(jsonb_build_object('sku', p.default_code, 'quantity', 2)))::text
+          FROM sale_inbox_order t, product_product p
+          LEFT JOIN sale_order o ON o.name = 'SBO-' || p.id
+         WHERE t.id = %s AND p.default_code = ANY(%s) AND (p.id %% 10 = 5 OR p.id %% 20 = 7)
+        """,
+        (inbox_id, codes),
+    )
+    cr.execute("ANALYZE sale_order; ANALYZE sale_order_line; ANALYZE sale_inbox_order")
 
 
 if __name__ == "__main__":

@@ -4,19 +4,17 @@ from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 
-from odoo import _, api, fields, models, tools
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
 from .. import platforms
 from ..platforms.base import StockUpdate
 from ..platforms.http import ApiError
-
 from .sale_inbox_job import job_error_text, log_job_error
 
 _logger = logging.getLogger(__name__)
 
 #: Platforms whose stock the sync sends.
-STOCK_PLATFORMS = platforms.supporting("can_sync_stock")
 #: Hours before a run that is not Sync Now asks the store again for SKUs it did not know.
 UNKNOWN_SKU_RECHECK_HOURS = 20
 #: Hours after which a sync run still 'running' is taken as interrupted.
@@ -141,11 +139,11 @@ class SaleChannel(models.Model):
             channel._check_takes_stock()
         self.write({"sync_requested": True})
         self.env.ref("sale_inbox.ir_cron_sync_stock").sudo()._trigger()
-        return self._notify(_("The stock sync has started; its run appears under Sync Runs."), "info")
+        return self._notify(self.env._("The stock sync has started; its run appears under Sync Runs."), "info")
 
     def _check_takes_stock(self):
-        if self.platform not in STOCK_PLATFORMS:
-            raise UserError(_("%s takes no stock from Odoo.", self._platform().label))
+        if self.platform not in platforms.supporting("can_sync_stock"):
+            raise UserError(self.env._("%s takes no stock from Odoo.", self._platform().label))
 
     @api.model
     def _cron_sync_stock(self):
@@ -156,8 +154,8 @@ class SaleChannel(models.Model):
         channel is synced. A failed run is not repeated at every cron run: Sync Now (or
         tomorrow's daily run) tries again."""
         now = fields.Datetime.now()
-        channels = self.search([("state", "=", "connected"), ("platform", "in", STOCK_PLATFORMS), "|",
-                                ("sync_requested", "=", True), ("sync_daily", "=", True)])
+        channels = self.search([("state", "=", "connected"), ("platform", "in", platforms.supporting("can_sync_stock")),
+                                "|", ("sync_requested", "=", True), ("sync_daily", "=", True)])
         due = channels.filtered(lambda c: c.sync_requested or (
             now.hour >= c.sync_hour and c.last_sync_date != now.date()))
         commit = self._commit_allowed()
@@ -178,12 +176,13 @@ class SaleChannel(models.Model):
         Each channel is a unit of its own: whatever goes wrong in one is shown on it, the
         rows it had claimed are queued again for the next run, and the next channel goes."""
         channels = self.search([("push_on_change", "=", True), ("state", "=", "connected"),
-                                ("platform", "in", STOCK_PLATFORMS)])
+                                ("platform", "in", platforms.supporting("can_sync_stock"))])
         commit = self._commit_allowed()
         for done, channel in enumerate(channels):
             rows = self._claim_fresh(self.env["sale.channel.product"]._claim_queued, channel)
             if rows:
-                self._run_isolated(channel, "stock push", partial(channel._sync_stock, "push", rows=rows, commit=commit),
+                push = partial(channel._sync_stock, "push", rows=rows, commit=commit)
+                self._run_isolated(channel, "stock push", push,
                                    own_transaction=True, on_error=partial(channel._push_failed, rows))
             self._notify_job_progress(done + 1, len(channels) - done - 1)
             if commit:
@@ -215,17 +214,18 @@ class SaleChannel(models.Model):
         client = None
         unknown = set()
         given = rows
+        probes = self.env["sale.channel.product"]
         try:
             # Whatever fails here (the store's answer, an unexpected exception) undoes this
             # step only, and closes the run as failed.
             with self.env.cr.savepoint():
                 client = self._stock_client()
                 if rows is None:
-                    unknown = self._learn_store_products(client, recheck=trigger == "manual")
-                    rows = self.store_product_ids.filtered(lambda r: r.state == "mapped")
+                    unknown, probes = self._learn_store_products(client, recheck=trigger == "manual")
+                    rows = self.store_product_ids.filtered(lambda r: r.state == "mapped") | probes
                 else:
                     rows = rows.filtered(lambda r: r.state == "mapped")
-                changed, prices = self._stock_changes(rows, force)
+                changed, prices = self._stock_changes(rows, force, always=probes)
                 requests = client.stock_requests([update for _row, update in changed])
         except Exception as exc:  # noqa: BLE001 - any failure is this run's, recorded on it
             return self._sync_failed(run, client, exc, given or self.env["sale.channel.product"])
@@ -239,17 +239,14 @@ class SaleChannel(models.Model):
                 # so that nothing the store did not confirm is taken as sent.
                 with self.env.cr.savepoint():
                     results = client.push_stock(request)
-                    accepted = [(row_of[u.sku], u) for u in request if results.get(u.sku, "not sent") is None]
-                    refused = [(row_of[u.sku], results.get(u.sku) or "not sent") for u in request
-                               if results.get(u.sku, "not sent") is not None]
-                    self.env["sale.channel.product"]._record_accepted(accepted)
-                    self.env["sale.channel.product"]._record_refused(refused)
+                    accepted, refused, lacking = self._record_push_answer(client, request, results, row_of)
             except Exception as exc:  # noqa: BLE001 - what was not sent waits for the next run
                 unsent = self.env["sale.channel.product"].browse(
                     [row_of[u.sku].id for later in requests[done:] for u in later])
                 return self._sync_failed(run, client, exc, unsent, sent=sent, failed=failed)
             sent, failed = sent + len(accepted), failed + len(refused)
             refused_all += refused
+            unknown = (unknown - {row.sku for row, _u in accepted}) | {row.sku for row, _why in lacking}
             run.write({"sent": sent, "failed": failed, "api_calls": client.http.calls,
                        "progress": round(100 * (done + 1) / len(requests))})
             if commit:
@@ -257,10 +254,10 @@ class SaleChannel(models.Model):
                 self.env.cr.commit()
         message = []
         if unknown:
-            message.append(_("Not in the store (%(count)s): %(skus)s", count=len(unknown),
+            message.append(self.env._("Not in the store (%(count)s): %(skus)s", count=len(unknown),
                              skus=", ".join(sorted(unknown)[:50])))
         if refused_all:
-            message.append(_("Refused: %s", "; ".join(f"{row.sku}: {why}" for row, why in refused_all[:50])))
+            message.append(self.env._("Refused: %s", "; ".join(f"{row.sku}: {why}" for row, why in refused_all[:50])))
         run.write({"state": "done", "finished_at": fields.Datetime.now(), "progress": 100,
                    "api_calls": client.http.calls, "message": "\n".join(message) or False})
         if not refused_all:
@@ -274,7 +271,7 @@ class SaleChannel(models.Model):
             ("channel_id", "in", self.ids), ("state", "=", "running"),
             ("started_at", "<", fields.Datetime.now() - timedelta(hours=SYNC_RUN_TIMEOUT_HOURS))])
         stale.write({"state": "failed", "finished_at": fields.Datetime.now(),
-                     "message": _("Interrupted: the run stopped before it finished.")})
+                     "message": self.env._("Interrupted: the run stopped before it finished.")})
 
     def _sync_failed(self, run, client, exc, unsent, sent=0, failed=0):
         """Nothing unsent is marked as sent; with Push on Change it is queued again."""
@@ -294,22 +291,42 @@ class SaleChannel(models.Model):
         if self._platform().needs_stock_location and not self.store_location:
             locations = client.locations()
             if len(locations) != 1:
-                raise UserError(_("Choose the Shopify location the stock is sent to: %s",
-                                  ", ".join(f"{name} ({ref})" for ref, name in locations) or _("none found")))
+                raise UserError(self.env._("Choose the Shopify location the stock is sent to: %s",
+                                  ", ".join(f"{name} ({ref})" for ref, name in locations) or self.env._("none found")))
             self.store_location = locations[0][0]
             client = self._api_client()
         return client
 
-    def _stock_changes(self, rows, force=False):
+    def _record_push_answer(self, client, request, results, row_of):
+        """Record the store's answer to one request: what it accepted, what it refused, and
+        the SKUs it answered it does not have (clients say which in ``not_in_store``: a store
+        that takes quantities by SKU learns of a SKU it lacks only by refusing it). Those are
+        remembered, and not sent again until they are looked up again."""
+        missing = set(getattr(client, "not_in_store", ()) or ())
+        accepted = [(row_of[u.sku], u) for u in request if results.get(u.sku, "not sent") is None]
+        refused, lacking = [], []
+        for update in request:
+            why = results.get(update.sku, "not sent")
+            if why is not None:
+                (lacking if update.sku in missing else refused).append((row_of[update.sku], why or "not sent"))
+        Row = self.env["sale.channel.product"]
+        Row._record_accepted(accepted)
+        Row._record_refused(refused)
+        Row._record_not_in_store(lacking)
+        return accepted, refused, lacking
+
+    def _stock_changes(self, rows, force=False, always=()):
         """[(row, StockUpdate)] for the rows whose quantity or price is not what the store last
-        accepted (all of them with ``force``), and the prices."""
+        accepted (all of them with ``force``; ``always`` whatever they last accepted), and the
+        prices."""
         available = self.env["sale.channel.stock"]._available(self, rows.product_id.ids)
         prices = self._store_prices(rows.product_id) if self.sync_prices else {}
+        always = set(always.ids) if always else set()
         changed = []
         for row in rows:
             quantity = available.get(row.product_id.id, 0.0)
             price = prices.get(row.product_id.id)
-            if force or not row.last_sync_at or row.last_quantity != quantity or (
+            if force or row.id in always or not row.last_sync_at or row.last_quantity != quantity or (
                     price is not None and round(row.last_price, 2) != price):
                 changed.append((row, StockUpdate(
                     row.sku, Decimal(str(quantity)), row.remote_id or "", row.remote_parent_id or "",
@@ -327,25 +344,34 @@ class SaleChannel(models.Model):
         """Map the SKUs of Odoo's products to the store's ids, asking the store (in pages) for
         new SKUs, and for those it did not know: always with ``recheck`` (Sync Now), otherwise
         once a day, so that products not sold online do not cost look-ups at every run.
-        Returns the SKUs the store does not know."""
+
+        A SKU the store lacked (refused, or missing from a reconciliation) and that the look-up
+        finds is sent as a probe and stays 'not in the store' until the store accepts its
+        quantity: Mozello's and IdoSell's look-ups cannot see the store and find every SKU.
+        Returns the SKUs the store does not know, and the probes."""
         known = {row.product_id.id: row for row in self.store_product_ids if row.product_id}
         stale = fields.Datetime.now() - timedelta(hours=UNKNOWN_SKU_RECHECK_HOURS)
         to_ask = [p for p in self._odoo_skus().values()
                   if p.id not in known or (known[p.id].state == "not_in_store" and (
                       recheck or not known[p.id].checked_at or known[p.id].checked_at < stale))]
+        probes = self.env["sale.channel.product"]
         if to_ask:
             found = client.find_skus([p.default_code for p in to_ask])
-            self._map_store_items(to_ask, found, known)
+            self._map_store_items(to_ask, found, known, confirmed=False)
+            probes = self.env["sale.channel.product"].browse(
+                [known[p.id].id for p in to_ask if p.id in known and p.default_code in found])
             Row = self.env["sale.channel.product"]
             Row.flush_model()
             self.env.cr.execute(
                 "UPDATE sale_channel_product SET checked_at = %s WHERE channel_id = %s AND product_id = ANY(%s)",
                 (fields.Datetime.now(), self.id, [p.id for p in to_ask]))
             Row.invalidate_model(["checked_at"])
-        return set(self.store_product_ids.filtered(lambda r: r.state == "not_in_store").mapped("sku"))
+        return set(self.store_product_ids.filtered(lambda r: r.state == "not_in_store").mapped("sku")), probes
 
-    def _map_store_items(self, products, found, known):
-        """Create or update the store product rows of ``products`` from the store's items."""
+    def _map_store_items(self, products, found, known, confirmed=True):
+        """Create or update the store product rows of ``products`` from the store's items.
+        Without ``confirmed`` (a look-up by SKU, not the store's catalog), a row the store
+        lacked keeps that state: only its ids are updated."""
         new_rows = []
         for product in products:
             item = found.get(product.default_code)
@@ -356,6 +382,9 @@ class SaleChannel(models.Model):
             row = known.get(product.id)
             if row is None:
                 new_rows.append(dict(values, channel_id=self.id, product_id=product.id))
+            elif item and not confirmed and row.state == "not_in_store":
+                if (row.remote_id or "", row.remote_parent_id or "", row.remote_inventory_id or "") != item.ids():
+                    row.write({key: value for key, value in values.items() if key.startswith("remote_")})
             elif item and (row.state != "mapped" or (row.remote_id, row.remote_parent_id or "",
                                                      row.remote_inventory_id or "") != item.ids()):
                 row.write(values)
@@ -368,12 +397,14 @@ class SaleChannel(models.Model):
         send, and list where they disagree (and the SKUs only one side knows)."""
         self.ensure_one()
         self._check_takes_stock()
+        self._check_supports("can_reconcile_stock", self.env._(
+            "%s's catalog cannot be read for a reconciliation.", self._platform().label))
         client = self._stock_client()
         try:
             items = {item.sku: item for page in client.catalog() for item in page}
         except ApiError as exc:
             self.write({"last_error": str(exc), "last_error_date": fields.Datetime.now()})
-            raise UserError(_("The store did not answer: %s", exc)) from exc
+            raise UserError(self.env._("The store did not answer: %s", exc)) from exc
         self.env["sale.channel.product"]._reconcile(self, items)
         action = self.env["ir.actions.act_window"]._for_xml_id("sale_inbox.sale_channel_product_action")
         action["domain"] = [("channel_id", "=", self.id)]

@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 
@@ -21,7 +21,9 @@ class SaleChannelProduct(models.Model):
         [("mapped", "In the store"), ("not_in_store", "Not in the store"), ("not_in_odoo", "Not in Odoo")],
         required=True, default="mapped",
         help="SKUs only one side knows are listed here, not guessed. SKUs the store does not know "
-        "are looked up again by Sync Now and once a day; SKUs Odoo does not know are found by a "
+        "(not found, or refused as unknown) are not sent; they are looked up again by Sync Now and "
+        "once a day (Mozello and IdoSell, which cannot be asked, by sending the quantity: the SKU "
+        "is in the store once the store accepts it). SKUs Odoo does not know are found by a "
         "reconciliation.",
     )
     remote_id = fields.Char(string="Store ID", readonly=True)
@@ -112,14 +114,15 @@ class SaleChannelProduct(models.Model):
 
     @api.model
     def _record_accepted(self, accepted):
-        """[(row, StockUpdate)] the store accepted: one statement for the whole request."""
+        """[(row, StockUpdate)] the store accepted: one statement for the whole request. A
+        store that takes a quantity for a SKU has it (a probe of a SKU it lacked is mapped)."""
         if not accepted:
             return
         self.flush_model()
         self.env.cr.execute(
             """
             UPDATE sale_channel_product AS row
-               SET last_quantity = v.qty, last_price = COALESCE(v.price, row.last_price),
+               SET state = 'mapped', last_quantity = v.qty, last_price = COALESCE(v.price, row.last_price),
                    last_sync_at = now() at time zone 'UTC', last_error = NULL,
                    store_quantity = CASE WHEN row.reconciled_at IS NULL THEN row.store_quantity ELSE v.qty END,
                    differs = false
@@ -130,7 +133,7 @@ class SaleChannelProduct(models.Model):
             ([row.id for row, _u in accepted], [float(u.quantity) for _r, u in accepted],
              [float(u.price) if u.price is not None else None for _r, u in accepted]),
         )
-        self.invalidate_model(["last_quantity", "last_price", "last_sync_at", "last_error",
+        self.invalidate_model(["state", "last_quantity", "last_price", "last_sync_at", "last_error",
                                "store_quantity", "differs"])
 
     @api.model
@@ -149,6 +152,26 @@ class SaleChannelProduct(models.Model):
         )
         self.invalidate_model(["last_error"])
 
+    @api.model
+    def _record_not_in_store(self, lacking):
+        """[(row, reason)] the store refused as SKUs it does not have: they are not sent again
+        until they are looked up again (Sync Now, or once a day), as a look-up that does not
+        find a SKU leaves it."""
+        if not lacking:
+            return
+        self.flush_model()
+        self.env.cr.execute(
+            """
+            UPDATE sale_channel_product AS row
+               SET state = 'not_in_store', last_error = v.why, checked_at = now() at time zone 'UTC',
+                   push_queued = false
+              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::varchar[]) AS why) AS v
+             WHERE row.id = v.id
+            """,
+            ([row.id for row, _why in lacking], [why[:250] for _row, why in lacking]),
+        )
+        self.invalidate_model(["state", "last_error", "checked_at", "push_queued"])
+
     # ------------------------------------------------------------------
     # Reconciliation
     # ------------------------------------------------------------------
@@ -163,6 +186,8 @@ class SaleChannelProduct(models.Model):
         skus = channel._odoo_skus()
         known = {row.product_id.id: row for row in channel.store_product_ids if row.product_id}
         channel._map_store_items(list(skus.values()), items, known)
+        # The catalog is a look-up of every SKU: what it lacks waits for the next day's.
+        channel.store_product_ids.filtered("product_id").write({"checked_at": fields.Datetime.now()})
         orphans = {row.sku: row for row in channel.store_product_ids if not row.product_id}
         self.create([{"channel_id": channel.id, "sku": sku, "state": "not_in_odoo", "remote_id": item.remote_id,
                       "remote_parent_id": item.remote_parent_id or False}
@@ -197,13 +222,13 @@ class SaleChannelProduct(models.Model):
         """Send Odoo's figure for these products now, whatever the store last accepted."""
         mapped = self.filtered(lambda r: r.state == "mapped")
         if not mapped:
-            raise UserError(_("Only products that are in the store can be pushed."))
+            raise UserError(self.env._("Only products that are in the store can be pushed."))
         runs = self.env["sale.channel.sync"]
         for channel in mapped.channel_id:
             runs |= channel._sync_stock("reconcile", rows=mapped.filtered(lambda r, c=channel: r.channel_id == c),
                                         force=True)
         failed = runs.filtered(lambda r: r.state == "failed" or r.failed)
-        message = _("%(sent)s quantities sent to the store.", sent=sum(runs.mapped("sent")))
+        message = self.env._("%(sent)s quantities sent to the store.", sent=sum(runs.mapped("sent")))
         if failed:
             message += " " + "; ".join(failed.mapped("message"))
         return mapped.channel_id[:1]._notify(message, "warning" if failed else "success")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from psycopg2 import errors as pg_errors
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 
 from ..platforms import AuthenticationError, IgnoredEvent, InvalidPayload
 from ..platforms.base import FieldError, storable_text, unstorable
@@ -402,7 +402,7 @@ class SaleInboxOrder(models.Model):
         payload, stored_type = storable_payload(body, content_type)
         message = storable_text(str(error))
         if stored_type != content_type:
-            message += " " + _("(The body is not UTF-8 text, or holds NUL characters: the raw payload is "
+            message += " " + self.env._("(The body is not UTF-8 text, or holds NUL characters: the raw payload is "
                                "kept base64-encoded, its content type marked %s.)", BASE64_MARK.strip("; "))
         now = fields.Datetime.now()
         self.env.cr.execute(
@@ -427,7 +427,7 @@ class SaleInboxOrder(models.Model):
                 "channel": channel.id,
                 "company": channel.company_id.id,
                 "external_id": f"unreadable:{digest[:24]}",
-                "name": _("Unreadable delivery"),
+                "name": self.env._("Unreadable delivery"),
                 "now": now,
                 "message": message,
                 "payload": payload,
@@ -458,16 +458,16 @@ class SaleInboxOrder(models.Model):
         try:
             delivery = self._parse_delivery(channel, body, content_type)
         except IgnoredEvent as exc:
-            self._close_unreadable(_("Readable now, and nothing to keep: %s", exc))
+            self._close_unreadable(self.env._("Readable now, and nothing to keep: %s", exc))
             return self.browse()
         existing = self.search([("channel_id", "=", channel.id), ("external_id", "=", delivery.external_id)],
                                limit=1)
         if existing or delivery.order is None:
             self._intake(channel, delivery, body, content_type)
             if existing:
-                note = _("Readable now: it is a delivery of order %s.", existing.name)
+                note = self.env._("Readable now: it is a delivery of order %s.", existing.name)
             else:
-                note = _("Readable now: it is a change of order %s, kept until the order itself arrives.",
+                note = self.env._("Readable now: it is a change of order %s, kept until the order itself arrives.",
                          delivery.external_id)
             self._close_unreadable(note)
             return self.browse()

@@ -320,14 +320,20 @@ class IdoSellClient(StockClient, StatusClient):
         return results
 
     def find_skus(self, skus: list[str]) -> dict[str, StoreItem]:
-        """IdoSell takes quantities by external code: every SKU is its own key."""
+        """IdoSell takes quantities by external code: every SKU is its own key, and the
+        quantity update says which ones the shop does not have (``not_in_store``)."""
         return {sku: StoreItem(sku, sku) for sku in skus}
 
     def catalog(self) -> Iterator[list[StoreItem]]:
         raise ApiError("IdoSell: reading the catalog is not supported yet")
 
     def push_stock(self, updates: list[StockUpdate]) -> dict[str, str | None]:
+        """A fault on an item names its external code, the item's only key: the shop has no
+        size under it, and it goes into ``not_in_store``; a fault of the whole request (no
+        code) refuses every item of it, and says nothing of the SKUs."""
         results: dict[str, str | None] = {}
+        #: The SKUs of this push the shop does not have.
+        self.not_in_store: set[str] = set()
         for chunk in batches(updates, self.stock_batch_size):
             answer = self.http.request("PUT", "products/stockQuantity", json={"params": {"products": [
                 {"productSizeCodeExternal": u.sku, "stockId": int(self.stock_id), "productSizeQuantity": int(u.quantity)}
@@ -335,6 +341,8 @@ class IdoSellClient(StockClient, StatusClient):
             faults = _faults(answer)
             for update in chunk:
                 results[update.sku] = faults.get(update.sku) or faults.get("")
+                if update.sku in faults:
+                    self.not_in_store.add(update.sku)
         return results
 
 

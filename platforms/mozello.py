@@ -196,8 +196,8 @@ class MozelloClient(StockClient, StatusClient):
     stock_batch_size = 1000
 
     def find_skus(self, skus: list[str]) -> dict[str, StoreItem]:
-        """Mozello updates stock by SKU: every SKU is its own key (unknown ones are reported
-        back by the batch update)."""
+        """Mozello updates stock by SKU and lists no SKUs: every SKU is its own key, and the
+        batch update says which ones the store does not have (``not_in_store``)."""
         return {sku: StoreItem(sku, sku) for sku in skus}
 
     def catalog(self) -> Iterator[list[StoreItem]]:
@@ -214,7 +214,11 @@ class MozelloClient(StockClient, StatusClient):
             yield items
 
     def push_stock(self, updates: list[StockUpdate]) -> dict[str, str | None]:
+        """Items go by SKU alone, so an item Mozello names in its errors is a SKU it has no
+        product for: besides its reason, it goes into ``not_in_store``."""
         results: dict[str, str | None] = {}
+        #: The SKUs of this push the store does not have.
+        self.not_in_store: set[str] = set()
         for chunk in batches(updates, self.stock_batch_size):
             answer = self.http.post_json("store/products/batch_update_by_sku/", {"products": [
                 {"sku": u.sku, "stock": int(u.quantity), **({"price": float(u.price)} if u.price is not None else {})}
@@ -225,6 +229,8 @@ class MozelloClient(StockClient, StatusClient):
                     failed[item["sku"]] = item.get("error_message") or item.get("message") or "refused"
             for update in chunk:
                 results[update.sku] = failed.get(update.sku)
+                if update.sku in failed:
+                    self.not_in_store.add(update.sku)
         return results
 
     def set_order_status(self, update: StatusUpdate) -> str:

@@ -293,6 +293,9 @@ class WooCommerceClient(StockClient, StatusClient):
         """Send quantities (and prices): one batch request per 100 items of one parent.
         Returns {sku: None when accepted, else the store's reason}."""
         results: dict[str, str | None] = {}
+        #: The SKUs of this push whose product or variation the store no longer has (its
+        #: ``…_invalid_id`` error): the next look-up finds them again, if they are back.
+        self.not_in_store: set[str] = set()
         for chunk in self.stock_requests(updates):
             parent = chunk[0].remote_parent_id
             path = f"products/{parent}/variations/batch" if parent else "products/batch"
@@ -303,6 +306,8 @@ class WooCommerceClient(StockClient, StatusClient):
                 if update:
                     error = item.get("error")
                     results[update.sku] = (error.get("message") or str(error)) if error else None
+                    if isinstance(error, dict) and str(error.get("code") or "").endswith("_invalid_id"):
+                        self.not_in_store.add(update.sku)
             for update in chunk:
                 results.setdefault(update.sku, "the store did not confirm this item")
         return results

@@ -69,6 +69,55 @@ class TestAvailability(InboxFixtures, TransactionCase):
         # Now a confirmed sales order: counted once, as an order to deliver.
         self.assertEqual(self.available(self.mug, self.tee), [18, 4])
 
+    def store_quotation(self, product, quantity, warehouse=None, uom=None, channel=None):
+        """A sales order a store order became, left as a draft (as the inbox leaves it)."""
+        line = {"product_id": product.id, "product_uom_qty": quantity}
+        if uom:
+            line["product_uom"] = uom.id
+        return self.env["sale.order"].create({
+            "partner_id": self.env["res.partner"].create({"name": "Store buyer"}).id,
+            "warehouse_id": (warehouse or self.warehouse).id,
+            "channel_id": (channel or self.channel).id,
+            "order_line": [Command.create(line)],
+        })
+
+    def test_store_orders_left_as_quotations_are_taken_off(self):
+        # A channel that makes quotations: the inbox order becomes a draft sales order.
+        self.channel.write({"auto_process": False, "document_type": "quotation"})
+        inbox = self.receive(self.order_data())  # 2 mugs, 1 T-shirt
+        inbox.action_process()
+        self.assertEqual(inbox.sale_order_id.state, "draft")
+        self.assertEqual(self.available(self.mug, self.tee), [18, 4], "the quotation is a promise: counted once")
+        inbox.sale_order_id.action_confirm()
+        self.assertEqual(self.available(self.mug, self.tee), [18, 4], "confirmed: counted once, by its delivery")
+        inbox.sale_order_id._action_cancel()
+        self.assertEqual(self.available(self.mug, self.tee), [20, 5])
+
+    def test_an_order_held_for_review_keeps_its_quantities(self):
+        # The amount check holds the order in Needs Review with its sales order a draft.
+        self.channel.write({"auto_process": False, "amount_mismatch_action": "review"})
+        inbox = self.receive(self.order_data(total=99.0))
+        inbox.action_process()
+        self.assertEqual((inbox.state, inbox.sale_order_id.state), ("needs_review", "draft"), inbox.error_message)
+        self.assertEqual(self.available(self.mug, self.tee), [18, 4])
+
+    def test_store_quotations_count_in_the_product_unit_from_their_warehouse(self):
+        dozen = self.env.ref("uom.product_uom_dozen")
+        self.store_quotation(self.mug, 1, uom=dozen)
+        self.store_quotation(self.mug, 5, warehouse=self.second)
+        self.assertEqual(self.available(self.mug), [8], "a dozen is 12 mugs; the other warehouse's order is not ours")
+        self.channel.stock_warehouse_ids = self.warehouse | self.second
+        self.assertEqual(self.available(self.mug), [10])
+        cancelled = self.store_quotation(self.mug, 3)
+        cancelled._action_cancel()
+        self.assertEqual(self.available(self.mug), [10], "a cancelled quotation promises nothing")
+
+    def test_the_form_names_store_quotations(self):
+        self.store_quotation(self.mug, 2)
+        self.channel.stock_preview_product_id = self.mug
+        self.assertIn("2.0 in store orders left as quotations", self.channel.stock_preview)
+        self.assertIn("Sent to the store: 18.0", self.channel.stock_preview)
+
     def test_several_warehouses_are_summed(self):
         self.channel.stock_warehouse_ids = self.warehouse | self.second
         self.assertEqual(self.available(self.mug), [27])
@@ -119,3 +168,52 @@ class TestAvailability(InboxFixtures, TransactionCase):
         self.assertEqual(one, everything)
         self.assertLessEqual(everything, 4)
         self.assertEqual((figures[self.mug.id], figures[self.tee.id]), (20, 5))
+
+
+@tagged("post_install", "-at_install")
+class TestAvailabilityCompanies(InboxFixtures, TransactionCase):
+    """Two companies, each with a channel using its default warehouse, stock and an inbox
+    order: neither company's orders touch what the other's store is told."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_inbox()
+        cls.Stock = cls.env["sale.channel.stock"]
+        cls.channel.auto_process = False
+        cls.other = cls.env["res.company"].create({"name": "Other Company"})
+        cls.env.user.company_ids |= cls.other
+        cls.other_channel = cls.env["sale.channel"].create({
+            "name": "Other shop", "platform": "connect", "api_key": "other-company-key",
+            "company_id": cls.other.id, "auto_process": False,
+        })
+        cls.warehouse = cls.env["stock.warehouse"].search([("company_id", "=", cls.company.id)], limit=1)
+        cls.other_warehouse = cls.env["stock.warehouse"].search([("company_id", "=", cls.other.id)], limit=1)
+        for product in (cls.mug, cls.tee):
+            product.is_storable = True
+        Quant = cls.env["stock.quant"]
+        Quant._update_available_quantity(cls.mug, cls.warehouse.lot_stock_id, 20)
+        Quant._update_available_quantity(cls.mug, cls.other_warehouse.lot_stock_id, 10)
+
+    def available(self, channel, product):
+        return self.Stock._available(channel, [product.id]).get(product.id, 0.0)
+
+    def test_an_inbox_order_lowers_only_its_own_company_s_figure(self):
+        self.receive(self.order_data("A-1"))  # 2 mugs, in this company
+        other = self.order_data("B-1")
+        other["lines"][0]["quantity"] = 3
+        self.receive(other, channel=self.other_channel)  # 3 mugs, in the other company
+        self.assertEqual(self.available(self.channel, self.mug), 18)
+        self.assertEqual(self.available(self.other_channel, self.mug), 7)
+
+    def test_a_sku_counts_for_the_product_of_the_order_s_company(self):
+        # Company-specific products sharing a SKU: an order is counted for its company's one.
+        ours, theirs = self.env["product.product"].create([
+            {"name": "Cap", "default_code": "SI-CAP", "is_storable": True, "company_id": self.company.id},
+            {"name": "Cap", "default_code": "SI-CAP", "is_storable": True, "company_id": self.other.id}])
+        order = self.order_data("A-2")
+        order["lines"] = [{"sku": "SI-CAP", "name": "Cap", "quantity": 1, "unit_price": 10}]
+        self.receive(order)
+        figures = self.Stock._figures(self.channel, [ours.id, theirs.id])
+        self.assertEqual(figures[ours.id][-1], 1)
+        self.assertNotIn(theirs.id, figures, "the other company's product is not what this order sold")
