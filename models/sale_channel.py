@@ -160,6 +160,7 @@ class SaleChannel(models.Model):
     support_read_status = fields.Boolean(compute="_compute_support_fields")
     support_list_payment_methods = fields.Boolean(compute="_compute_support_fields")
     support_register_webhook = fields.Boolean(compute="_compute_support_fields")
+    support_webhooks = fields.Boolean(compute="_compute_support_fields")
     # The label each credential field has for the platform; empty when it does not use it.
     api_key_label = fields.Char(compute="_compute_credential_labels")
     store_url_label = fields.Char(compute="_compute_credential_labels")
@@ -186,6 +187,7 @@ class SaleChannel(models.Model):
             flags = platforms.get(channel.platform).capabilities() if channel.platform else {}
             for flag in CAPABILITIES:
                 channel["support_" + flag.removeprefix("can_")] = flags.get(flag, False)
+            channel.support_webhooks = bool(channel.platform) and platforms.get(channel.platform).sends_webhooks
 
     @api.depends("platform")
     def _compute_credential_labels(self):
@@ -315,8 +317,9 @@ class SaleChannel(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
-            if "status_map_ids" not in vals:
-                # The platform's default mapping, so that status sync can be turned on at once.
+            if not vals.get("status_map_ids"):
+                # The platform's default mapping, so that status sync can be turned on at once
+                # (the form sends an empty list for the empty table).
                 mapping = platforms.get(vals.get("platform") or "connect").default_status_map
                 vals["status_map_ids"] = [Command.create({"odoo_stage": stage, "store_status": status})
                                           for stage, status in mapping.items()]
@@ -325,7 +328,7 @@ class SaleChannel(models.Model):
         return channels
 
     def write(self, vals):
-        if vals.get("platform") and "status_map_ids" not in vals:
+        if vals.get("platform") and not vals.get("status_map_ids"):
             # Another store, other statuses: its own default mapping replaces the old one.
             changing = self.filtered(lambda c: c.platform != vals["platform"])
             if changing:

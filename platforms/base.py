@@ -743,6 +743,9 @@ class Platform:
     #: New channels poll for orders: the store does not retry a webhook that failed, or sends
     #: none at all.
     poll_by_default: ClassVar[bool] = False
+    #: The store sends its orders to the channel's webhook address (else they come by polling
+    #: only, and the channel shows no webhook address).
+    sends_webhooks: ClassVar[bool] = True
     #: The time zone the store's API gives its dates in, proposed for new channels ('': UTC
     #: dates, no time zone to set).
     default_timezone: ClassVar[str] = ""

@@ -78,6 +78,7 @@ class IdoSell(Platform):
     # no Price List Sync, no Reconcile Stock.
     # IdoSell sends no webhooks: polling is how its orders come.
     poll_by_default = True
+    sends_webhooks = False
     default_timezone = "Europe/Warsaw"
     order_statuses = (
         OrderStatus("new", "New", 0),

@@ -63,6 +63,19 @@ class TestPlatformCapabilities(TransactionCase):
         self.assertTrue(channel.support_sync_stock)
         self.assertTrue(channel.support_reconcile_stock)
         self.assertFalse(channel.support_register_webhook)
+        # IdoSell sends no webhooks: its channel shows no webhook address.
+        self.assertTrue(channel.support_webhooks)
+        self.assertFalse(self.channels["idosell"].support_webhooks)
+
+    def test_a_channel_saved_from_the_form_gets_its_platform_status_mapping(self):
+        # The form sends the empty mapping table as an empty list.
+        channel = self.env["sale.channel"].create({"name": "From the form", "platform": "woocommerce",
+                                                   "status_map_ids": []})
+        self.assertEqual(len(channel.status_map_ids), len(platforms.get("woocommerce").default_status_map))
+        channel.write({"status_sync": "to_store"})
+        channel.write({"platform": "shopify", "status_map_ids": []})
+        self.assertEqual(set(channel.status_map_ids.mapped("store_status")),
+                         set(platforms.get("shopify").default_status_map.values()))
 
     def test_a_channel_shows_the_credentials_its_platform_declares(self):
         for code, channel in self.channels.items():
