@@ -6,6 +6,7 @@ from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import config
 
 from ..platforms import InvalidPayload, NormalizedOrder
 
@@ -39,8 +40,30 @@ STEPS = [
 
 #: Orders one cron transaction claims and commits together.
 BATCH_SIZE = 25
-#: Seconds a cron run keeps claiming batches before it yields to the next run.
-CRON_TIME_BUDGET = 240
+#: Seconds a cron run keeps claiming batches at most; less when Odoo's worker limits are
+#: tighter (see _cron_time_budget).
+CRON_TIME_BUDGET = 60
+#: The processing jobs. Intake triggers the first; a run that sees more than a batch waiting
+#: wakes the others, so that several cron runners (threads, servers) share the inbox. Odoo
+#: runs one job on one runner at a time, so one job alone could never use a second server.
+PROCESS_CRONS = (
+    "sale_inbox.ir_cron_process_inbox",
+    "sale_inbox.ir_cron_process_inbox_2",
+    "sale_inbox.ir_cron_process_inbox_3",
+    "sale_inbox.ir_cron_process_inbox_4",
+)
+#: Failures a run takes from concurrent work (see _CONCURRENCY_ERRORS) before giving up.
+CONCURRENCY_RETRIES = 5
+#: What a batch can meet when another runner works at the same moment: a serialization
+#: failure or a deadlock; a lock taken NOWAIT; a unique key (a new customer's store id, a
+#: document number) that the other batch committed first, invisible to this batch's
+#: snapshot. Nothing is wrong with the orders: the batch is rolled back and claimed again.
+_CONCURRENCY_ERRORS = (
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+    pg_errors.LockNotAvailable,
+    pg_errors.UniqueViolation,
+)
 
 
 class SaleInboxOrder(models.Model):
@@ -147,26 +170,137 @@ class SaleInboxOrder(models.Model):
         )
         return self.browse([row[0] for row in self.env.cr.fetchall()])
 
-    def _cron_process(self, batch_size=BATCH_SIZE, time_budget=CRON_TIME_BUDGET):
-        """Process the inbox, one committed batch after another."""
+    def _cron_process(self, batch_size=BATCH_SIZE, time_budget=None):
+        """Process the inbox, one committed batch after another.
+
+        A run stops claiming before Odoo's worker limits are reached (_cron_time_budget) and,
+        with work left, triggers its job again and wakes the runners: the next iteration of
+        a cron worker starts with a fresh watchdog, at once rather than after its minute of
+        sleep. With more than a batch waiting it wakes the other processing jobs first, so
+        that every free runner takes its share.
+        """
+        budget = self._cron_time_budget() if time_budget is None else time_budget
         cron = self.env["ir.cron"]
         started = time.monotonic()
-        done = 0
-        while time.monotonic() - started < time_budget:
+        done = longest = retries = 0
+        stopped_early = False
+        self._wake_other_runners(batch_size)
+        while True:
+            began = time.monotonic()
             batch = self._claim_fresh(self._claim, batch_size)
             if not batch:
-                break
-            self.env["sale.inbox.processor"]._process(batch, automatic=True)
+                break  # what is left, if anything, is being processed by other runners
+            try:
+                self.env["sale.inbox.processor"]._process(batch, automatic=True)
+            except _CONCURRENCY_ERRORS as exc:
+                retries += 1
+                if not self._commit_allowed() or retries > CONCURRENCY_RETRIES:
+                    raise
+                # Another runner's transaction won; its work is committed, so the next claim
+                # (a new snapshot) sees it and the same orders go through.
+                _logger.info("Sales Inbox: batch rolled back after a concurrent update (%s), claimed again",
+                             type(exc).__name__)
+                self.env.cr.rollback()
+                continue
             done += len(batch)
-            remaining = self._pending_count()
-            cron._notify_progress(done=done, remaining=remaining)
-            if self._commit_allowed():
-                self.env.cr.commit()
-            else:
+            cron._notify_progress(done=done, remaining=self._pending_count())
+            if not self._commit_allowed():
+                stopped_early = True
                 break
+            # Each batch is committed on its own: its orders are done for good, and its row
+            # locks (and the journals' next numbers) are released for the other runners.
+            self.env.cr.commit()
+            longest = max(longest, time.monotonic() - began)
+            # Stop before a batch as long as the longest one so far would overrun the budget.
+            if time.monotonic() - started + longest > budget:
+                stopped_early = True
+                break
+        left = self._pending_count()
+        if stopped_early and left:
+            self._trigger_runners(self._current_process_cron_ids(), again=True)
+        # Progress says nothing remains: with a remainder Odoo would run the job again inside
+        # this same worker iteration (up to ten times), past the limits the budget keeps to;
+        # the trigger above has it run again in the next one.
+        cron._notify_progress(done=done, remaining=0)
         if done:
-            _logger.info("Sales Inbox: %s orders processed by the cron", done)
+            _logger.info("Sales Inbox: %s orders processed by the cron, %s left", done, left)
         return done
+
+    @api.model
+    def _cron_time_budget(self):
+        """Seconds a processing run may keep claiming batches.
+
+        Odoo kills a cron worker whose iteration lasts longer than ``limit_time_real`` (or
+        ``limit_time_real_cron``), counting from before its sleep (up to 70 s when no
+        NOTIFY woke it), and stops one that used ``limit_time_cpu`` seconds of CPU in it.
+        A killed run loses the batch it holds, and after three in a row Odoo skips the job
+        until its next interval: orders wait minutes. A quarter of the real-time limit and
+        half of the CPU limit leave room for the sleep, a last batch and the other jobs.
+        """
+        budget = CRON_TIME_BUDGET
+        real = config["limit_time_real_cron"]
+        if real is None or real < 0:
+            real = config["limit_time_real"]
+        if real and real > 0:
+            budget = min(budget, real / 4)
+        cpu = config["limit_time_cpu"]
+        if config["workers"] and cpu and cpu > 0:
+            budget = min(budget, cpu / 2)
+        return budget
+
+    @api.model
+    def _current_process_cron_ids(self):
+        """The processing job running now (the first one when called outside a cron)."""
+        ids = self._process_cron_ids()
+        current = self.env.context.get("cron_id")
+        return [current] if current in ids else ids[:1]
+
+    @api.model
+    def _process_cron_ids(self):
+        ids = (self.env["ir.model.data"]._xmlid_to_res_id(xmlid, raise_if_not_found=False)
+               for xmlid in PROCESS_CRONS)
+        return [cron_id for cron_id in ids if cron_id]
+
+    def _wake_other_runners(self, batch_size):
+        """With more than a batch waiting, trigger as many other processing jobs as there are
+        further batches, so that other runners (threads, servers) take their share now."""
+        current = self._current_process_cron_ids()
+        others = [cron_id for cron_id in self._process_cron_ids() if cron_id not in current]
+        wanted = min(len(others), -(-self._pending_count() // batch_size) - 1)
+        if wanted > 0 and self._trigger_runners(others[:wanted]) and self._commit_allowed():
+            # Committed at once, before this run's first batch: nothing else is written yet,
+            # and the other runners would otherwise wait for that batch's commit.
+            self.env.cr.commit()
+
+    @api.model
+    def _trigger_runners(self, cron_ids, again=False):
+        """Make the jobs ready now and wake the runners when this transaction commits;
+        returns whether a job was triggered.
+
+        A job with a trigger waiting already gets no second one, unless ``again``: a job
+        that runs now has its older triggers deleted by Odoo once the run is over. The trigger
+        time is the database's clock, to the microsecond, for the same reason: Odoo deletes
+        the triggers older than the start of the run that ends, and a time truncated to the
+        second could fall before the start of a run that began within that second.
+        """
+        self.env.cr.execute(
+            """
+            INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid, write_date)
+            SELECT c.id, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC',
+                   %(uid)s, now() AT TIME ZONE 'UTC'
+              FROM ir_cron c
+             WHERE c.id IN %(ids)s AND c.active
+               AND (%(again)s OR NOT EXISTS (SELECT 1 FROM ir_cron_trigger t WHERE t.cron_id = c.id))
+            RETURNING cron_id
+            """,
+            {"ids": tuple(cron_ids) or (None,), "uid": self.env.uid, "again": again},
+        )
+        if not self.env.cr.fetchall():
+            return False
+        # Not throttled as intake's wake-ups are: at most two per run, and a runner left
+        # asleep here would wait a minute with orders to process.
+        self.env.cr.postcommit.add(self.env["ir.cron"]._notifydb)
+        return True
 
     @api.model
     def _pending_count(self):
