@@ -5,8 +5,9 @@
 For each server count in ``--servers`` (run back to back, ``--repeat`` times), it starts that
 many Odoo servers on the same database (each ``--workers=2 --max-cron-threads=K``, on its own
 HTTP and gevent ports), posts N new Connect orders spread over the servers (8 clients, order
-i to server i mod S; 50 customers, so customers recur, within a batch and across batches),
-waits until every order of the run has left the queue (polling the database), and prints:
+i to server i mod S; 120 customers drawn at random, so that customers recur within a batch
+and across batches), waits until every order of the run has left the queue (polling the
+database), and prints:
 seconds from the first post to the last order done, orders/s, orders done exactly once (one
 sales order per inbox order and one invoice per sales order), the lock waits seen by sampling
 ``pg_stat_activity`` every 0.1 s (the waiting statement, and the one holding the lock), and
@@ -22,6 +23,7 @@ import collections
 import configparser
 import json
 import os
+import random
 import re
 import signal
 import subprocess
@@ -31,7 +33,9 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from inbox_bench import API_KEY, CUSTOMERS, PATH, order
+from inbox_bench import API_KEY, PATH, order
+
+CUSTOMERS = 120
 
 CLIENTS = 8
 TERMINAL = ("done", "error", "needs_review", "cancelled")
@@ -324,9 +328,11 @@ def scan_logs(paths, offsets):
 
 def bench_order(index, tag):
     """inbox_bench's order, with ids and customers of this run only (every run creates its
-    customers, as the first run would): customer i % 50, so each recurs in 6 of 300 orders."""
+    customers, as the first run would): one of 120 customers drawn at random (the same
+    draw every run), so that customers recur within a batch and across batches that run at
+    the same moment, as returning customers of a shop do."""
     data = order(index, f"S{tag}")
-    customer = index % CUSTOMERS
+    customer = random.Random(index).randrange(CUSTOMERS)
     email = f"bench-S{tag}-{customer}@example.com"
     data["customer"] = {"id": f"sc-{tag}-{customer}", "email": email, "name": f"Bench Customer {customer}"}
     return data
@@ -340,7 +346,17 @@ def measure(args, count, conn, channel, run_index):
         raise SystemExit(f"{count} servers need {count} HTTP and gevent ports")
     leftover = pending_elsewhere(conn, channel)
     if leftover:
-        print(f"  note: {leftover} earlier orders still new in the bench channel")
+        # An earlier run that did not finish: its orders would be processed in this one.
+        with conn.cursor() as cr:
+            cr.execute("UPDATE sale_inbox_order SET state = 'cancelled' WHERE channel_id = %s AND state = 'new'",
+                       (channel,))
+        print(f"  note: {leftover} orders of an earlier run were still new: cancelled")
+    with conn.cursor() as cr:
+        # A worker killed in an earlier run leaves its job's time-out count behind, and at
+        # three Odoo skips the job once: each run starts from a clean count.
+        cr.execute("UPDATE ir_cron_progress SET timed_out_counter = 0 WHERE timed_out_counter > 0")
+        if cr.rowcount:
+            print(f"  note: time-out counts of an earlier run reset ({cr.rowcount} job runs)")
     servers = Servers()
     logs = [os.path.join(args.log_dir, f"servers-bench-{run_index}-{i}.log") for i in range(count)]
     for log in logs:

@@ -1,5 +1,6 @@
 import json
 import logging
+import threading
 import time
 
 from psycopg2 import errors as pg_errors
@@ -64,6 +65,8 @@ _CONCURRENCY_ERRORS = (
     pg_errors.LockNotAvailable,
     pg_errors.UniqueViolation,
 )
+#: What a cron runner (a thread) learnt of its own speed: seconds per order.
+_RUNNER = threading.local()
 
 
 class SaleInboxOrder(models.Model):
@@ -171,23 +174,30 @@ class SaleInboxOrder(models.Model):
         return self.browse([row[0] for row in self.env.cr.fetchall()])
 
     def _cron_process(self, batch_size=BATCH_SIZE, time_budget=None):
-        """Process the inbox, one committed batch after another.
+        """Process the inbox, one committed batch after another, as one of several runners.
 
-        A run stops claiming before Odoo's worker limits are reached (_cron_time_budget) and,
-        with work left, triggers its job again and wakes the runners: the next iteration of
-        a cron worker starts with a fresh watchdog, at once rather than after its minute of
-        sleep. With more than a batch waiting it wakes the other processing jobs first, so
-        that every free runner takes its share.
+        A run keeps to a time budget that fits Odoo's cron worker limits (_cron_time_budget)
+        and sizes its batches to it. The first job, with more than a batch waiting, first
+        wakes the other processing jobs so that free runners (cron threads, servers) take
+        their share. A run out of time with orders left has the first job run again at once;
+        at its end, the other jobs' wake-ups no free runner took are withdrawn, so that a
+        runner never runs several processing jobs, each with its own budget, one after the
+        other in one iteration.
         """
         budget = self._cron_time_budget() if time_budget is None else time_budget
         cron = self.env["ir.cron"]
+        crons = self._process_cron_ids()
+        current = self.env.context.get("cron_id")
+        current = current if current in crons else crons[0]
+        size = self._cron_batch_size(batch_size, budget)
+        if current == crons[0]:
+            self._wake_other_runners(crons[1:], size)
         started = time.monotonic()
-        done = longest = retries = 0
+        done = retries = 0
         stopped_early = False
-        self._wake_other_runners(batch_size)
         while True:
             began = time.monotonic()
-            batch = self._claim_fresh(self._claim, batch_size)
+            batch = self._claim_fresh(self._claim, size)
             if not batch:
                 break  # what is left, if anything, is being processed by other runners
             try:
@@ -210,17 +220,18 @@ class SaleInboxOrder(models.Model):
             # Each batch is committed on its own: its orders are done for good, and its row
             # locks (and the journals' next numbers) are released for the other runners.
             self.env.cr.commit()
-            longest = max(longest, time.monotonic() - began)
-            # Stop before a batch as long as the longest one so far would overrun the budget.
-            if time.monotonic() - started + longest > budget:
+            _RUNNER.seconds_per_order = (time.monotonic() - began) / len(batch)
+            size = self._cron_batch_size(batch_size, budget)
+            if time.monotonic() - started + size * _RUNNER.seconds_per_order > budget:
                 stopped_early = True
                 break
+        self._withdraw_runners([cron_id for cron_id in crons[1:] if cron_id != current])
         left = self._pending_count()
         if stopped_early and left:
-            self._trigger_runners(self._current_process_cron_ids(), again=True)
+            self._trigger_runners(crons[:1], again=True)
         # Progress says nothing remains: with a remainder Odoo would run the job again inside
         # this same worker iteration (up to ten times), past the limits the budget keeps to;
-        # the trigger above has it run again in the next one.
+        # the trigger above has the first job run again in the next one.
         cron._notify_progress(done=done, remaining=0)
         if done:
             _logger.info("Sales Inbox: %s orders processed by the cron, %s left", done, left)
@@ -249,11 +260,14 @@ class SaleInboxOrder(models.Model):
         return budget
 
     @api.model
-    def _current_process_cron_ids(self):
-        """The processing job running now (the first one when called outside a cron)."""
-        ids = self._process_cron_ids()
-        current = self.env.context.get("cron_id")
-        return [current] if current in ids else ids[:1]
+    def _cron_batch_size(self, batch_size, budget):
+        """Orders to claim next: ``batch_size``, or fewer when this runner's last batches
+        went so slowly (a busy machine) that one would take more than a third of the budget;
+        a shorter batch also holds its locks (customers, journal numbers) for less long."""
+        seconds = getattr(_RUNNER, "seconds_per_order", 0)
+        if not seconds or not self._commit_allowed():
+            return batch_size
+        return max(1, min(batch_size, int(budget / 3 / seconds)))
 
     @api.model
     def _process_cron_ids(self):
@@ -261,13 +275,11 @@ class SaleInboxOrder(models.Model):
                for xmlid in PROCESS_CRONS)
         return [cron_id for cron_id in ids if cron_id]
 
-    def _wake_other_runners(self, batch_size):
+    def _wake_other_runners(self, cron_ids, batch_size):
         """With more than a batch waiting, trigger as many other processing jobs as there are
         further batches, so that other runners (threads, servers) take their share now."""
-        current = self._current_process_cron_ids()
-        others = [cron_id for cron_id in self._process_cron_ids() if cron_id not in current]
-        wanted = min(len(others), -(-self._pending_count() // batch_size) - 1)
-        if wanted > 0 and self._trigger_runners(others[:wanted]) and self._commit_allowed():
+        wanted = min(len(cron_ids), -(-self._pending_count() // batch_size) - 1)
+        if wanted > 0 and self._trigger_runners(cron_ids[:wanted]) and self._commit_allowed():
             # Committed at once, before this run's first batch: nothing else is written yet,
             # and the other runners would otherwise wait for that batch's commit.
             self.env.cr.commit()
@@ -283,6 +295,8 @@ class SaleInboxOrder(models.Model):
         the triggers older than the start of the run that ends, and a time truncated to the
         second could fall before the start of a run that began within that second.
         """
+        if not cron_ids:
+            return False
         self.env.cr.execute(
             """
             INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid, write_date)
@@ -293,7 +307,7 @@ class SaleInboxOrder(models.Model):
                AND (%(again)s OR NOT EXISTS (SELECT 1 FROM ir_cron_trigger t WHERE t.cron_id = c.id))
             RETURNING cron_id
             """,
-            {"ids": tuple(cron_ids) or (None,), "uid": self.env.uid, "again": again},
+            {"ids": tuple(cron_ids), "uid": self.env.uid, "again": again},
         )
         if not self.env.cr.fetchall():
             return False
@@ -301,6 +315,18 @@ class SaleInboxOrder(models.Model):
         # asleep here would wait a minute with orders to process.
         self.env.cr.postcommit.add(self.env["ir.cron"]._notifydb)
         return True
+
+    @api.model
+    def _withdraw_runners(self, cron_ids):
+        """Delete the wake-ups of other processing jobs that no runner took while this run
+        lasted: no runner was free for them, and this runner would otherwise run them next,
+        in the same iteration, each for a whole budget (Odoo runs every job that was ready
+        when the iteration began). A job that runs now is not stopped by this."""
+        if cron_ids:
+            self.env.cr.execute(
+                "DELETE FROM ir_cron_trigger WHERE cron_id IN %s AND call_at <= now() AT TIME ZONE 'UTC'",
+                (tuple(cron_ids),),
+            )
 
     @api.model
     def _pending_count(self):

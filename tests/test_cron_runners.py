@@ -11,9 +11,7 @@ from odoo.tests import BaseCase, TransactionCase, tagged
 from odoo.tests.common import get_db_name
 from odoo.tools import config
 
-from odoo.addons.sale_inbox.models import sale_inbox_processor
-
-from .common import InboxFixtures
+from odoo.addons.sale_inbox.models import sale_inbox_order, sale_inbox_processor
 
 PROCESS_CRONS = [
     "sale_inbox.ir_cron_process_inbox",
@@ -25,15 +23,7 @@ CUSTOMER = {"id": "runner-cust-1", "email": "runner.customer@example.com", "name
 
 
 @tagged("post_install", "-at_install")
-class TestCronRunners(InboxFixtures, TransactionCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setup_inbox()
-
-    def triggers(self, xmlid):
-        return self.env["ir.cron.trigger"].search_count([("cron_id", "=", self.env.ref(xmlid).id)])
+class TestCronRunners(TransactionCase):
 
     def test_a_run_fits_in_the_limits_odoo_gives_a_cron_worker(self):
         """Odoo kills a cron worker after limit_time_real seconds (its sleep before the run
@@ -47,21 +37,6 @@ class TestCronRunners(InboxFixtures, TransactionCase):
             self.assertLessEqual(Inbox._cron_time_budget(), 10)
         with patch.dict(config.options, dict(defaults, workers=0, limit_time_real_cron=0)):
             self.assertGreater(Inbox._cron_time_budget(), 30, "no limit in threaded mode: the longer budget")
-
-    def test_more_than_a_batch_waiting_wakes_the_other_runners(self):
-        for index in range(5):
-            self.receive(self.order_data(f"W{index}"))
-        before = {xmlid: self.triggers(xmlid) for xmlid in PROCESS_CRONS[1:]}
-        self.env["sale.inbox.order"]._cron_process(batch_size=2)
-        woken = {xmlid for xmlid in PROCESS_CRONS[1:] if self.triggers(xmlid) > before[xmlid]}
-        # Five orders in batches of two: this run takes one batch, two more runners the others.
-        self.assertEqual(woken, set(PROCESS_CRONS[1:3]))
-
-    def test_one_batch_waiting_wakes_no_other_runner(self):
-        self.receive(self.order_data("W1"))
-        before = {xmlid: self.triggers(xmlid) for xmlid in PROCESS_CRONS[1:]}
-        self.env["sale.inbox.order"]._cron_process(batch_size=2)
-        self.assertEqual({xmlid: self.triggers(xmlid) for xmlid in PROCESS_CRONS[1:]}, before)
 
 
 @tagged("post_install", "-at_install")
@@ -129,6 +104,47 @@ class TestCronRunnersCommitting(BaseCase):
                 return env["sale.inbox.order"]._cron_process(**kwargs)
         finally:
             thread.testing = testing
+            # What the run learnt of this thread's speed would size the next test's batches.
+            vars(sale_inbox_order._RUNNER).clear()
+
+    def _sibling_triggers(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            ids = {env.ref(xmlid).id: xmlid for xmlid in PROCESS_CRONS[1:]}
+            cr.execute("SELECT DISTINCT cron_id FROM ir_cron_trigger WHERE cron_id IN %s", (tuple(ids),))
+            return {ids[row[0]] for row in cr.fetchall()}
+
+    def _run_watching_first_batch(self, **kwargs):
+        """Run, and return which other processing jobs were woken while the first batch was
+        being made (what another runner would have seen)."""
+        seen = []
+        build = sale_inbox_processor._Run.build
+
+        def build_and_look(run, orders):
+            if not seen:
+                seen.append(self._sibling_triggers())
+            return build(run, orders)
+
+        with patch.object(sale_inbox_processor._Run, "build", build_and_look):
+            self._run(**kwargs)
+        return seen[0]
+
+    def test_more_than_a_batch_waiting_wakes_the_other_runners(self):
+        self._receive(5)
+        with self.registry.cursor() as cr:
+            cr.execute("DELETE FROM ir_cron_trigger WHERE cron_id IN (SELECT res_id FROM ir_model_data "
+                       "WHERE module = 'sale_inbox' AND name LIKE 'ir_cron_process_inbox_%%')")
+        # Five orders in batches of two: this run takes one batch, two more runners the others.
+        self.assertEqual(self._run_watching_first_batch(batch_size=2, time_budget=60), set(PROCESS_CRONS[1:3]))
+        self.assertEqual(self._states(), {"done": (5, 5)}, "no other runner came: this one did it all")
+        self.assertEqual(self._sibling_triggers(), set(), "the wake-ups no runner took are withdrawn")
+
+    def test_one_batch_waiting_wakes_no_other_runner(self):
+        self._receive(2)
+        with self.registry.cursor() as cr:
+            cr.execute("DELETE FROM ir_cron_trigger WHERE cron_id IN (SELECT res_id FROM ir_model_data "
+                       "WHERE module = 'sale_inbox' AND name LIKE 'ir_cron_process_inbox_%%')")
+        self.assertEqual(self._run_watching_first_batch(batch_size=2, time_budget=60), set())
 
     def test_two_runners_with_a_new_customer_in_common_both_finish(self):
         """Two batches made at the same moment create the same new customer: the second
