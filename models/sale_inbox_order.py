@@ -65,6 +65,9 @@ _CONCURRENCY_ERRORS = (
     pg_errors.LockNotAvailable,
     pg_errors.UniqueViolation,
 )
+#: First key of the advisory locks on customers that processing runs hold (see
+#: _without_busy_customers): "SI" in ASCII.
+CUSTOMER_LOCK_CLASS = 0x5349
 #: What a cron runner (a thread) learnt of its own speed: seconds per order.
 _RUNNER = threading.local()
 
@@ -200,6 +203,12 @@ class SaleInboxOrder(models.Model):
             batch = self._claim_fresh(self._claim, size)
             if not batch:
                 break  # what is left, if anything, is being processed by other runners
+            batch = batch._without_busy_customers()
+            if not batch:
+                # Every order claimed is of a customer another run has in hand: that run goes
+                # on to these orders once it has committed (or has the first job run again).
+                self.env.cr.rollback()
+                break
             try:
                 self.env["sale.inbox.processor"]._process(batch, automatic=True)
             except _CONCURRENCY_ERRORS as exc:
@@ -236,6 +245,37 @@ class SaleInboxOrder(models.Model):
         if done:
             _logger.info("Sales Inbox: %s orders processed by the cron, %s left", done, left)
         return done
+
+    def _without_busy_customers(self):
+        """These orders but those of a customer that another processing run has in hand.
+
+        Two batches made at the same moment with one new customer both create it: the
+        second waits for the first's commit, then meets the store id's unique key and is
+        rolled back, its whole batch time lost. A transaction-level advisory lock per
+        customer (store id, e-mail) lets the second leave those orders to a later batch
+        instead; they stay locked by its claim until it commits, so no one else takes them.
+        """
+        keys = {}
+        for order in self:
+            try:
+                customer = json.loads(order.normalized or "{}").get("customer") or {}
+            except ValueError:
+                continue  # unreadable: processing stops it at the first step
+            if customer.get("external_id"):
+                keys.setdefault(f"{order.channel_id.id}:{customer['external_id']}", []).append(order.id)
+            if customer.get("email"):
+                keys.setdefault(customer["email"].strip().lower(), []).append(order.id)
+        if not keys:
+            return self
+        self.env.cr.execute(
+            """
+            SELECT key FROM unnest(%s::text[]) AS key
+             WHERE NOT pg_try_advisory_xact_lock(%s, hashtext(key))
+            """,
+            (sorted(keys), CUSTOMER_LOCK_CLASS),
+        )
+        busy = {order_id for (key,) in self.env.cr.fetchall() for order_id in keys[key]}
+        return self.filtered(lambda order: order.id not in busy)
 
     @api.model
     def _cron_time_budget(self):
@@ -321,12 +361,22 @@ class SaleInboxOrder(models.Model):
         """Delete the wake-ups of other processing jobs that no runner took while this run
         lasted: no runner was free for them, and this runner would otherwise run them next,
         in the same iteration, each for a whole budget (Odoo runs every job that was ready
-        when the iteration began). A job that runs now is not stopped by this."""
-        if cron_ids:
-            self.env.cr.execute(
-                "DELETE FROM ir_cron_trigger WHERE cron_id IN %s AND call_at <= now() AT TIME ZONE 'UTC'",
-                (tuple(cron_ids),),
-            )
+        when its iteration began).
+
+        Only for jobs that no runner holds: the row lock taken here is the one Odoo takes to
+        run a job, and a running job deletes its own triggers when it ends, which fails
+        with a serialization error if they were deleted under it.
+        """
+        if not cron_ids:
+            return
+        self.env.cr.execute(
+            """
+            WITH idle AS (SELECT id FROM ir_cron WHERE id IN %s FOR NO KEY UPDATE SKIP LOCKED)
+            DELETE FROM ir_cron_trigger
+             WHERE cron_id IN (SELECT id FROM idle) AND call_at <= now() AT TIME ZONE 'UTC'
+            """,
+            (tuple(cron_ids),),
+        )
 
     @api.model
     def _pending_count(self):

@@ -146,23 +146,21 @@ class TestCronRunnersCommitting(BaseCase):
                        "WHERE module = 'sale_inbox' AND name LIKE 'ir_cron_process_inbox_%%')")
         self.assertEqual(self._run_watching_first_batch(batch_size=2, time_budget=60), set())
 
-    def test_two_runners_with_a_new_customer_in_common_both_finish(self):
-        """Two batches made at the same moment create the same new customer: the second
-        meets the first's store id on commit. Its batch is claimed again, not abandoned."""
-        self._receive(4)
+    def _two_runners_meeting_in(self, owner, name):
+        """Run two runners at once, both stopping at ``owner.name`` until the other is there;
+        returns (orders each processed, errors)."""
         meeting = threading.Barrier(2, timeout=10)
-        build = sale_inbox_processor._Run.build
+        original = getattr(owner, name)
         met = set()
 
-        def build_together(run, orders):
-            # Both runners have looked for the customer, found none, and create it.
+        def together(*args, **kwargs):
             if threading.get_ident() not in met:
                 met.add(threading.get_ident())
                 try:
                     meeting.wait()
                 except threading.BrokenBarrierError:
                     pass
-            return build(run, orders)
+            return original(*args, **kwargs)
 
         errors, done = [], []
 
@@ -172,12 +170,15 @@ class TestCronRunnersCommitting(BaseCase):
             except Exception as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
 
-        with patch.object(sale_inbox_processor._Run, "build", build_together):
+        with patch.object(owner, name, together):
             threads = [threading.Thread(target=runner) for _ in range(2)]
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join(120)
+        return done, errors
+
+    def _assert_done_once(self, done, errors):
         self.assertFalse(errors, errors)
         self.assertEqual(sum(done), 4)
         self.assertEqual(self._states(), {"done": (4, 4)}, "every order done, one sales order each")
@@ -185,6 +186,26 @@ class TestCronRunnersCommitting(BaseCase):
             cr.execute("SELECT count(*) FROM res_partner WHERE email = %s AND parent_id IS NULL",
                        (CUSTOMER["email"],))
             self.assertEqual(cr.fetchone()[0], 1, "the customer is created once")
+
+    def test_two_runners_with_a_new_customer_in_common_both_finish(self):
+        """Two runners claim a batch each at the same moment, with one new customer in
+        common: one leaves its orders of that customer for later rather than wait for the
+        other's batch and then fail on the customer's store id."""
+        self._receive(4)
+        Inbox = self.registry["sale.inbox.order"]
+        done, errors = self._two_runners_meeting_in(Inbox, "_without_busy_customers")
+        self._assert_done_once(done, errors)
+        self.assertEqual(sorted(done), [0, 4], "the second runner left that customer's orders to the first")
+
+    def test_a_batch_that_meets_a_concurrent_commit_is_claimed_again(self):
+        """Two batches create the same new customer (one got past the customer lock, as in
+        the moment between a claim and that lock): the second meets the first's store id
+        on commit, and its batch is rolled back and claimed again, not abandoned."""
+        self._receive(4)
+        Inbox = self.registry["sale.inbox.order"]
+        with patch.object(Inbox, "_without_busy_customers", lambda self: self):
+            done, errors = self._two_runners_meeting_in(sale_inbox_processor._Run, "build")
+        self._assert_done_once(done, errors)
 
     def test_a_run_out_of_time_has_its_job_run_again_at_once(self):
         """A run that stops for its time budget with orders left triggers its job again, so
