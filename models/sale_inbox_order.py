@@ -1,11 +1,13 @@
 import json
 import logging
+import threading
 import time
 
 from psycopg2 import errors as pg_errors
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import config
 
 from ..platforms import InvalidPayload, NormalizedOrder
 
@@ -47,10 +49,37 @@ def clean_text(text):
 
 #: Orders one cron transaction claims and commits together.
 BATCH_SIZE = 25
-#: Seconds a cron run keeps claiming batches before it yields to the next run.
-CRON_TIME_BUDGET = 240
 #: Runs of the cron an order may crash before it is parked in error for a person to Retry.
 MAX_PROCESS_ATTEMPTS = 3
+#: Seconds a cron run keeps claiming batches at most; less when Odoo's worker limits are
+#: tighter (see _cron_time_budget).
+CRON_TIME_BUDGET = 60
+#: The processing jobs. Intake triggers the first; a run that sees more than a batch waiting
+#: wakes the others, so that several cron runners (threads, servers) share the inbox. Odoo
+#: runs one job on one runner at a time, so one job alone could never use a second server.
+PROCESS_CRONS = (
+    "sale_inbox.ir_cron_process_inbox",
+    "sale_inbox.ir_cron_process_inbox_2",
+    "sale_inbox.ir_cron_process_inbox_3",
+    "sale_inbox.ir_cron_process_inbox_4",
+)
+#: Failures a run takes from concurrent work (see _CONCURRENCY_ERRORS) before giving up.
+CONCURRENCY_RETRIES = 5
+#: What a batch can meet when another runner works at the same moment: a serialization
+#: failure or a deadlock; a lock taken NOWAIT; a unique key (a new customer's store id, a
+#: document number) that the other batch committed first, invisible to this batch's
+#: snapshot. Nothing is wrong with the orders: the batch is rolled back and claimed again.
+_CONCURRENCY_ERRORS = (
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+    pg_errors.LockNotAvailable,
+    pg_errors.UniqueViolation,
+)
+#: First key of the advisory locks on customers that processing runs hold (see
+#: _without_busy_customers): "SI" in ASCII.
+CUSTOMER_LOCK_CLASS = 0x5349
+#: What a cron runner (a thread) learnt of its own speed: seconds per order.
+_RUNNER = threading.local()
 
 
 class SaleInboxOrder(models.Model):
@@ -163,27 +192,75 @@ class SaleInboxOrder(models.Model):
         return self.browse([row[0] for row in self.env.cr.fetchall()])
 
     @api.model
-    def _cron_process(self, batch_size=BATCH_SIZE, time_budget=CRON_TIME_BUDGET):
-        """Process the inbox, one committed batch after another."""
+    def _cron_process(self, batch_size=BATCH_SIZE, time_budget=None):
+        """Process the inbox, one committed batch after another, as one of several runners.
+
+        A run keeps to a time budget that fits Odoo's cron worker limits (_cron_time_budget)
+        and sizes its batches to it. The first job, with more than a batch waiting, first
+        wakes the other processing jobs so that free runners (cron threads, servers) take
+        their share. A run out of time with orders left has the first job run again at once;
+        at its end, the other jobs' wake-ups no free runner took are withdrawn, so that a
+        runner never runs several processing jobs, each with its own budget, one after the
+        other in one iteration.
+        """
+        budget = self._cron_time_budget() if time_budget is None else time_budget
         cron = self.env["ir.cron"]
+        crons = self._process_cron_ids()
+        current = self.env.context.get("cron_id")
+        current = current if current in crons else crons[0]
+        size = self._cron_batch_size(batch_size, budget)
+        if current == crons[0]:
+            self._wake_other_runners(crons[1:], size)
         started = time.monotonic()
-        done = 0
-        while time.monotonic() - started < time_budget:
-            batch = self._claim_fresh(self._claim, batch_size)
+        done = retries = 0
+        stopped_early = False
+        while True:
+            began = time.monotonic()
+            batch = self._claim_fresh(self._claim, size)
             if not batch:
+                break  # what is left, if anything, is being processed by other runners
+            batch = batch._without_busy_customers()
+            if not batch:
+                # Every order claimed is of a customer another run has in hand: that run goes
+                # on to these orders once it has committed (or has the first job run again).
+                self.env.cr.rollback()
                 break
-            batch._process_isolated(automatic=True)
+            try:
+                # Each order is isolated inside; only concurrency failures come out here.
+                batch._process_isolated(automatic=True)
+            except _CONCURRENCY_ERRORS as exc:
+                retries += 1
+                if not self._commit_allowed() or retries > CONCURRENCY_RETRIES:
+                    raise
+                # Another runner's transaction won; its work is committed, so the next claim
+                # (a new snapshot) sees it and the same orders go through.
+                _logger.info("Sales Inbox: batch rolled back after a concurrent update (%s), claimed again",
+                             type(exc).__name__)
+                self.env.cr.rollback()
+                continue
             done += len(batch)
-            remaining = self._pending_count()
-            cron._notify_progress(done=done, remaining=remaining)
-            if self._commit_allowed():
-                # Each batch is durable on its own: a later batch that fails (or a worker
-                # that stops) never undoes the sales documents made for this one.
-                self.env.cr.commit()
-            else:
+            cron._notify_progress(done=done, remaining=self._pending_count())
+            if not self._commit_allowed():
+                stopped_early = True
                 break
+            # Each batch is committed on its own: its orders are done for good, and its row
+            # locks (and the journals' next numbers) are released for the other runners.
+            self.env.cr.commit()
+            _RUNNER.seconds_per_order = (time.monotonic() - began) / len(batch)
+            size = self._cron_batch_size(batch_size, budget)
+            if time.monotonic() - started + size * _RUNNER.seconds_per_order > budget:
+                stopped_early = True
+                break
+        self._withdraw_runners([cron_id for cron_id in crons[1:] if cron_id != current])
+        left = self._pending_count()
+        if stopped_early and left:
+            self._trigger_runners(crons[:1], again=True)
+        # Progress says nothing remains: with a remainder Odoo would run the job again inside
+        # this same worker iteration (up to ten times), past the limits the budget keeps to;
+        # the trigger above has the first job run again in the next one.
+        cron._notify_progress(done=done, remaining=0)
         if done:
-            _logger.info("Sales Inbox: %s orders processed by the cron", done)
+            _logger.info("Sales Inbox: %s orders processed by the cron, %s left", done, left)
         return done
 
     def _process_isolated(self, automatic=True):
@@ -237,6 +314,138 @@ class SaleInboxOrder(models.Model):
             # Kept as it was, with the error visible: the next run tries it again.
             self.with_context(sale_inbox_internal=True).write({"error_message": message})
 
+    def _without_busy_customers(self):
+        """These orders but those of a customer that another processing run has in hand.
+
+        Two batches made at the same moment with one new customer both create it: the
+        second waits for the first's commit, then meets the store id's unique key and is
+        rolled back, its whole batch time lost. A transaction-level advisory lock per
+        customer (store id, e-mail) lets the second leave those orders to a later batch
+        instead; they stay locked by its claim until it commits, so no one else takes them.
+        """
+        keys = {}
+        for order in self:
+            try:
+                customer = json.loads(order.normalized or "{}").get("customer") or {}
+            except ValueError:
+                continue  # unreadable: processing stops it at the first step
+            if customer.get("external_id"):
+                keys.setdefault(f"{order.channel_id.id}:{customer['external_id']}", []).append(order.id)
+            if customer.get("email"):
+                keys.setdefault(customer["email"].strip().lower(), []).append(order.id)
+        if not keys:
+            return self
+        self.env.cr.execute(
+            """
+            SELECT key FROM unnest(%s::text[]) AS key
+             WHERE NOT pg_try_advisory_xact_lock(%s, hashtext(key))
+            """,
+            (sorted(keys), CUSTOMER_LOCK_CLASS),
+        )
+        busy = {order_id for (key,) in self.env.cr.fetchall() for order_id in keys[key]}
+        return self.filtered(lambda order: order.id not in busy)
+
+    @api.model
+    def _cron_time_budget(self):
+        """Seconds a processing run may keep claiming batches.
+
+        Odoo kills a cron worker whose iteration lasts longer than ``limit_time_real`` (or
+        ``limit_time_real_cron``), counting from before its sleep (up to 70 s when no
+        NOTIFY woke it), and stops one that used ``limit_time_cpu`` seconds of CPU in it.
+        A killed run loses the batch it holds, and after three in a row Odoo skips the job
+        until its next interval: orders wait minutes. A quarter of the real-time limit and
+        half of the CPU limit leave room for the sleep, a last batch and the other jobs.
+        """
+        budget = CRON_TIME_BUDGET
+        real = config["limit_time_real_cron"]
+        if real is None or real < 0:
+            real = config["limit_time_real"]
+        if real and real > 0:
+            budget = min(budget, real / 4)
+        cpu = config["limit_time_cpu"]
+        if config["workers"] and cpu and cpu > 0:
+            budget = min(budget, cpu / 2)
+        return budget
+
+    @api.model
+    def _cron_batch_size(self, batch_size, budget):
+        """Orders to claim next: ``batch_size``, or fewer when this runner's last batches
+        went so slowly (a busy machine) that one would take more than a third of the budget;
+        a shorter batch also holds its locks (customers, journal numbers) for less long."""
+        seconds = getattr(_RUNNER, "seconds_per_order", 0)
+        if not seconds or not self._commit_allowed():
+            return batch_size
+        return max(1, min(batch_size, int(budget / 3 / seconds)))
+
+    @api.model
+    def _process_cron_ids(self):
+        ids = (self.env["ir.model.data"]._xmlid_to_res_id(xmlid, raise_if_not_found=False)
+               for xmlid in PROCESS_CRONS)
+        return [cron_id for cron_id in ids if cron_id]
+
+    def _wake_other_runners(self, cron_ids, batch_size):
+        """With more than a batch waiting, trigger as many other processing jobs as there are
+        further batches, so that other runners (threads, servers) take their share now."""
+        wanted = min(len(cron_ids), -(-self._pending_count() // batch_size) - 1)
+        if wanted > 0 and self._trigger_runners(cron_ids[:wanted]) and self._commit_allowed():
+            # Committed at once, before this run's first batch: nothing else is written yet,
+            # and the other runners would otherwise wait for that batch's commit.
+            self.env.cr.commit()
+
+    @api.model
+    def _trigger_runners(self, cron_ids, again=False):
+        """Make the jobs ready now and wake the runners when this transaction commits;
+        returns whether a job was triggered.
+
+        A job with a trigger waiting already gets no second one, unless ``again``: a job
+        that runs now has its older triggers deleted by Odoo once the run is over. The trigger
+        time is the database's clock, to the microsecond, for the same reason: Odoo deletes
+        the triggers older than the start of the run that ends, and a time truncated to the
+        second could fall before the start of a run that began within that second.
+        """
+        if not cron_ids:
+            return False
+        self.env.cr.execute(
+            """
+            INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid, write_date)
+            SELECT c.id, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC',
+                   %(uid)s, now() AT TIME ZONE 'UTC'
+              FROM ir_cron c
+             WHERE c.id IN %(ids)s AND c.active
+               AND (%(again)s OR NOT EXISTS (SELECT 1 FROM ir_cron_trigger t WHERE t.cron_id = c.id))
+            RETURNING cron_id
+            """,
+            {"ids": tuple(cron_ids), "uid": self.env.uid, "again": again},
+        )
+        if not self.env.cr.fetchall():
+            return False
+        # Not throttled as intake's wake-ups are: at most two per run, and a runner left
+        # asleep here would wait a minute with orders to process.
+        self.env.cr.postcommit.add(self.env["ir.cron"]._notifydb)
+        return True
+
+    @api.model
+    def _withdraw_runners(self, cron_ids):
+        """Delete the wake-ups of other processing jobs that no runner took while this run
+        lasted: no runner was free for them, and this runner would otherwise run them next,
+        in the same iteration, each for a whole budget (Odoo runs every job that was ready
+        when its iteration began).
+
+        Only for jobs that no runner holds: the row lock taken here is the one Odoo takes to
+        run a job, and a running job deletes its own triggers when it ends, which fails
+        with a serialization error if they were deleted under it.
+        """
+        if not cron_ids:
+            return
+        self.env.cr.execute(
+            """
+            WITH idle AS (SELECT id FROM ir_cron WHERE id IN %s FOR NO KEY UPDATE SKIP LOCKED)
+            DELETE FROM ir_cron_trigger
+             WHERE cron_id IN (SELECT id FROM idle) AND call_at <= now() AT TIME ZONE 'UTC'
+            """,
+            (tuple(cron_ids),),
+        )
+
     @api.model
     def _pending_count(self):
         self.flush_model()
@@ -270,7 +479,7 @@ class SaleInboxOrder(models.Model):
         """Create the sales document now (the salesperson's click), with the channel's options."""
         todo = self.filtered(lambda o: o.state in ("new", "waiting_payment"))
         if not todo:
-            raise UserError(_("Only new orders (or orders waiting for payment) can be processed."))
+            raise UserError(self.env._("Only new orders (or orders waiting for payment) can be processed."))
         todo._lock_for_manual_processing()
         todo._process_isolated(automatic=False)
         return True
@@ -280,7 +489,7 @@ class SaleInboxOrder(models.Model):
         normalized order was corrected."""
         todo = self.filtered(lambda o: o.state in ("error", "needs_review"))
         if not todo:
-            raise UserError(_("Only orders in error or waiting for review can be retried."))
+            raise UserError(self.env._("Only orders in error or waiting for review can be retried."))
         todo._lock_for_manual_processing()
         todo.write({"state": "new", "failed_step": False, "error_message": False})
         todo._process_isolated(automatic=False)
@@ -290,11 +499,11 @@ class SaleInboxOrder(models.Model):
         """Accept the Odoo total where it differs from the store's, and go on."""
         todo = self.filtered(lambda o: o.state == "needs_review" and o.failed_step == "amount_check")
         if not todo:
-            raise UserError(_("Only orders stopped by the amount check can be accepted."))
+            raise UserError(self.env._("Only orders stopped by the amount check can be accepted."))
         todo._lock_for_manual_processing()
         for order in todo:
             order.message_post(
-                body=_(
+                body=self.env._(
                     "Difference of %(amount)s accepted by %(user)s.",
                     amount=order.amount_difference,
                     user=self.env.user.name,
@@ -339,19 +548,19 @@ class SaleInboxOrder(models.Model):
             try:
                 order._read_normalized()
             except InvalidPayload as exc:
-                raise ValidationError(_("The normalized order cannot be read: %s", exc)) from exc
+                raise ValidationError(self.env._("The normalized order cannot be read: %s", exc)) from exc
 
     def write(self, vals):
         if "normalized" in vals and not self.env.context.get("sale_inbox_internal"):
             if not self.env.user.has_group("sale_inbox.group_sale_inbox_manager"):
-                raise UserError(_("Only a Sales Inbox manager can correct an order."))
+                raise UserError(self.env._("Only a Sales Inbox manager can correct an order."))
             try:
                 order = NormalizedOrder.from_dict(json.loads(vals["normalized"] or ""))
             except (ValueError, InvalidPayload) as exc:
-                raise ValidationError(_("The normalized order cannot be read: %s", exc)) from exc
+                raise ValidationError(self.env._("The normalized order cannot be read: %s", exc)) from exc
             vals = dict(vals, fingerprint=order.fingerprint())
             for record in self:
-                record.message_post(body=_("Normalized order corrected by %s.", self.env.user.name))
+                record.message_post(body=self.env._("Normalized order corrected by %s.", self.env.user.name))
         return super().write(vals)
 
     def _fail(self, step, message, state="error"):
@@ -363,6 +572,6 @@ class SaleInboxOrder(models.Model):
             {"state": state, "failed_step": step, "error_message": message}
         )
         label = dict(self._fields["failed_step"]._description_selection(self.env)).get(step, step)
-        # Translated once, here: inside a comprehension _() cannot find the language.
+        # Translated once, here: inside a comprehension self.env._() cannot find the language.
         note = self.env._("Stopped at %(step)s: %(message)s", step=label, message=message)
         self._message_log_batch({order.id: note for order in self})
