@@ -226,11 +226,13 @@ class SaleInboxOrder(models.Model):
                 self.env.cr.rollback()
                 break
             try:
-                # Each order is isolated inside; only concurrency failures come out here.
-                batch._process_isolated(automatic=True)
+                # Each order is isolated inside; only concurrency failures come out here. After
+                # a few of them, a duplicate key is taken as the order's own error.
+                batch.with_context(sale_inbox_unique_is_final=retries >= CONCURRENCY_RETRIES)._process_isolated(
+                    automatic=True)
             except _CONCURRENCY_ERRORS as exc:
                 retries += 1
-                if not self._commit_allowed() or retries > CONCURRENCY_RETRIES:
+                if not self._commit_allowed() or retries > 2 * CONCURRENCY_RETRIES:
                     raise
                 # Another runner's transaction won; its work is committed, so the next claim
                 # (a new snapshot) sees it and the same orders go through.
@@ -271,22 +273,24 @@ class SaleInboxOrder(models.Model):
         run again one by one. An order that crashes keeps its error and is tried again by the
         next run, up to ``MAX_PROCESS_ATTEMPTS`` runs, then parked in error for a person to
         Retry. A click (``automatic=False``) parks it at once: the person is looking at it."""
-        self._count_attempt()
-        processor = self.env["sale.inbox.processor"]
+        # A person waiting (a click) gets a duplicate key as the order's error at once.
+        orders = self.with_context(sale_inbox_unique_is_final=True) if not automatic else self
+        orders._count_attempt()
+        processor = orders.env["sale.inbox.processor"]
         try:
-            with self.env.cr.savepoint():
-                processor._process(self, automatic=automatic)
+            with orders.env.cr.savepoint():
+                processor._process(orders, automatic=automatic)
             return
         except Exception as exc:  # noqa: BLE001 -- whatever it is, only its order stops
             processor._reraise_if_concurrency(exc)
-            if len(self) == 1:
-                self._processing_crashed(exc, park=not automatic)
+            if len(orders) == 1:
+                orders._processing_crashed(exc, park=not automatic)
                 return
             _logger.warning("Sales Inbox: a batch of %s orders failed as a whole (%s); running them one by one",
-                            len(self), type(exc).__name__)
-        for order in self:
+                            len(orders), type(exc).__name__)
+        for order in orders:
             try:
-                with self.env.cr.savepoint():
+                with orders.env.cr.savepoint():
                     processor._process(order, automatic=automatic)
             except Exception as exc:  # noqa: BLE001
                 processor._reraise_if_concurrency(exc)

@@ -21,7 +21,7 @@ import logging
 from collections import defaultdict
 from datetime import datetime, timezone
 
-from psycopg2 import OperationalError, errorcodes
+from psycopg2 import IntegrityError, OperationalError, errorcodes
 
 from odoo import fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -184,9 +184,17 @@ class SaleInboxProcessor(models.AbstractModel):
                 order._fail(step, self._describe_error(exc))
         return going_on
 
-    @staticmethod
-    def _reraise_if_concurrency(exc):
+    def _reraise_if_concurrency(self, exc):
+        """Let concurrency failures out, so that the batch is rolled back and claimed again.
+
+        A unique key another runner committed first (a new customer's store id) is one too,
+        though PostgreSQL reports it like any duplicate: unless the context says the batch
+        was tried again often enough (``sale_inbox_unique_is_final``), when it is taken as
+        the order's own error, so that a duplicate that lasts stops one order, not the inbox."""
         if isinstance(exc, OperationalError) and exc.pgcode in _RETRYABLE:
+            raise exc
+        if (isinstance(exc, IntegrityError) and exc.pgcode == errorcodes.UNIQUE_VIOLATION
+                and not self.env.context.get("sale_inbox_unique_is_final")):
             raise exc
 
     @staticmethod

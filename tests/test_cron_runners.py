@@ -11,7 +11,7 @@ from odoo.tests import BaseCase, TransactionCase, tagged
 from odoo.tests.common import get_db_name
 from odoo.tools import config
 
-from odoo.addons.sale_inbox.models import sale_inbox_order, sale_inbox_processor
+from odoo.addons.sale_inbox.models import sale_inbox_order
 
 PROCESS_CRONS = [
     "sale_inbox.ir_cron_process_inbox",
@@ -118,14 +118,15 @@ class TestCronRunnersCommitting(BaseCase):
         """Run, and return which other processing jobs were woken while the first batch was
         being made (what another runner would have seen)."""
         seen = []
-        build = sale_inbox_processor._Run.build
+        Processor = self.registry["sale.inbox.processor"]
+        build = Processor._step_customers
 
-        def build_and_look(run, orders):
+        def build_and_look(processor, run, orders):
             if not seen:
                 seen.append(self._sibling_triggers())
-            return build(run, orders)
+            return build(processor, run, orders)
 
-        with patch.object(sale_inbox_processor._Run, "build", build_and_look):
+        with patch.object(Processor, "_step_customers", build_and_look):
             self._run(**kwargs)
         return seen[0]
 
@@ -204,7 +205,7 @@ class TestCronRunnersCommitting(BaseCase):
         self._receive(4)
         Inbox = self.registry["sale.inbox.order"]
         with patch.object(Inbox, "_without_busy_customers", lambda self: self):
-            done, errors = self._two_runners_meeting_in(sale_inbox_processor._Run, "build")
+            done, errors = self._two_runners_meeting_in(self.registry["sale.inbox.processor"], "_step_customers")
         self._assert_done_once(done, errors)
 
     def test_a_run_out_of_time_has_its_job_run_again_at_once(self):
