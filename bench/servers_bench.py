@@ -269,7 +269,7 @@ class LockSampler(threading.Thread):
                 self.samples += 1
                 by_pid = {row[0]: row for row in rows}
                 self.busy[sum(1 for row in rows if row[1] == "active")] += 1
-                for pid, state, wtype, wevent, query, blocking, relation in rows:
+                for _pid, _state, wtype, wevent, query, blocking, relation in rows:
                     if wtype != "Lock":
                         continue
                     self.waiting[(wevent, shape(query))] += 1

@@ -34,6 +34,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from odoo import SUPERUSER_ID, api
+
     from odoo.addons.sale_inbox.models import sale_inbox_processor
 
     registry = odoo_env(args)

@@ -50,7 +50,6 @@ class SaleChannel(models.Model):
     stock_preview = fields.Text(compute="_compute_stock_preview", string="Would Be Sent")
 
     store_location = fields.Char(
-        string="Store Location",
         help="Shopify keeps stock per location: the location's ID (gid://shopify/Location/…) the "
         "quantities are sent to. Left empty, it is filled in at the first sync when the shop has "
         "a single location.",
@@ -69,12 +68,11 @@ class SaleChannel(models.Model):
         help="Its currency should be the store's. Empty: the channel's pricelist.",
     )
     store_currency_id = fields.Many2one(
-        "res.currency", string="Store Currency",
+        "res.currency",
         help="The currency the store's prices are in. Prices are converted to it from the price "
         "list's currency at today's rate. Empty: the price list's currency.",
     )
     store_prices_include_tax = fields.Boolean(
-        string="Store Prices Include Tax",
         help="Send prices with the product's sales taxes included, as the store shows them.",
     )
     sync_daily = fields.Boolean(
@@ -87,10 +85,10 @@ class SaleChannel(models.Model):
     store_product_ids = fields.One2many("sale.channel.product", "channel_id", string="Store Products")
     sync_ids = fields.One2many("sale.channel.sync", "channel_id", string="Sync Runs")
     sync_progress = fields.Integer(
-        compute="_compute_sync_progress", string="Sync Progress",
+        compute="_compute_sync_progress",
         help="How far the running stock sync is, in percent of its API requests.")
     sync_running = fields.Boolean(compute="_compute_sync_progress")
-    store_product_count = fields.Integer(compute="_compute_store_product_count", string="Store Product Count")
+    store_product_count = fields.Integer(compute="_compute_store_product_count")
 
     def _compute_stock_preview(self):
         Stock = self.env["sale.channel.stock"]
@@ -167,7 +165,7 @@ class SaleChannel(models.Model):
             self._notify_job_progress(done + 1, len(due) - done - 1)
             if commit:
                 # The channel is done with, its run closed: kept whatever the next one does.
-                self.env.cr.commit()
+                self.env.cr.commit()  # pylint: disable=invalid-commit
 
     @api.model
     def _cron_push_stock(self):
@@ -188,7 +186,7 @@ class SaleChannel(models.Model):
             if commit:
                 # The claim and what the store accepted (or the rows queued again) are kept,
                 # and the claimed rows' locks released, before the next channel.
-                self.env.cr.commit()
+                self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def _push_failed(self, rows, error):
         """A push that failed outside its own error handling: shown on the channel, and its
@@ -210,7 +208,7 @@ class SaleChannel(models.Model):
         if commit:
             # The run shows as running (and its progress) while it goes. A push's claim is
             # committed with it: from here on a failure queues the unsent rows again.
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
         client = None
         unknown = set()
         given = rows
@@ -251,7 +249,7 @@ class SaleChannel(models.Model):
                        "progress": round(100 * (done + 1) / len(requests))})
             if commit:
                 # Each answer is kept as it comes: a failure later loses only what was not sent.
-                self.env.cr.commit()
+                self.env.cr.commit()  # pylint: disable=invalid-commit
         message = []
         if unknown:
             message.append(self.env._("Not in the store (%(count)s): %(skus)s", count=len(unknown),

@@ -48,12 +48,12 @@ class SaleChannelProduct(models.Model):
     # Reconciliation: the store's figure against Odoo's, as read at one moment.
     store_quantity = fields.Float(string="In the Store", readonly=True, digits="Product Unit of Measure",
                                   help="The quantity the store showed at the last reconciliation.")
-    store_tracks_stock = fields.Boolean(string="Store Tracks Stock", readonly=True)
+    store_tracks_stock = fields.Boolean(readonly=True)
     odoo_quantity = fields.Float(string="Odoo Would Send", readonly=True, digits="Product Unit of Measure",
                                  help="The available quantity Odoo computed at the last reconciliation.")
     reconciled_at = fields.Datetime(string="Compared On", readonly=True)
     differs = fields.Boolean(
-        string="Differs", readonly=True, index=True,
+        readonly=True, index=True,
         help="At the last reconciliation the store and Odoo disagreed on this SKU.")
 
     _sql_constraints = [

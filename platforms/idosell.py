@@ -337,8 +337,13 @@ class IdoSellClient(StockClient, StatusClient):
         self.not_in_store: set[str] = set()
         for chunk in batches(updates, self.stock_batch_size):
             answer = self.http.request("PUT", "products/stockQuantity", json={"params": {"products": [
-                {"productSizeCodeExternal": u.sku, "stockId": int(self.stock_id), "productSizeQuantity": int(u.quantity)}
+                {"productSizeCodeExternal": u.sku, "stockId": int(self.stock_id),
+                 "productSizeQuantity": int(u.quantity)}
                 for u in chunk]}})
+            if not isinstance(answer.json(), dict):
+                # An HTML page or a bare value is no answer: nothing is taken as accepted.
+                raise ApiBadAnswer("IdoSell: PUT products/stockQuantity answered without its results",
+                                   answer.status_code, answer.text[:2000], answer.url)
             faults = _faults(answer)
             for update in chunk:
                 results[update.sku] = faults.get(update.sku) or faults.get("")

@@ -14,34 +14,37 @@ compares the result with Mozello's ``total`` and holds any order where they diff
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from .base import (
     Address,
-    check_hmac,
     Credential,
     Customer,
     Delivery,
     InvalidPayload,
     NormalizedOrder,
     OrderLine,
+    OrderStatus,
     Payment,
     Platform,
     ShippingLine,
-    OrderStatus,
     StatusClient,
     StatusUpdate,
     StockClient,
     StockUpdate,
     StoreItem,
+    as_object,
+    as_objects,
+    as_text,
     batches,
+    check_hmac,
     read_json,
     spread_discount,
     to_decimal,
     utc_naive,
 )
-from .base import as_object, as_objects, as_text
 from .http import HttpClient
 
 API_BASE = "https://api.mozello.com/v1"
@@ -169,7 +172,7 @@ class Mozello(Platform):
     def changed_at(self, data: Mapping[str, Any]):
         return utc_naive((data.get("modified_at") or data.get("created_at") or "").replace(" ", "T"))
 
-    def client(self, credentials: Mapping[str, str], **kwargs) -> "MozelloClient":
+    def client(self, credentials: Mapping[str, str], **kwargs) -> MozelloClient:
         return MozelloClient(credentials["api_secret"], credentials.get("store_url") or API_BASE, **kwargs)
 
 
