@@ -637,6 +637,23 @@ class StatusClient:
         return results
 
 
+def numbered_updates(updates: list[StatusUpdate], what: str,
+                     error: type[PlatformError] = PlatformError) -> tuple[dict[str, int], dict[str, PlatformError]]:
+    """The stores whose order ids are numbers: ``{external id: number}`` for the updates that
+    have one, and an error for each that does not (it fails alone, the others are sent).
+    ``what`` names the id in the error, e.g. "WooCommerce order number"; ``error`` is its class
+    (clients give ``ApiError``, what the store's own refusals are)."""
+    numbers: dict[str, int] = {}
+    errors: dict[str, Exception] = {}
+    for update in updates:
+        external_id = (update.external_id or "").strip()
+        if external_id.isascii() and external_id.isdigit():
+            numbers[update.external_id] = int(external_id)
+        else:
+            errors[update.external_id] = error(f"{update.external_id!r} is not a {what}: the store was not told")
+    return numbers, errors
+
+
 def batches(items: list, size: int):
     for start in range(0, len(items), size):
         yield items[start:start + size]

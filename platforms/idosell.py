@@ -42,6 +42,7 @@ from .base import (
     as_objects,
     as_text,
     batches,
+    numbered_updates,
     read_json,
     to_decimal,
 )
@@ -295,15 +296,8 @@ class IdoSellClient(StockClient, StatusClient):
     def set_order_statuses(self, updates: list[StatusUpdate]) -> dict[str, str | Exception]:
         """One ``PUT orders/orders`` for all; a 207 names the orders it refused (``faultCode``).
         An order id that is not an IdoSell order serial number fails alone."""
-        results: dict[str, str | Exception] = {}
-        numbers = {}
-        for update in updates:
-            number = _order_number(update.external_id)
-            if number is None:
-                results[update.external_id] = ApiError(
-                    f"IdoSell: {update.external_id!r} is not an IdoSell order serial number: the shop was not told")
-            else:
-                numbers[update.external_id] = number
+        numbers, errors = numbered_updates(updates, "IdoSell order serial number", ApiError)
+        results: dict[str, str | Exception] = dict(errors)
         updates = [u for u in updates if u.external_id in numbers]
         if not updates:
             return results
@@ -350,12 +344,6 @@ class IdoSellClient(StockClient, StatusClient):
                 if update.sku in faults:
                     self.not_in_store.add(update.sku)
         return results
-
-
-def _order_number(external_id: str) -> int | None:
-    """An IdoSell order serial number (digits only), or None."""
-    external_id = (external_id or "").strip()
-    return int(external_id) if external_id.isascii() and external_id.isdigit() else None
 
 
 def _faults(response) -> dict[str, str]:

@@ -36,6 +36,7 @@ from .base import (
     batches,
     check_hmac,
     header,
+    numbered_updates,
     read_json,
     to_decimal,
     utc_naive,
@@ -215,15 +216,8 @@ class WooCommerceClient(StockClient, StatusClient):
         """``POST orders/batch`` with the statuses (per-item errors come back on their item);
         a tracking number then goes as a note to the customer, one order at a time (notes have
         no batch endpoint). An order id that is not a WooCommerce order number fails alone."""
-        results: dict[str, str | Exception] = {}
-        numbers = {}
-        for update in updates:
-            number = _order_number(update.external_id)
-            if number is None:
-                results[update.external_id] = ApiError(
-                    f"WooCommerce: {update.external_id!r} is not a WooCommerce order number: the store was not told")
-            else:
-                numbers[update.external_id] = number
+        numbers, errors = numbered_updates(updates, "WooCommerce order number", ApiError)
+        results: dict[str, str | Exception] = dict(errors)
         updates = [u for u in updates if u.external_id in numbers]
         if not updates:
             return results
@@ -323,12 +317,6 @@ def _store_item(product: Mapping[str, Any]) -> StoreItem:
         quantity=to_decimal(quantity) if managed and quantity is not None else None,
         price=to_decimal(price) if price not in (None, "") else None,
     )
-
-
-def _order_number(external_id: str) -> int | None:
-    """A WooCommerce order id (a post id: digits only), or None."""
-    external_id = (external_id or "").strip()
-    return int(external_id) if external_id.isascii() and external_id.isdigit() else None
 
 
 def _stock_item(update: StockUpdate) -> dict:
