@@ -370,7 +370,7 @@ class SaleChannel(models.Model):
         """Create or update the store product rows of ``products`` from the store's items.
         Without ``confirmed`` (a look-up by SKU, not the store's catalog), a row the store
         lacked keeps that state: only its ids are updated."""
-        new_rows = []
+        new_rows, new_ids = [], []
         for product in products:
             item = found.get(product.default_code)
             values = {"sku": product.default_code, "state": "mapped" if item else "not_in_store",
@@ -382,12 +382,13 @@ class SaleChannel(models.Model):
                 new_rows.append(dict(values, channel_id=self.id, product_id=product.id))
             elif item and not confirmed and row.state == "not_in_store":
                 if (row.remote_id or "", row.remote_parent_id or "", row.remote_inventory_id or "") != item.ids():
-                    row.write({key: value for key, value in values.items() if key.startswith("remote_")})
+                    new_ids.append((row, item))
             elif item and (row.state != "mapped" or (row.remote_id, row.remote_parent_id or "",
                                                      row.remote_inventory_id or "") != item.ids()):
                 row.write(values)
             elif not item and row.state == "mapped":
                 row.write(values)
+        self.env["sale.channel.product"]._write_remote_ids(new_ids)
         return self.env["sale.channel.product"].create(new_rows)
 
     def action_reconcile(self):

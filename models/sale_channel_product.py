@@ -172,6 +172,27 @@ class SaleChannelProduct(models.Model):
         )
         self.invalidate_model(["state", "last_error", "checked_at", "push_queued"])
 
+    @api.model
+    def _write_remote_ids(self, rows_items):
+        """[(row, StoreItem)]: the store's ids of these rows, in one statement (a Sync Now after
+        a reconciliation finds again every SKU the catalog lacked)."""
+        if not rows_items:
+            return
+        self.flush_model()
+        self.env.cr.execute(
+            """
+            UPDATE sale_channel_product AS row
+               SET remote_id = NULLIF(v.remote_id, ''), remote_parent_id = NULLIF(v.parent_id, ''),
+                   remote_inventory_id = NULLIF(v.inventory_id, '')
+              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::varchar[]) AS remote_id,
+                           unnest(%s::varchar[]) AS parent_id, unnest(%s::varchar[]) AS inventory_id) AS v
+             WHERE row.id = v.id
+            """,
+            ([row.id for row, _item in rows_items],
+             *(list(column) for column in zip(*(item.ids() for _row, item in rows_items), strict=True))),
+        )
+        self.invalidate_model(["remote_id", "remote_parent_id", "remote_inventory_id"])
+
     # ------------------------------------------------------------------
     # Reconciliation
     # ------------------------------------------------------------------

@@ -94,13 +94,18 @@ class SaleChannelStock(models.AbstractModel):
                  GROUP BY c.company_id, line->>'sku'
             ), in_inbox AS (
                 -- Their products as processing will find them: by SKU, of the channel's company
-                -- or of none.
+                -- or of none. One index look-up per SKU, whatever the statistics say of the
+                -- product table (OFFSET 0 keeps the look-up from being turned into a join that
+                -- scans every product for every SKU when they are off, as after an import).
                 SELECT p.id AS product_id, SUM(s.qty) AS qty
                   FROM inbox_skus s
-                  JOIN product_product p ON p.default_code = s.sku AND p.active
-                  JOIN product_template t ON t.id = p.product_tmpl_id
-                 WHERE (t.company_id IS NULL OR t.company_id = s.company_id)
-                   AND (%(products)s::int[] IS NULL OR p.id = ANY(%(products)s::int[]))
+                 CROSS JOIN LATERAL (
+                        SELECT pp.id FROM product_product pp
+                          JOIN product_template t ON t.id = pp.product_tmpl_id
+                         WHERE pp.default_code = s.sku AND pp.active
+                           AND COALESCE(t.company_id, s.company_id) = s.company_id
+                        OFFSET 0) AS p
+                 WHERE %(products)s::int[] IS NULL OR p.id = ANY(%(products)s::int[])
                  GROUP BY p.id
             )
             SELECT product_id, COALESCE(SUM(onhand), 0), COALESCE(SUM(deliver), 0),

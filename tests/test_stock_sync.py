@@ -91,6 +91,12 @@ class TestStockSync(StockFixtures, TransactionCase):
         self.assertIn("SI-MUG", run.message)
         self.store.requests.clear()
         self.assertEqual(self.channel._sync_stock("daily").api_calls, 0, "not pushed again before tomorrow")
+        # Back in the store (the look-up lists it): Sync Now sends it, and it is mapped again.
+        self.store.route("POST", f"{PRODUCTS}/batch", handler=self.accept)
+        run = self.channel._sync_stock("manual")
+        self.assertEqual(self.sent(), {11: 16})
+        self.assertEqual((mug.state, mug.last_quantity, mug.last_error), ("mapped", 16, False))
+        self.assertNotIn("SI-MUG", run.message)
 
     def test_sync_now_goes_through_the_cron(self):
         self.channel.action_sync_now()
@@ -280,6 +286,7 @@ class TestMozelloSkusTheStoreLacks(SkusTheStoreLacks, TransactionCase):
         self.assertEqual(self.row("MUG-01").store_quantity, 3)
         self.channel._sync_stock("manual")
         self.assertEqual(self.row("TSHIRT-RED-M").state, "not_in_store", "the store still lacks it")
+        self.assertEqual(self.shop.pushed, [["MUG-01", "TSHIRT-RED-M"]], "the T-shirt sent as its look-up")
         self.assertEqual(self.shop.stock["MUG-01"], 50)
         self.shop.stock["TSHIRT-RED-M"] = 1
         self.channel._sync_stock("manual")
