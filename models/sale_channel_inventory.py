@@ -300,7 +300,7 @@ class SaleChannel(models.Model):
         the SKUs it answered it does not have (clients say which in ``not_in_store``: a store
         that takes quantities by SKU learns of a SKU it lacks only by refusing it). Those are
         remembered, and not sent again until they are looked up again."""
-        missing = set(getattr(client, "not_in_store", ()) or ())
+        missing = set(client.not_in_store)
         accepted = [(row_of[u.sku], u) for u in request if results.get(u.sku, "not sent") is None]
         refused, lacking = [], []
         for update in request:

@@ -48,8 +48,14 @@ class SaleOrder(models.Model):
         return result
 
     def _action_cancel(self):
+        # A store order left as a quotation counts as sold in the stores' availability
+        # (sale.channel.stock); cancelled, its units are free again and no stock move says so.
+        quoted = self.filtered(lambda o: o.channel_id and o.state in ("draft", "sent"))
+        products = quoted.order_line.product_id.filtered("default_code")
         result = super()._action_cancel()
         self._sale_inbox_stage_changed()
+        if products:
+            self.env["sale.channel.product"].sudo()._queue_push(product_ids=products.ids)
         return result
 
     def _sale_inbox_stages(self):

@@ -563,11 +563,15 @@ class StockClient:
     ``find_skus`` learns the ids of SKUs (asked in pages); ``catalog`` reads every product
     the store has, with its quantity (reconciliation, and SKUs Odoo does not know);
     ``stock_requests`` cuts updates into what one API request takes; ``push_stock`` sends
-    one such request's updates and says, per SKU, None when accepted or the store's reason.
+    one such request's updates and says, per SKU, None when accepted or the store's reason,
+    and leaves in ``not_in_store`` the SKUs of that push the store answered it does not have
+    (the sync stops sending those until they are looked up again).
     """
 
     #: Most updates one request takes.
     stock_batch_size: ClassVar[int] = 100
+    #: After ``push_stock``: the SKUs of that push the store answered it does not have.
+    not_in_store: frozenset[str] | set[str] = frozenset()
 
     def find_skus(self, skus: list[str]) -> dict[str, StoreItem]:
         raise NotImplementedError

@@ -104,6 +104,22 @@ class TestStockPush(StockFixtures, TransactionCase):
         self.env["sale.channel"]._cron_push_stock()
         self.assertEqual([(i["id"], i["stock_quantity"]) for i in self.posted()], [(22, 3)])
 
+    def test_a_store_quotation_cancelled_frees_its_units_at_once(self):
+        # A channel that makes quotations: its orders count as sold while they are drafts.
+        self.channel.document_type = "quotation"
+        inbox = self.receive(self.order_data("P-Q"))  # 2 mugs and a T-shirt
+        inbox.action_process()
+        self.assertEqual(inbox.sale_order_id.state, "draft")
+        self.shop._sync_stock()
+        self.assertEqual(sorted((i["id"], i["stock_quantity"]) for i in self.posted()), [(11, 18), (22, 4)])
+        self.store.requests.clear()
+        self.shop.store_product_ids.write({"push_queued": False})
+        # No stock move says so: the cancellation itself queues the products.
+        inbox.sale_order_id._action_cancel()
+        self.assertTrue(self.row("SI-MUG").push_queued and self.row("SI-TEE").push_queued)
+        self.env["sale.channel"]._cron_push_stock()
+        self.assertEqual(sorted((i["id"], i["stock_quantity"]) for i in self.posted()), [(11, 20), (22, 5)])
+
     def test_nothing_is_queued_without_push_on_change(self):
         self.shop._sync_stock()
         self.shop.push_on_change = False
