@@ -76,8 +76,15 @@ class Servers:
             # CPU seconds) is killed; a merchant's server has the same limits.
             f"--limit-time-real={args.limit_time_real}", f"--limit-time-cpu={args.limit_time_cpu}",
         ]
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        env = dict(os.environ)
+        if args.server_pythonpath:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.server_pythonpath, env.get("PYTHONPATH")]))
+        # What a worker that dies before logging anything says (the gevent worker's import
+        # errors) goes to the server's log too.
+        log = open(log_path, "ab")  # noqa: SIM115 -- the server writes to it until it stops
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=env)
+        log.close()
         self.procs.append(proc)
         return proc
 
@@ -101,6 +108,27 @@ class Servers:
             except subprocess.TimeoutExpired:
                 pass
         self.procs = []
+
+
+def children_cpu(procs):
+    """CPU seconds of the servers' workers that ended (reaped by their master)."""
+    total = 0
+    for proc in procs:
+        try:
+            with open(f"/proc/{proc.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def listening(port):
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def wait_healthy(urls, timeout=120):
@@ -378,6 +406,8 @@ def measure(args, count, conn, channel, run_index):
             time.sleep(0.5)
         offsets = {log: os.path.getsize(log) if os.path.exists(log) else 0 for log in logs}
         load_before = os.getloadavg()[0]
+        gevent_down = [port for _http, port in ports if not listening(port)]
+        dead_cpu = children_cpu(servers.procs)
 
         bodies = [json.dumps(bench_order(i, tag)) for i in range(args.n)]
         sampler = LockSampler(args)
@@ -396,6 +426,7 @@ def measure(args, count, conn, channel, run_index):
         finished = sum(seen.values()) >= args.n and not any(k not in TERMINAL for k in seen)
         sampler.stop()
         load_after = os.getloadavg()[0]
+        dead_cpu = children_cpu(servers.procs) - dead_cpu
     finally:
         servers.stop()
         if sampler and sampler.is_alive():
@@ -411,6 +442,11 @@ def measure(args, count, conn, channel, run_index):
           f"customers created twice {duplicate_customers(conn, prefix)}")
     print(f"  orders each server's cron logged as processed: {processed}; "
           f"logs: {dict(log_counts) or 'nothing about concurrency'}")
+    if gevent_down or dead_cpu > 0.05 * seconds:
+        # A prefork master restarts its gevent worker as soon as it dies: one that cannot
+        # start (a port another server holds, an import error) burns a core in restarts.
+        print(f"  WARNING: gevent worker not listening on {gevent_down or 'its port'}; workers that died "
+              f"used {dead_cpu:.0f} CPU-seconds during the run (restarted over and over)")
     for line in sampler.report():
         print("  " + line)
     return seconds if finished else None
@@ -432,6 +468,8 @@ def main(argv=None):
     parser.add_argument("--limit-time-cpu", type=int, default=60)
     parser.add_argument("--timeout", type=float, default=600, help="seconds a run may take")
     parser.add_argument("--log-dir", default="/tmp")
+    parser.add_argument("--server-pythonpath", default="",
+                        help="prepended to the servers' PYTHONPATH (e.g. a setuptools<81 for gevent)")
     args = parser.parse_args(argv)
     args.http_ports = [int(p) for p in args.http_ports.split(",")]
     args.gevent_ports = [int(p) for p in args.gevent_ports.split(",")]

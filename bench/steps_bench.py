@@ -34,9 +34,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from odoo import SUPERUSER_ID, api
+
+    registry = odoo_env(args)  # loads the addons: import the processor after
     from odoo.addons.sale_inbox.models import sale_inbox_processor
 
-    registry = odoo_env(args)
     spent = collections.Counter()
     run_class = sale_inbox_processor._Run
 

@@ -41,6 +41,8 @@ STEPS = [
 
 #: Orders one cron transaction claims and commits together.
 BATCH_SIZE = 25
+#: Orders of a runner's first batch, before it knows its speed (see _cron_batch_size).
+FIRST_BATCH_SIZE = 5
 #: Seconds a cron run keeps claiming batches at most; less when Odoo's worker limits are
 #: tighter (see _cron_time_budget).
 CRON_TIME_BUDGET = 60
@@ -301,12 +303,18 @@ class SaleInboxOrder(models.Model):
 
     @api.model
     def _cron_batch_size(self, batch_size, budget):
-        """Orders to claim next: ``batch_size``, or fewer when this runner's last batches
-        went so slowly (a busy machine) that one would take more than a third of the budget;
-        a shorter batch also holds its locks (customers, journal numbers) for less long."""
-        seconds = getattr(_RUNNER, "seconds_per_order", 0)
-        if not seconds or not self._commit_allowed():
+        """Orders to claim next: ``batch_size``, or fewer when this runner's last batch went
+        so slowly (a busy machine) that one would take more than a third of the budget; a
+        shorter batch also holds its locks (customers, journal numbers) for less long.
+
+        A runner that has not made a batch yet (a cron worker just started, maybe in place
+        of one Odoo killed for a batch too long) starts with a few orders to learn its speed.
+        """
+        if not self._commit_allowed():
             return batch_size
+        seconds = getattr(_RUNNER, "seconds_per_order", 0)
+        if not seconds:
+            return min(batch_size, FIRST_BATCH_SIZE)
         return max(1, min(batch_size, int(budget / 3 / seconds)))
 
     @api.model
