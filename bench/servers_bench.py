@@ -5,8 +5,8 @@
 For each server count in ``--servers`` (run back to back, ``--repeat`` times), it starts that
 many Odoo servers on the same database (each ``--workers=2 --max-cron-threads=K``, on its own
 HTTP and gevent ports), posts N new Connect orders spread over the servers (8 clients, order
-i to server i mod S; 120 customers drawn at random, so that customers recur within a batch
-and across batches), waits until every order of the run has left the queue (polling the
+i to server i mod S; customers drawn at random from 500, so that a quarter of the orders
+are of a customer seen earlier in the run, in the same batch or another), waits until every order of the run has left the queue (polling the
 database), and prints:
 seconds from the first post to the last order done, orders/s, orders done exactly once (one
 sales order per inbox order and one invoice per sales order), the lock waits seen by sampling
@@ -35,7 +35,9 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from inbox_bench import API_KEY, PATH, order
 
-CUSTOMERS = 120
+#: Customers the orders are drawn from: 300 orders from 500 customers come from about 225
+#: customers, a quarter of the orders from one who ordered earlier in the run.
+CUSTOMERS = 500
 
 CLIENTS = 8
 TERMINAL = ("done", "error", "needs_review", "cancelled")
@@ -354,13 +356,13 @@ def scan_logs(paths, offsets):
 # One measurement
 # ----------------------------------------------------------------------------------------
 
-def bench_order(index, tag):
+def bench_order(index, tag, customers=CUSTOMERS):
     """inbox_bench's order, with ids and customers of this run only (every run creates its
-    customers, as the first run would): one of 120 customers drawn at random (the same
+    customers, as the first run would): one of ``customers`` drawn at random (the same
     draw every run), so that customers recur within a batch and across batches that run at
     the same moment, as returning customers of a shop do."""
     data = order(index, f"S{tag}")
-    customer = random.Random(index).randrange(CUSTOMERS)
+    customer = random.Random(index).randrange(customers)
     email = f"bench-S{tag}-{customer}@example.com"
     data["customer"] = {"id": f"sc-{tag}-{customer}", "email": email, "name": f"Bench Customer {customer}"}
     return data
@@ -409,7 +411,7 @@ def measure(args, count, conn, channel, run_index):
         gevent_down = [port for _http, port in ports if not listening(port)]
         dead_cpu = children_cpu(servers.procs)
 
-        bodies = [json.dumps(bench_order(i, tag)) for i in range(args.n)]
+        bodies = [json.dumps(bench_order(i, tag, args.customers)) for i in range(args.n)]
         sampler = LockSampler(args)
         sampler.start()
         began = time.monotonic()
@@ -460,6 +462,7 @@ def main(argv=None):
     parser.add_argument("--servers", default="1,2", help="server counts to measure, back to back")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("-n", type=int, default=300)
+    parser.add_argument("--customers", type=int, default=CUSTOMERS, help="customers the orders are drawn from")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cron-threads", type=int, default=1)
     parser.add_argument("--http-ports", default="8276,8277")
