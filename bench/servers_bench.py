@@ -5,11 +5,11 @@
 For each server count in ``--servers`` (run back to back, ``--repeat`` times), it starts that
 many Odoo servers on the same database (each ``--workers=2 --max-cron-threads=K``, on its own
 HTTP and gevent ports), posts N new Connect orders spread over the servers (8 clients, order
-i to server i mod S; 120 customers drawn at random, so that customers recur within a batch
-and across batches), waits until every order of the run has left the queue (polling the
-database), and prints:
-seconds from the first post to the last order done, orders/s, orders done exactly once (one
-sales order per inbox order and one invoice per sales order), the lock waits seen by sampling
+i to server i mod S; customers drawn at random from 500, so that a quarter of the orders
+are of a customer seen earlier in the run, in the same batch or another), waits until every
+order of the run has left the queue (polling the database), and prints: seconds from the
+first post to the last order done, orders/s, orders done exactly once (one sales order per
+inbox order and one invoice per sales order), the lock waits seen by sampling
 ``pg_stat_activity`` every 0.1 s (the waiting statement, and the one holding the lock), and
 what the servers' logs say about retries, serialization failures and killed workers.
 
@@ -35,7 +35,9 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from inbox_bench import API_KEY, PATH, order
 
-CUSTOMERS = 120
+#: Customers the orders are drawn from: 300 orders from 500 customers come from about 225
+#: customers, a quarter of the orders from one who ordered earlier in the run.
+CUSTOMERS = 500
 
 CLIENTS = 8
 TERMINAL = ("done", "error", "needs_review", "cancelled")
@@ -76,8 +78,15 @@ class Servers:
             # CPU seconds) is killed; a merchant's server has the same limits.
             f"--limit-time-real={args.limit_time_real}", f"--limit-time-cpu={args.limit_time_cpu}",
         ]
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        env = dict(os.environ)
+        if args.server_pythonpath:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.server_pythonpath, env.get("PYTHONPATH")]))
+        # What a worker that dies before logging anything says (the gevent worker's import
+        # errors) goes to the server's log too.
+        log = open(log_path, "ab")  # noqa: SIM115 -- the server writes to it until it stops
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=env)
+        log.close()
         self.procs.append(proc)
         return proc
 
@@ -101,6 +110,27 @@ class Servers:
             except subprocess.TimeoutExpired:
                 pass
         self.procs = []
+
+
+def children_cpu(procs):
+    """CPU seconds of the servers' workers that ended (reaped by their master)."""
+    total = 0
+    for proc in procs:
+        try:
+            with open(f"/proc/{proc.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def listening(port):
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def wait_healthy(urls, timeout=120):
@@ -326,13 +356,13 @@ def scan_logs(paths, offsets):
 # One measurement
 # ----------------------------------------------------------------------------------------
 
-def bench_order(index, tag):
+def bench_order(index, tag, customers=CUSTOMERS):
     """inbox_bench's order, with ids and customers of this run only (every run creates its
-    customers, as the first run would): one of 120 customers drawn at random (the same
+    customers, as the first run would): one of ``customers`` drawn at random (the same
     draw every run), so that customers recur within a batch and across batches that run at
     the same moment, as returning customers of a shop do."""
     data = order(index, f"S{tag}")
-    customer = random.Random(index).randrange(CUSTOMERS)
+    customer = random.Random(index).randrange(customers)
     email = f"bench-S{tag}-{customer}@example.com"
     data["customer"] = {"id": f"sc-{tag}-{customer}", "email": email, "name": f"Bench Customer {customer}"}
     return data
@@ -378,8 +408,10 @@ def measure(args, count, conn, channel, run_index):
             time.sleep(0.5)
         offsets = {log: os.path.getsize(log) if os.path.exists(log) else 0 for log in logs}
         load_before = os.getloadavg()[0]
+        gevent_down = [port for _http, port in ports if not listening(port)]
+        dead_cpu = children_cpu(servers.procs)
 
-        bodies = [json.dumps(bench_order(i, tag)) for i in range(args.n)]
+        bodies = [json.dumps(bench_order(i, tag, args.customers)) for i in range(args.n)]
         sampler = LockSampler(args)
         sampler.start()
         began = time.monotonic()
@@ -396,6 +428,7 @@ def measure(args, count, conn, channel, run_index):
         finished = sum(seen.values()) >= args.n and not any(k not in TERMINAL for k in seen)
         sampler.stop()
         load_after = os.getloadavg()[0]
+        dead_cpu = children_cpu(servers.procs) - dead_cpu
     finally:
         servers.stop()
         if sampler and sampler.is_alive():
@@ -411,6 +444,12 @@ def measure(args, count, conn, channel, run_index):
           f"customers created twice {duplicate_customers(conn, prefix)}")
     print(f"  orders each server's cron logged as processed: {processed}; "
           f"logs: {dict(log_counts) or 'nothing about concurrency'}")
+    if gevent_down:
+        # A prefork master restarts its gevent worker as soon as it dies: one that cannot
+        # start (a port another server holds, an import error) burns a core in restarts.
+        print(f"  WARNING: no gevent worker listening on port(s) {gevent_down}: restarted over and over, "
+              f"it burns CPU (see the server log)")
+    print(f"  workers that ended during the run (killed, restarted) used {dead_cpu:.0f} CPU-seconds")
     for line in sampler.report():
         print("  " + line)
     return seconds if finished else None
@@ -424,6 +463,7 @@ def main(argv=None):
     parser.add_argument("--servers", default="1,2", help="server counts to measure, back to back")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("-n", type=int, default=300)
+    parser.add_argument("--customers", type=int, default=CUSTOMERS, help="customers the orders are drawn from")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cron-threads", type=int, default=1)
     parser.add_argument("--http-ports", default="8276,8277")
@@ -432,6 +472,8 @@ def main(argv=None):
     parser.add_argument("--limit-time-cpu", type=int, default=60)
     parser.add_argument("--timeout", type=float, default=600, help="seconds a run may take")
     parser.add_argument("--log-dir", default="/tmp")
+    parser.add_argument("--server-pythonpath", default="",
+                        help="prepended to the servers' PYTHONPATH (e.g. a setuptools<81 for gevent)")
     args = parser.parse_args(argv)
     args.http_ports = [int(p) for p in args.http_ports.split(",")]
     args.gevent_ports = [int(p) for p in args.gevent_ports.split(",")]

@@ -18,11 +18,8 @@ import uuid
 from inbox_bench import odoo_env
 from servers_bench import bench_order
 
-STEPS = ("parse", "store_cancellations", "store_statuses", "check_payment_methods", "wait_for_payment",
-         "check_cancelled", "drop_outdated_drafts", "build", "check_amounts", "confirm", "invoice",
-         "post_invoices", "add_payments", "send_emails", "finish")
 #: The steps that run while the batch holds the journals' next numbers (until its commit).
-HOLDING = ("post_invoices", "add_payments", "send_emails", "finish", "commit")
+HOLDING = ("_step_post_invoices", "_step_add_payments", "_step_send_emails", "_step_finish", "commit")
 
 
 def main(argv=None):
@@ -35,11 +32,9 @@ def main(argv=None):
 
     from odoo import SUPERUSER_ID, api
 
-    from odoo.addons.sale_inbox.models import sale_inbox_processor
-
     registry = odoo_env(args)
     spent = collections.Counter()
-    run_class = sale_inbox_processor._Run
+    processor_class = registry["sale.inbox.processor"]
 
     def timed(name, func):
         def wrapper(*a, **kw):
@@ -50,10 +45,14 @@ def main(argv=None):
                 spent[name] += time.perf_counter() - began
         return wrapper
 
-    for name in STEPS:
-        setattr(run_class, name, timed(name, getattr(run_class, name)))
-    processor = registry["sale.inbox.processor"]
-    processor._apply_deliveries = timed("apply_deliveries", processor._apply_deliveries)
+    run_step = processor_class._run_step
+
+    def timed_step(self, run, step, func, orders):
+        return timed(func.__name__, run_step)(self, run, step, func, orders)
+
+    processor_class._run_step = timed_step
+    for name in ("_step_finish", "_apply_deliveries"):
+        setattr(processor_class, name, timed(name, getattr(processor_class, name)))
 
     tag = uuid.uuid4().hex[:8]
     with registry.cursor() as cr:

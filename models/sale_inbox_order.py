@@ -51,6 +51,8 @@ def clean_text(text):
 BATCH_SIZE = 25
 #: Runs of the cron an order may crash before it is parked in error for a person to Retry.
 MAX_PROCESS_ATTEMPTS = 3
+#: Orders of a runner's first batch, before it knows its speed (see _cron_batch_size).
+FIRST_BATCH_SIZE = 5
 #: Seconds a cron run keeps claiming batches at most; less when Odoo's worker limits are
 #: tighter (see _cron_time_budget).
 CRON_TIME_BUDGET = 60
@@ -204,27 +206,52 @@ class SaleInboxOrder(models.Model):
         other in one iteration.
         """
         budget = self._cron_time_budget() if time_budget is None else time_budget
-        cron = self.env["ir.cron"]
         crons = self._process_cron_ids()
         current = self.env.context.get("cron_id")
         current = current if current in crons else crons[0]
-        size = self._cron_batch_size(batch_size, budget)
+        others = [cron_id for cron_id in crons[1:] if cron_id != current]
         if current == crons[0]:
-            self._wake_other_runners(crons[1:], size)
+            self._wake_other_runners(crons[1:], self._cron_batch_size(batch_size, budget))
+        try:
+            done, stopped_early = self._cron_process_batches(batch_size, budget)
+        except Exception:
+            if self._commit_allowed():
+                # Withdrawn even when the run fails, or this worker would run the other
+                # processing jobs next, in the same iteration. Odoo then records the failure.
+                self.env.cr.rollback()
+                self._withdraw_runners(others)
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+            raise
+        self._withdraw_runners(others)
+        left = self._pending_count()
+        if stopped_early and left:
+            self._trigger_runners(crons[:1], again=True)
+        # Progress says nothing remains: with a remainder Odoo would run the job again inside
+        # this same worker iteration (up to ten times), past the limits the budget keeps to;
+        # the trigger above has the first job run again in the next one.
+        self.env["ir.cron"]._notify_progress(done=done, remaining=0)
+        if done:
+            _logger.info("Sales Inbox: %s orders processed by the cron, %s left", done, left)
+        return done
+
+    def _cron_process_batches(self, batch_size, budget):
+        """Claim, process and commit batches until none is left or the budget is spent;
+        returns (orders processed, whether the budget stopped it)."""
+        cron = self.env["ir.cron"]
         started = time.monotonic()
+        size = self._cron_batch_size(batch_size, budget)
         done = retries = 0
-        stopped_early = False
         while True:
             began = time.monotonic()
             batch = self._claim_fresh(self._claim, size)
             if not batch:
-                break  # what is left, if anything, is being processed by other runners
+                return done, False  # what is left, if anything, other runners are processing
             batch = batch._without_busy_customers()
             if not batch:
                 # Every order claimed is of a customer another run has in hand: that run goes
                 # on to these orders once it has committed (or has the first job run again).
                 self.env.cr.rollback()
-                break
+                return done, False
             try:
                 # Each order is isolated inside; only concurrency failures come out here. After
                 # a few of them, a duplicate key is taken as the order's own error.
@@ -243,27 +270,14 @@ class SaleInboxOrder(models.Model):
             done += len(batch)
             cron._notify_progress(done=done, remaining=self._pending_count())
             if not self._commit_allowed():
-                stopped_early = True
-                break
+                return done, True
             # Each batch is committed on its own: its orders are done for good, and its row
             # locks (and the journals' next numbers) are released for the other runners.
             self.env.cr.commit()  # pylint: disable=invalid-commit
             _RUNNER.seconds_per_order = (time.monotonic() - began) / len(batch)
             size = self._cron_batch_size(batch_size, budget)
             if time.monotonic() - started + size * _RUNNER.seconds_per_order > budget:
-                stopped_early = True
-                break
-        self._withdraw_runners([cron_id for cron_id in crons[1:] if cron_id != current])
-        left = self._pending_count()
-        if stopped_early and left:
-            self._trigger_runners(crons[:1], again=True)
-        # Progress says nothing remains: with a remainder Odoo would run the job again inside
-        # this same worker iteration (up to ten times), past the limits the budget keeps to;
-        # the trigger above has the first job run again in the next one.
-        cron._notify_progress(done=done, remaining=0)
-        if done:
-            _logger.info("Sales Inbox: %s orders processed by the cron, %s left", done, left)
-        return done
+                return done, True
 
     def _process_isolated(self, automatic=True):
         """Process these locked orders so that nothing one of them raises stops the others.
@@ -373,12 +387,18 @@ class SaleInboxOrder(models.Model):
 
     @api.model
     def _cron_batch_size(self, batch_size, budget):
-        """Orders to claim next: ``batch_size``, or fewer when this runner's last batches
-        went so slowly (a busy machine) that one would take more than a third of the budget;
-        a shorter batch also holds its locks (customers, journal numbers) for less long."""
-        seconds = getattr(_RUNNER, "seconds_per_order", 0)
-        if not seconds or not self._commit_allowed():
+        """Orders to claim next: ``batch_size``, or fewer when this runner's last batch went
+        so slowly (a busy machine) that one would take more than a third of the budget; a
+        shorter batch also holds its locks (customers, journal numbers) for less long.
+
+        A runner that has not made a batch yet (a cron worker just started, maybe in place
+        of one Odoo killed for a batch too long) starts with a few orders to learn its speed.
+        """
+        if not self._commit_allowed():
             return batch_size
+        seconds = getattr(_RUNNER, "seconds_per_order", 0)
+        if not seconds:
+            return min(batch_size, FIRST_BATCH_SIZE)
         return max(1, min(batch_size, int(budget / 3 / seconds)))
 
     @api.model

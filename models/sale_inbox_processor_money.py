@@ -170,7 +170,14 @@ class SaleInboxProcessor(models.AbstractModel):
 
     def _prepare_payment_register_vals(self, run, orders, journal, extra):
         """Values of Odoo's payment wizard for the posted invoices of ``orders`` (one journal)."""
-        return {"journal_id": journal.id, "group_payment": False, **extra}
+        vals = {"journal_id": journal.id, "group_payment": False, **extra}
+        if len(orders.invoice_id) > 1:
+            # Over several invoices the wizard numbers a memo of its own from the company's
+            # gapless BATCH/ sequence (a row lock taken NOWAIT and held until commit), though
+            # with one payment per invoice that memo is never used: a concurrent batch would
+            # fail on it. Each payment still gets its own invoice's reference.
+            vals["communication"] = run.channel.name
+        return vals
 
     def _register_advances(self, run, orders):
         """Without a posted invoice the money is kept as the customer's advance."""

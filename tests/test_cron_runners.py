@@ -142,6 +142,25 @@ class TestCronRunnersCommitting(BaseCase):
         self.assertEqual(self._states(), {"done": (5, 5)}, "no other runner came: this one did it all")
         self.assertEqual(self._sibling_triggers(), set(), "the wake-ups no runner took are withdrawn")
 
+    def test_a_failing_run_still_withdraws_the_wake_ups_of_the_other_jobs(self):
+        """Else the same cron worker runs them next in its iteration, each for a budget (and
+        failing the same way), past Odoo's limits."""
+        self._receive(5)
+        with self.registry.cursor() as cr:
+            cr.execute("DELETE FROM ir_cron_trigger WHERE cron_id IN (SELECT res_id FROM ir_model_data "
+                       "WHERE module = 'sale_inbox' AND name LIKE 'ir_cron_process_inbox_%%')")
+
+        def broken(orders, automatic=True):
+            # Orders are isolated from each other inside; this is the run itself failing.
+            raise RuntimeError("an unexpected error in the processing run")
+
+        with patch.object(self.registry["sale.inbox.order"], "_process_isolated", broken), \
+                self.assertRaises(RuntimeError):
+            self._run(batch_size=2, time_budget=60)
+        self.assertEqual(self._sibling_triggers(), set())
+        self._run(time_budget=60)  # for the cleanup
+        self.assertEqual(self._states(), {"done": (5, 5)})
+
     def test_one_batch_waiting_wakes_no_other_runner(self):
         self._receive(2)
         with self.registry.cursor() as cr:
