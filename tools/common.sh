@@ -58,7 +58,9 @@ ensure_venv() {
     if [ -f "$VENV/.stamp" ] && [ "$(cat "$VENV/.stamp")" = "$stamp" ]; then return 0; fi
     say "Preparing the virtualenv $VENV"
     [ -x "$VENV/bin/python" ] || "$python" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip wheel setuptools 2>&1 | grep -v '^WARNING: Location' >&2 || true
+    # setuptools 81 dropped pkg_resources, which Odoo 18's gevent imports: with --workers the
+    # long-polling worker dies at start and its master restarts it over and over (a core burnt).
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip wheel "setuptools<81" 2>&1 | grep -v '^WARNING: Location' >&2 || true
     local reqs=("-r" "$ROOT/requirements.txt" "-r" "$ROOT/requirements-test.txt")
     if odoo_present; then
         # Odoo's pins as they build on this Python: the binary psycopg2 wheel, a cbor2 that
