@@ -3,7 +3,7 @@ import logging
 from markupsafe import Markup
 
 from odoo import Command, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from odoo.addons.base.models.res_partner import _tz_get
 
@@ -14,6 +14,7 @@ from ..platforms.http import ApiError
 _logger = logging.getLogger(__name__)
 
 MANAGER = "sale_inbox.group_sale_inbox_manager"
+USER = "sale_inbox.group_sale_inbox_user"
 
 CONNECT_ORDERS_PATH = "/sale_inbox/connect/v1/orders"
 WEBHOOK_PATH = "/sale_inbox/webhook"
@@ -23,12 +24,30 @@ INTAKE_CACHED_FIELDS = {"api_key", "webhook_token", "active", "push_on_change", 
 OFFLINE_PAYMENT_CODES = {"cod", "bacs", "cheque"}
 
 
+def check_group_access(records, group, operation):
+    """Refuse, before anything else, an action that ``records``' user may not run: the group
+    it is reserved to, then the access rights and record rules of ``operation`` (read: a user's
+    action; write: a manager's). Buttons hidden in the views stop nobody calling the method
+    over RPC. Trusted code running as superuser (the jobs) is not checked.
+
+    ``check_access`` asks the database for the record rules: a value a superuser read put in
+    the transaction's cache (a channel's fields read through ``sudo()``) does not pass it."""
+    if records.env.su:
+        return
+    if not records.env.user.has_group(group):
+        group_name = records.env.ref(group).sudo().full_name
+        raise AccessError(records.env._("Only members of %(group)s may do this (%(model)s).",
+                                        group=group_name, model=records._description))
+    records.check_access(operation)
+
+
 class SaleChannel(models.Model):
     _name = "sale.channel"
     _description = "Sales Channel"
     _inherit = ["mail.thread", "sale.inbox.job"]
     _order = "sequence, name, id"
     _rec_name = "name"
+    _check_company_auto = True
 
     name = fields.Char(required=True, tracking=True)
     sequence = fields.Integer(default=10)
@@ -67,7 +86,8 @@ class SaleChannel(models.Model):
     )
     pricelist_id = fields.Many2one("product.pricelist", check_company=True)
     team_id = fields.Many2one("crm.team", string="Sales Team", check_company=True)
-    user_id = fields.Many2one("res.users", string="Salesperson", domain=[("share", "=", False)])
+    user_id = fields.Many2one("res.users", string="Salesperson", check_company=True,
+                              domain=[("share", "=", False)])
     shipping_product_id = fields.Many2one(
         "product.product",
         check_company=True,
@@ -245,9 +265,21 @@ class SaleChannel(models.Model):
         self.ensure_one()
         return platforms.get(self.platform)
 
+    def _check_manager(self):
+        """The top of every action that configures a channel or calls its store: managers
+        only, and only on channels they may change (their companies)."""
+        check_group_access(self, MANAGER, "write")
+
+    def _check_inbox_user(self):
+        """The top of the actions a salesperson uses: inbox users, on channels they see."""
+        check_group_access(self, USER, "read")
+
     def _credentials(self):
-        """What the platform module needs to verify deliveries and call the API."""
+        """What the platform module needs to verify deliveries and call the API: read as
+        superuser, so given only to the jobs and routes (superuser) and to managers of the
+        channel (every action that calls the store checks it first; this is the last line)."""
         self.ensure_one()
+        self._check_manager()
         channel = self.sudo()
         return {
             "api_key": channel.api_key or "",
@@ -273,6 +305,7 @@ class SaleChannel(models.Model):
 
     def action_test_connection(self):
         """Call the store's API once and show whether it works (and why not)."""
+        self._check_manager()
         self.ensure_one()
         try:
             shop = self._api_client().test_connection()
@@ -287,6 +320,7 @@ class SaleChannel(models.Model):
 
     def action_read_payment_methods(self):
         """Add the store's payment methods to the payments mapping (where its API lists them)."""
+        self._check_manager()
         self.ensure_one()
         self._check_supports("can_list_payment_methods", self.env._(
             "%s's API does not list its payment methods: they appear here with the first order "
@@ -328,6 +362,8 @@ class SaleChannel(models.Model):
         return channels
 
     def write(self, vals):
+        if "company_id" in vals:
+            self._check_company_allowed(vals["company_id"])
         if vals.get("platform") and not vals.get("status_map_ids"):
             # Another store, other statuses: its own default mapping replaces the old one.
             changing = self.filtered(lambda c: c.platform != vals["platform"])
@@ -337,11 +373,24 @@ class SaleChannel(models.Model):
                 vals = dict(vals, status_map_ids=[Command.create({"odoo_stage": stage, "store_status": status})
                                                   for stage, status in mapping.items()])
         result = super().write(vals)
+        if "company_id" in vals:
+            # The mapping's journals are the channel's company's (its own check runs only
+            # when the mapping itself is written).
+            self.payment_method_ids._check_company()
         # Only what the cached intake look-ups read; a poll's watermark or a sync run's
         # bookkeeping must not flush every worker's caches.
         if INTAKE_CACHED_FIELDS & vals.keys():
             self.env.registry.clear_cache()
         return result
+
+    def _check_company_allowed(self, company_id):
+        """A channel moves only into a company the user works in: the record rules check the
+        channel before the write, not after, so a manager could otherwise hand their channel
+        (its orders, its store's credentials) to a company they cannot see."""
+        if self.env.su or not company_id:
+            return
+        if self.env["res.company"].browse(company_id) not in self.env.companies:
+            raise AccessError(self.env._("A channel can only be moved into one of your companies."))
 
     def unlink(self):
         result = super().unlink()
@@ -349,12 +398,15 @@ class SaleChannel(models.Model):
         return result
 
     def action_connect(self):
+        self._check_manager()
         self.write({"state": "connected", "last_error": False, "last_error_date": False})
 
     def action_disconnect(self):
+        self._check_manager()
         self.write({"state": "disconnected"})
 
     def action_view_inbox(self):
+        self._check_inbox_user()
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("sale_inbox.sale_inbox_order_action")
         action["domain"] = [("channel_id", "=", self.id)]
@@ -362,7 +414,9 @@ class SaleChannel(models.Model):
         return action
 
     def action_process_now(self):
-        """Process this channel's waiting orders now rather than at the cron's next run."""
+        """Process this channel's waiting orders now rather than at the cron's next run: a
+        salesperson's action (the orders are processed as by the inbox's own Process)."""
+        self._check_inbox_user()
         orders = self.env["sale.inbox.order"].search(
             [("channel_id", "in", self.ids), ("state", "=", "new")]
         )

@@ -101,7 +101,12 @@ class SaleChannel(models.Model):
     def _intake_credentials(self, digest):
         """(channel id, API key) for a key digest; cached per process, because every
         request of every store starts here. Any change to a channel clears it, in all
-        workers (Odoo signals registry cache invalidations through the database)."""
+        workers (Odoo signals registry cache invalidations through the database).
+
+        The cache is shared by every caller whatever their user or company: the answer must
+        not depend on who asks, hence plain SQL (no record rules, no context), and it names
+        a channel only to whoever presents that channel's own secret. Never read it through
+        the ORM of the calling user here, nor call it with anything but the secret."""
         self.env.cr.execute(
             "SELECT id, api_key FROM sale_channel WHERE api_key_digest = %s", (digest,)
         )
@@ -117,6 +122,7 @@ class SaleChannel(models.Model):
     @api.model
     @tools.ormcache("token")
     def _webhook_channel_id(self, token):
+        # Shared by every caller, like _intake_credentials: plain SQL, keyed by the secret only.
         self.env.cr.execute(
             "SELECT id FROM sale_channel WHERE webhook_token = %s AND active", (token,)
         )
@@ -125,6 +131,7 @@ class SaleChannel(models.Model):
 
     def action_register_webhook(self):
         """Point the store's order notifications at this channel (where its API allows)."""
+        self._check_manager()
         self.ensure_one()
         self._check_supports("can_register_webhook", self.env._(
             "Odoo cannot set %s's webhooks: create the webhook in the store's admin, as the set-up "
@@ -137,6 +144,7 @@ class SaleChannel(models.Model):
         return self._notify(self.env._("The store now sends its orders to %s.", self.webhook_url), "success")
 
     def action_regenerate_api_key(self):
+        self._check_manager()
         for channel in self:
             channel.api_key = secrets.token_urlsafe(32)
             channel.message_post(body=self.env._("A new API key was generated; the old one no longer works."))

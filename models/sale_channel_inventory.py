@@ -44,7 +44,7 @@ class SaleChannel(models.Model):
         help="The store is never told more than this (0: no cap).",
     )
     stock_preview_product_id = fields.Many2one(
-        "product.product", string="Check a Product",
+        "product.product", string="Check a Product", check_company=True,
         help="Shows what would be sent to the store for this product, and why.",
     )
     stock_preview = fields.Text(compute="_compute_stock_preview", string="Would Be Sent")
@@ -115,6 +115,7 @@ class SaleChannel(models.Model):
             channel.store_product_count = counts.get(channel, 0)
 
     def action_view_store_products(self):
+        self._check_inbox_user()
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("sale_inbox.sale_channel_product_action")
         action["domain"] = [("channel_id", "=", self.id)]
@@ -133,6 +134,7 @@ class SaleChannel(models.Model):
 
     def action_sync_now(self):
         """Queue a stock sync for the sync job, which reports its progress while it runs."""
+        self._check_manager()
         for channel in self:
             channel._check_takes_stock()
         self.write({"sync_requested": True})
@@ -394,6 +396,7 @@ class SaleChannel(models.Model):
     def action_reconcile(self):
         """Read every product of the store with its quantity, compare with what Odoo would
         send, and list where they disagree (and the SKUs only one side knows)."""
+        self._check_manager()
         self.ensure_one()
         self._check_takes_stock()
         self._check_supports("can_reconcile_stock", self.env._(

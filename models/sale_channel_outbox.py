@@ -7,6 +7,7 @@ from odoo.exceptions import UserError
 
 from ..platforms.base import ODOO_STAGES, StatusUpdate, batches
 from ..platforms.http import ApiAuthError, ApiBadAnswer, ApiError, ApiRateLimited, ApiUnavailable, RetryPolicy
+from .sale_channel import MANAGER, check_group_access
 from .sale_channel_status_map import STAGE_LABELS
 from .sale_inbox_job import job_error_text, log_job_error
 
@@ -225,9 +226,12 @@ class SaleChannelOutbox(models.Model):
                 status=message.store_status, error=error))
 
     def action_retry(self):
+        # Managers: a message sent again tells the store, with the channel's credentials.
+        check_group_access(self, MANAGER, "write")
         self.filtered(lambda m: m.state in ("failed", "pending")).write(
             {"state": "pending", "next_attempt_at": fields.Datetime.now()})
         self.env.ref("sale_inbox.ir_cron_send_outbox").sudo()._trigger()
 
     def action_cancel(self):
+        check_group_access(self, MANAGER, "write")
         self.filtered(lambda m: m.state in ("failed", "pending")).write({"state": "cancelled"})

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from .sale_channel import MANAGER, check_group_access
+
 
 class SaleChannelProduct(models.Model):
     """What a store knows a product by, and the last quantity it accepted for it."""
@@ -241,6 +243,8 @@ class SaleChannelProduct(models.Model):
 
     def action_push_odoo_quantity(self):
         """Send Odoo's figure for these products now, whatever the store last accepted."""
+        check_group_access(self, MANAGER, "write")
+        self.channel_id._check_manager()
         mapped = self.filtered(lambda r: r.state == "mapped")
         if not mapped:
             raise UserError(self.env._("Only products that are in the store can be pushed."))

@@ -54,6 +54,7 @@ class SaleChannel(models.Model):
 
     def action_propose_status_map(self):
         """Replace the mapping with the one proposed for the platform."""
+        self._check_manager()
         for channel in self:
             channel.status_map_ids.unlink()
             channel._propose_status_map()
@@ -65,6 +66,7 @@ class SaleChannel(models.Model):
             for stage, status in mapping.items()])
 
     def action_view_outbox(self):
+        self._check_inbox_user()
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("sale_inbox.sale_channel_outbox_action")
         action["domain"] = [("channel_id", "=", self.id)]

@@ -3,6 +3,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..models.sale_channel import MANAGER, check_group_access
 from ..platforms.http import ApiError
 
 
@@ -25,6 +26,9 @@ class SaleChannelImport(models.TransientModel):
             raise UserError(self.env._("Import at least one day."))
 
     def action_import(self):
+        # Managers of the channel only: the import calls the store with its credentials.
+        check_group_access(self, MANAGER, "write")
+        self.channel_id._check_manager()
         self.ensure_one()
         since = fields.Datetime.now() - timedelta(days=self.days)
         try:
