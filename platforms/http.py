@@ -164,7 +164,7 @@ class _PeerChecked:
     """A urllib3 connection to allowed addresses only: the host's addresses are checked
     before connecting (no packet reaches a refused one), and the address connected to after
     (a DNS name may answer differently the second time). Through a proxy the peer is the
-    proxy: the store's host is then checked by the client (``HttpClient._check_proxied``)."""
+    proxy: the store's host is then checked by the client (``HttpClient._check_url``)."""
 
     allow_private = False
 
@@ -202,8 +202,9 @@ class _CheckedAdapter(HTTPAdapter):
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
+        result = super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = _CHECKED_POOLS[self.allow_private]
+        return result
 
 
 def client_options(credentials: Mapping[str, Any], options: Mapping[str, Any]) -> dict:
@@ -260,7 +261,7 @@ class HttpClient:
             final = attempt == self.retry.attempts - 1
             self.calls += 1
             try:
-                self._check_proxied(url)
+                self._check_url(url)
                 response = self.session.request(method, url, timeout=self.timeout, **kwargs)
             except _AddressRefused as exc:
                 # Said without the service's answer: none was asked for.
@@ -301,12 +302,18 @@ class HttpClient:
             return response
         raise last_error or ApiUnavailable(f"{method} {url}: no answer", url=url)
 
-    def _check_proxied(self, url: str) -> None:
-        """Through a proxy, the store's host as this machine resolves it (the connections
-        check their own addresses otherwise; here they are the proxy's)."""
-        settings = self.session.merge_environment_settings(url, {}, None, None, None)
+    def _check_url(self, url: str) -> None:
+        """What can be checked before the request: an IP address written in the URL, and,
+        through a proxy, the store's host as this machine resolves it (the connections check
+        their own addresses otherwise; here they are the proxy's)."""
         host = urlsplit(url).hostname
-        if host and requests.utils.select_proxy(url, settings["proxies"]):
+        if not host:
+            return
+        with contextlib.suppress(ValueError):  # a name, not an address: checked when connecting
+            ipaddress.ip_address(host)
+            _check_address(host, host, self.allow_private_addresses)
+        settings = self.session.merge_environment_settings(url, {}, None, None, None)
+        if requests.utils.select_proxy(url, settings["proxies"]):
             _check_host(host, self.allow_private_addresses)
 
     @staticmethod
