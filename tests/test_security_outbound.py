@@ -140,13 +140,13 @@ class TestPublicAddress(HttpCase):
         store = fake_store(self)
         channel = self.mozello(store)
         before = channel.webhook_url
-        self.assertTrue(before.startswith(PUBLIC_URL + "/sale_inbox/webhook/"))
 
         self.login_as_admin_with_host("evil.example")
 
         self.assertIn("evil.example", self.params.get_param("web.base.url"), "the login did rewrite web.base.url")
         channel.invalidate_recordset(["webhook_url"])
         self.assertEqual(channel.webhook_url, before)
+        self.assertTrue(before.startswith(PUBLIC_URL + "/sale_inbox/webhook/"))
         channel.action_register_webhook()
         sent = store.calls("PUT", "/store/notifications/")[0].json()["notifications_url"]
         self.assertEqual(sent, before)
