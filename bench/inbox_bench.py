@@ -220,6 +220,8 @@ def setup(args):
         env["sale.channel.payment.method"].create({
             "channel_id": channel.id, "code": "card", "name": "Card", "journal_id": bank.id,
         })
+        # The fake stores listen on 127.0.0.1, which channels reach only when allowed.
+        env["ir.config_parameter"].sudo().set_param("sale_inbox.allow_private_store_addresses", "True")
         # One channel per store platform, for the signed-webhook figures; not processed.
         for platform in ("shopify", "woocommerce", "mozello", "paypal"):
             values = {"name": f"Bench {platform}", "platform": platform, "auto_process": False,

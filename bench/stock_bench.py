@@ -85,6 +85,8 @@ def _sync_calls(env, warehouse, size):
                      "item": f"gid://shopify/InventoryItem/{n}", "price": "1.00", "available": 0}
                     for n, sku in enumerate(skus)])
                 values = {"store_location": FakeShopifyAdmin.LOCATION}
+            # The fake stores listen on 127.0.0.1, which channels reach only when allowed.
+            env["ir.config_parameter"].sudo().set_param("sale_inbox.allow_private_store_addresses", "True")
             channel = env["sale.channel"].create({
                 "name": f"Sync bench {platform} {size}", "platform": platform, "warehouse_id": warehouse.id,
                 "store_url": store.url, "api_secret": "s", **values})

@@ -4,12 +4,14 @@ from markupsafe import Markup
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools import str2bool
 
 from odoo.addons.base.models.res_partner import _tz_get
 
 from .. import platforms
 from ..platforms import CAPABILITIES, CREDENTIAL_FIELDS
-from ..platforms.http import ApiError
+from ..platforms.http import ALLOW_PRIVATE_ADDRESSES, ApiError
+from .res_config_settings import ALLOW_PRIVATE_PARAM
 
 _logger = logging.getLogger(__name__)
 
@@ -289,7 +291,16 @@ class SaleChannel(models.Model):
             "store_url": channel.store_url or "",
             "stock_location": channel.store_location or "",
             "timezone": channel.store_timezone or "",
+            # Every client the platform builds, the API's and verification's, obeys the setting.
+            ALLOW_PRIVATE_ADDRESSES: channel._allow_private_store_addresses(),
         }
+
+    @api.model
+    def _allow_private_store_addresses(self):
+        """Whether an administrator lets store URLs lead to this server or the private network
+        (Settings); off, the store clients refuse them."""
+        value = self.env["ir.config_parameter"].sudo().get_param(ALLOW_PRIVATE_PARAM) or "0"
+        return str2bool(value, False)
 
     def _api_client(self, **http_options):
         self.ensure_one()

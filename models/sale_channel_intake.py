@@ -5,9 +5,11 @@ import secrets
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
+from odoo.tools import str2bool
 
 from ..platforms.connect import key_digest
 from ..platforms.http import ApiError
+from .res_config_settings import PUBLIC_URL_PARAM
 from .sale_channel import CONNECT_ORDERS_PATH, MANAGER, WEBHOOK_PATH
 
 _logger = logging.getLogger(__name__)
@@ -71,11 +73,35 @@ class SaleChannel(models.Model):
         for channel in self:
             channel.api_key_digest = key_digest(channel.api_key) if channel.api_key else False
 
-    @api.depends("platform")
+    @api.depends("platform", "webhook_token")
     def _compute_webhook_url(self):
-        base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        base_url = self._public_base_url()
         for channel in self:
-            channel.webhook_url = base_url.rstrip("/") + channel._webhook_path()
+            channel.webhook_url = base_url + channel._webhook_path() if base_url else False
+
+    @api.model
+    def _public_base_url(self):
+        """The address stores reach this Odoo at, as an administrator set it ('' when unset).
+
+        Not web.base.url as such: an administrator's login rewrites it from the request's Host
+        header, which anyone can craft, and Register Webhook would send it to the store. A
+        web.base.url frozen by an administrator (web.base.url.freeze) stands in for the setting.
+        """
+        params = self.env["ir.config_parameter"].sudo()
+        url = params.get_param(PUBLIC_URL_PARAM) or ""
+        if not url and str2bool(params.get_param("web.base.url.freeze") or "0", False):
+            url = params.get_param("web.base.url") or ""
+        return url.strip().rstrip("/")
+
+    def _store_webhook_url(self):
+        """The webhook URL to send to the store: built from the setting, else refused."""
+        self.ensure_one()
+        base_url = self._public_base_url()
+        if not base_url:
+            raise UserError(self.env._(
+                "Set the Public Address for Stores first (Settings → Sales → Sales Inbox): the address "
+                "the store sends its orders to is built from it."))
+        return base_url + self._webhook_path()
 
     def _webhook_path(self):
         self.ensure_one()
@@ -136,12 +162,13 @@ class SaleChannel(models.Model):
         self._check_supports("can_register_webhook", self.env._(
             "Odoo cannot set %s's webhooks: create the webhook in the store's admin, as the set-up "
             "steps say.", self._platform().label))
+        url = self._store_webhook_url()
         client = self._api_client()
         try:
-            client.set_notifications(self.webhook_url)
+            client.set_notifications(url)
         except ApiError as exc:
             raise UserError(self.env._("The store did not accept the address: %s", exc)) from exc
-        return self._notify(self.env._("The store now sends its orders to %s.", self.webhook_url), "success")
+        return self._notify(self.env._("The store now sends its orders to %s.", url), "success")
 
     def action_regenerate_api_key(self):
         self._check_manager()

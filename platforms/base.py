@@ -778,7 +778,8 @@ class Platform:
 
     def client(self, credentials: Mapping[str, str], **http_options) -> Any:
         """The store's API client for one channel's ``credentials`` (see ``verify``), with
-        ``HttpClient`` options (timeouts, retries). It has ``test_connection()`` and, as the
+        ``HttpClient`` options (timeouts, retries; ``http.client_options`` adds the channel's
+        address allowance to them). It has ``test_connection()`` and, as the
         ``can_*`` flags declare, ``orders_since``, ``payment_methods``, ``set_notifications``,
         the ``StockClient`` and ``StatusClient`` methods. NotImplementedError: the platform
         has no API Odoo calls (Connect: the shop calls us)."""
@@ -792,7 +793,8 @@ class Platform:
 
         ``credentials`` are the channel's: ``api_key``, ``webhook_secret``, ``api_login``,
         ``api_secret``, ``store_url``, ``stock_location``, ``timezone`` (each platform reads
-        the ones it needs).
+        the ones it needs), and ``allow_private_addresses``: whether the API may be reached at a
+        loopback or private address (see ``http.address_refusal``).
         """
         raise NotImplementedError
 

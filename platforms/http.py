@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import ipaddress
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .base import PlatformError
 
@@ -38,6 +43,20 @@ class ApiRateLimited(ApiError):
 
 class ApiUnavailable(ApiError):
     """5xx still, or no connection, after the retries."""
+
+
+class ApiRedirected(ApiError):
+    """3xx: the store sent us elsewhere. Not followed: the credentials go to the address set
+    on the channel and nowhere else (a redirect to another host would hand it the token)."""
+
+    def __init__(self, message: str, status: int | None = None, url: str = "", location: str = ""):
+        super().__init__(message, status, "", url)
+        self.location = location
+
+
+class ApiAddressRefused(ApiError):
+    """The store's host is, or resolves to, an address that is not a store's: this server
+    itself, the private network, a cloud's metadata service. Nothing was sent to it."""
 
 
 class ApiBadAnswer(ApiError, ValueError):
@@ -83,8 +102,124 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+#: The name of the allowance in a channel's ``credentials`` mapping (see ``client_options``).
+ALLOW_PRIVATE_ADDRESSES = "allow_private_addresses"
+
+
+def address_refusal(address: str, allow_private: bool = False) -> str:
+    """Why a store may not be reached at the IP ``address`` ('' when it may).
+
+    Stores are on the internet. A store URL that leads to this server, to the private network
+    or to a cloud's metadata service would let whoever types store URLs reach services that
+    trust the network. ``allow_private`` admits loopback and private ranges (a store, or the
+    demo and the tests, on the local network); link-local addresses (169.254.169.254 serves
+    cloud credentials), unspecified and multicast ones stay refused whatever the setting.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "not an IP address"
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if ip.is_unspecified:
+        return "an unspecified address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.is_link_local:
+        return "a link-local address (where cloud metadata services answer)"
+    if ip.is_loopback:
+        kind = "a loopback address (this server itself)"
+    elif ip.is_private or not ip.is_global:
+        kind = "a private or reserved address"
+    else:
+        return ""
+    return "" if allow_private else kind + ", and private store addresses are not allowed"
+
+
+class _AddressRefused(Exception):
+    """Raised by a connection to a refused address, before anything is sent on it; the
+    client turns it into an :class:`ApiAddressRefused` naming the request."""
+
+    def __init__(self, host: str, address: str, reason: str):
+        super().__init__(f"{host} is {address}, {reason}" if host != address else f"{address} is {reason}")
+
+
+def _check_address(host: str, address: str, allow_private: bool) -> None:
+    reason = address_refusal(address.split("%")[0], allow_private)
+    if reason:
+        raise _AddressRefused(host, address, reason)
+
+
+def _check_host(host: str, allow_private: bool) -> None:
+    """Every address ``host`` resolves to (a connection may use any of them)."""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        return  # nothing to connect to: the connection fails by itself
+    for address in sorted(addresses):
+        _check_address(host, address, allow_private)
+
+
+class _PeerChecked:
+    """A urllib3 connection to allowed addresses only: the host's addresses are checked
+    before connecting (no packet reaches a refused one), and the address connected to after
+    (a DNS name may answer differently the second time). Through a proxy the peer is the
+    proxy: the store's host is then checked by the client (``HttpClient._check_url``)."""
+
+    allow_private = False
+
+    def _new_conn(self):
+        direct = getattr(self, "proxy", None) is None
+        if direct:
+            _check_host(self.host, self.allow_private)
+        sock = super()._new_conn()
+        if direct:
+            try:
+                _check_address(self.host, sock.getpeername()[0], self.allow_private)
+            except BaseException:
+                sock.close()
+                raise
+        return sock
+
+
+def _checked_pools(allow_private: bool) -> dict:
+    pools = {}
+    for scheme, pool in (("http", HTTPConnectionPool), ("https", HTTPSConnectionPool)):
+        connection = type(f"PeerChecked{pool.ConnectionCls.__name__}", (_PeerChecked, pool.ConnectionCls),
+                          {"allow_private": allow_private})
+        pools[scheme] = type(f"PeerChecked{pool.__name__}", (pool,), {"ConnectionCls": connection})
+    return pools
+
+
+_CHECKED_POOLS = {False: _checked_pools(False), True: _checked_pools(True)}
+
+
+class _CheckedAdapter(HTTPAdapter):
+    """The ``requests`` adapter whose connections check their peer's address."""
+
+    def __init__(self, allow_private: bool, **kwargs):
+        self.allow_private = allow_private  # read by init_poolmanager, which __init__ calls
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):
+        result = super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _CHECKED_POOLS[self.allow_private]
+        return result
+
+
+def client_options(credentials: Mapping[str, Any], options: Mapping[str, Any]) -> dict:
+    """The :class:`HttpClient` options of a channel's client: ``options``, with the channel's
+    address allowance (``credentials[ALLOW_PRIVATE_ADDRESSES]``) unless they set it."""
+    return {ALLOW_PRIVATE_ADDRESSES: bool(credentials.get(ALLOW_PRIVATE_ADDRESSES)), **options}
+
+
 class HttpClient:
-    """A ``requests`` session bound to one store's base URL."""
+    """A ``requests`` session bound to one store's base URL.
+
+    It follows no redirect (a 3xx is an :class:`ApiRedirected`): its headers carry the
+    store's credentials, which must reach the store's address only. It reaches public
+    addresses only (see ``address_refusal``) unless ``allow_private_addresses``.
+    """
 
     def __init__(
         self,
@@ -95,11 +230,15 @@ class HttpClient:
         retry: RetryPolicy = RetryPolicy(),
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        allow_private_addresses: bool = False,
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retry = retry
+        self.allow_private_addresses = allow_private_addresses
         self.session = session or requests.Session()
+        for prefix in ("http://", "https://"):
+            self.session.mount(prefix, _CheckedAdapter(allow_private_addresses))
         self.session.headers.update(headers or {})
         if auth is not None:
             self.session.auth = auth
@@ -115,12 +254,18 @@ class HttpClient:
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         url = self.url(path)
+        # Never followed: see the class's docstring.
+        kwargs["allow_redirects"] = False
         last_error: ApiError | None = None
         for attempt in range(self.retry.attempts):
             final = attempt == self.retry.attempts - 1
             self.calls += 1
             try:
+                self._check_url(url)
                 response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            except _AddressRefused as exc:
+                # Said without the service's answer: none was asked for.
+                raise ApiAddressRefused(f"{method} {url}: refused, {exc}", url=url) from None
             except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
                     requests.exceptions.InvalidURL) as exc:
                 # No request could be made (a store URL without https://, a malformed one):
@@ -152,8 +297,34 @@ class HttpClient:
                 continue
             if response.status_code >= 400:
                 raise self._error(method, url, response)
+            if 300 <= response.status_code < 400:
+                raise self._redirected(method, url, response)
             return response
         raise last_error or ApiUnavailable(f"{method} {url}: no answer", url=url)
+
+    def _check_url(self, url: str) -> None:
+        """What can be checked before the request: an IP address written in the URL, and,
+        through a proxy, the store's host as this machine resolves it (the connections check
+        their own addresses otherwise; here they are the proxy's)."""
+        host = urlsplit(url).hostname
+        if not host:
+            return
+        with contextlib.suppress(ValueError):  # a name, not an address: checked when connecting
+            ipaddress.ip_address(host)
+            _check_address(host, host, self.allow_private_addresses)
+        settings = self.session.merge_environment_settings(url, {}, None, None, None)
+        if requests.utils.select_proxy(url, settings["proxies"]):
+            _check_host(host, self.allow_private_addresses)
+
+    @staticmethod
+    def _redirected(method: str, url: str, response: requests.Response) -> ApiRedirected:
+        location = response.headers.get("Location") or ""
+        target = urljoin(url, location) if location else "no address"
+        return ApiRedirected(
+            f"{method} {url}: HTTP {response.status_code}, a redirect to {target}, not followed: the "
+            "credentials go to the store URL set on the channel only. If the store moved, set its new "
+            "address (https://, the shop's own domain).",
+            response.status_code, url, location)
 
     def _wait(self, seconds: float) -> None:
         self.waited += seconds

@@ -46,7 +46,7 @@ from .base import (
     read_json,
     to_decimal,
 )
-from .http import ApiBadAnswer, ApiError, HttpClient
+from .http import ApiBadAnswer, ApiError, HttpClient, client_options
 
 API_VERSION = "v6"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -203,7 +203,7 @@ class IdoSell(Platform):
     def client(self, credentials: Mapping[str, str], **kwargs) -> IdoSellClient:
         return IdoSellClient(credentials["store_url"], credentials["api_secret"],
                              timezone_name=credentials.get("timezone") or "Europe/Warsaw",
-                             stock_id=credentials.get("stock_location") or "1", **kwargs)
+                             stock_id=credentials.get("stock_location") or "1", **client_options(credentials, kwargs))
 
 
 class IdoSellClient(StockClient, StatusClient):

@@ -45,7 +45,7 @@ from .base import (
     to_decimal,
     utc_naive,
 )
-from .http import HttpClient
+from .http import HttpClient, client_options
 
 API_BASE = "https://api.mozello.com/v1"
 PAYMENT_STATUS = {"paid": "paid", "pending": "pending", "failed": "failed"}
@@ -173,7 +173,8 @@ class Mozello(Platform):
         return utc_naive((data.get("modified_at") or data.get("created_at") or "").replace(" ", "T"))
 
     def client(self, credentials: Mapping[str, str], **kwargs) -> MozelloClient:
-        return MozelloClient(credentials["api_secret"], credentials.get("store_url") or API_BASE, **kwargs)
+        return MozelloClient(credentials["api_secret"], credentials.get("store_url") or API_BASE,
+                             **client_options(credentials, kwargs))
 
 
 class MozelloClient(StockClient, StatusClient):

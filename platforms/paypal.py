@@ -34,7 +34,7 @@ from .base import (
     spread_discount,
     to_decimal,
 )
-from .http import HttpClient
+from .http import HttpClient, client_options
 
 API_BASE = "https://api-m.paypal.com"
 TRANSMISSION_HEADERS = {
@@ -196,7 +196,7 @@ class PayPal(Platform):
 
     def client(self, credentials: Mapping[str, str], **kwargs) -> PayPalClient:
         return PayPalClient(credentials.get("api_login") or "", credentials.get("api_secret") or "",
-                            credentials.get("store_url") or API_BASE, **kwargs)
+                            credentials.get("store_url") or API_BASE, **client_options(credentials, kwargs))
 
 
 class PayPalClient:

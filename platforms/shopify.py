@@ -42,7 +42,7 @@ from .base import (
     to_decimal,
     utc_naive,
 )
-from .http import ApiError, HttpClient
+from .http import ApiError, HttpClient, client_options
 
 API_VERSION = "2025-01"
 #: Stock and prices go through GraphQL (Shopify's REST API is legacy). 2026-01 still takes
@@ -219,7 +219,8 @@ class Shopify(Platform):
 
     def client(self, credentials: Mapping[str, str], **kwargs) -> ShopifyClient:
         return ShopifyClient(credentials["store_url"], credentials["api_secret"],
-                             location_id=credentials.get("stock_location") or "", **kwargs)
+                             location_id=credentials.get("stock_location") or "",
+                             **client_options(credentials, kwargs))
 
 
 class ShopifyClient(StockClient, StatusClient):

@@ -7,7 +7,7 @@ against real HTTP (status codes, headers, pagination, rate-limit answers), never
     with FakeStore() as store:
         store.route("GET", "/admin/api/2025-01/shop.json", json={"shop": {...}})
         store.route("GET", "/orders", responses=[(429, {"Retry-After": "1"}, ""), (200, {}, "[]")])
-        client = HttpClient(store.url)
+        client = HttpClient(store.url, **ALLOW_LOCAL)
 """
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
+
+#: A fake store is on 127.0.0.1, which clients refuse unless allowed: the options (or the
+#: credentials) of a client that tests one.
+ALLOW_LOCAL = {"allow_private_addresses": True}
 
 
 @dataclass

@@ -41,7 +41,7 @@ from .base import (
     to_decimal,
     utc_naive,
 )
-from .http import ApiBadAnswer, ApiError, HttpClient
+from .http import ApiBadAnswer, ApiError, HttpClient, client_options
 
 #: Order statuses in which the customer has paid (with ``date_paid`` set).
 PAID_STATUSES = {"processing", "completed"}
@@ -176,7 +176,7 @@ class WooCommerce(Platform):
 
     def client(self, credentials: Mapping[str, str], **kwargs) -> WooCommerceClient:
         return WooCommerceClient(credentials["store_url"], credentials["api_login"],
-                                 credentials["api_secret"], **kwargs)
+                                 credentials["api_secret"], **client_options(credentials, kwargs))
 
 
 class WooCommerceClient(StockClient, StatusClient):

@@ -20,3 +20,4 @@ from . import test_job_isolation
 from . import test_processing_isolation
 from . import test_menus
 from . import test_security_actions
+from . import test_security_outbound

@@ -5,6 +5,19 @@ from odoo import Command
 
 CONNECT_PATH = "/sale_inbox/connect/v1/orders"
 API_KEY = "test-key-7c1e0c6f"
+#: The public address for stores the tests set (Settings): channels' webhook URLs start with it.
+PUBLIC_URL = "https://odoo.example.com"
+ALLOW_PRIVATE_PARAM = "sale_inbox.allow_private_store_addresses"
+PUBLIC_URL_PARAM = "sale_inbox.public_url"
+
+
+def allow_local_stores(env):
+    """The settings every test runs with: the fake stores listen on 127.0.0.1, which channels
+    refuse to reach unless an administrator allows private store addresses; and a public
+    address for stores, without which no channel has a webhook URL."""
+    params = env["ir.config_parameter"].sudo()
+    params.set_param(ALLOW_PRIVATE_PARAM, "True")
+    params.set_param(PUBLIC_URL_PARAM, PUBLIC_URL)
 
 
 class InboxFixtures:
@@ -17,6 +30,7 @@ class InboxFixtures:
     @classmethod
     def setup_inbox(cls):
         env = cls.env
+        allow_local_stores(env)
         cls.company = env.company
         cls.currency = cls.company.currency_id
         cls.bank = env["account.journal"].search(
@@ -121,6 +135,7 @@ class StoreChannelFixtures:
     @classmethod
     def setup_store(cls, platform, **channel_values):
         env = cls.env
+        allow_local_stores(env)
         company = env.company
         cls.eur = env.ref("base.EUR")
         cls.eur.active = True

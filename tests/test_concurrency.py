@@ -13,6 +13,8 @@ from odoo.service.model import retrying
 from odoo.tests import BaseCase, tagged
 from odoo.tests.common import get_db_name
 
+from .common import ALLOW_PRIVATE_PARAM
+
 DATA = pathlib.Path(__file__).resolve().parents[1] / "platforms" / "tests" / "data"
 
 
@@ -136,6 +138,10 @@ class TestConcurrentOutbox(BaseCase):
         self.store.route("POST", "/wp-json/wc/v3/orders/batch", handler=lambda r: (200, {}, r.json()))
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
+            # The fake store is on 127.0.0.1: allowed for this test, as it was before it.
+            allowed = env["ir.config_parameter"].get_param(ALLOW_PRIVATE_PARAM)
+            self.addCleanup(self._set_param, ALLOW_PRIVATE_PARAM, allowed)
+            env["ir.config_parameter"].set_param(ALLOW_PRIVATE_PARAM, "True")
             channel = env["sale.channel"].create({
                 "name": "Race outbox", "platform": "woocommerce", "store_url": self.store.url, "api_login": "k",
                 "api_secret": "s", "auto_process": False})
@@ -147,6 +153,10 @@ class TestConcurrentOutbox(BaseCase):
                 for order in orders for status in ("processing", "completed")])
             self.channel_id, self.order_ids, self.partner_id = channel.id, orders.ids, partner.id
         self.addCleanup(self._cleanup)
+
+    def _set_param(self, key, value):
+        with self.registry.cursor() as cr:
+            api.Environment(cr, SUPERUSER_ID, {})["ir.config_parameter"].set_param(key, value)
 
     def _cleanup(self):
         with self.registry.cursor() as cr:

@@ -23,6 +23,8 @@ from odoo.addons.sale_inbox.platforms.connect import Connect
 from odoo.addons.sale_inbox.platforms.shopify import Shopify
 from odoo.addons.sale_inbox.platforms.testing import FakeStore
 
+from .common import allow_local_stores
+
 DATA = pathlib.Path(__file__).resolve().parents[1] / "platforms" / "tests" / "data"
 SECRET = "bad-input-secret"
 API_KEY = "bad-input-key-5f1a"
@@ -92,6 +94,7 @@ class TestBadInputOverHttp(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        allow_local_stores(cls.env)
         Channel = cls.env["sale.channel"]
         common = {"auto_process": False, "webhook_secret": SECRET, "api_secret": SECRET}
         cls.channels = {

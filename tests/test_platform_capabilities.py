@@ -10,6 +10,8 @@ from odoo.addons.sale_inbox.platforms import CAPABILITIES, CREDENTIAL_FIELDS
 from odoo.addons.sale_inbox.platforms.base import Credential, Delivery, Platform
 from odoo.addons.sale_inbox.platforms.testing import FakeStore
 
+from .common import allow_local_stores
+
 
 class Marketplace(Platform):
     """A platform as another addon would bring it: webhooks only, one credential."""
@@ -32,6 +34,7 @@ class TestPlatformCapabilities(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        allow_local_stores(cls.env)
         cls.store = FakeStore()
         cls.store.start()
         cls.addClassCleanup(cls.store.stop)

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from platforms import InvalidPayload, get
+from platforms.testing import ALLOW_LOCAL
 
 DEMO_STORE = pathlib.Path(__file__).resolve().parents[2] / "tools" / "demo_store.py"
 spec = importlib.util.spec_from_file_location("demo_store", DEMO_STORE)
@@ -46,7 +47,7 @@ def test_the_demo_idosell_shop_serves_its_orders_to_the_idosell_client(capsys):
     store = demo_store.serve_idosell(0)
     try:
         now = datetime.now(timezone.utc).replace(tzinfo=None)
-        client = get("idosell").client({"store_url": store.url, "api_secret": "demo-idosell-key",
+        client = get("idosell").client({"store_url": store.url, **ALLOW_LOCAL, "api_secret": "demo-idosell-key",
                                         "timezone": "Europe/Warsaw"})
         orders = [o for page in client.orders_since((now - timedelta(hours=2)).isoformat()) for o in page]
         assert client.set_order_status(StatusUpdate("5001", "finished")) == "status finished"

@@ -10,7 +10,7 @@ from platforms.http import (
     RetryPolicy,
     retry_after_seconds,
 )
-from platforms.testing import FakeStore
+from platforms.testing import ALLOW_LOCAL, FakeStore
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def store():
 
 def client(store, **kwargs):
     waits = []
-    http = HttpClient(store.url, sleep=waits.append, **kwargs)
+    http = HttpClient(store.url, **ALLOW_LOCAL, sleep=waits.append, **kwargs)
     return http, waits
 
 
@@ -85,7 +85,7 @@ def test_no_server_is_unavailable_after_retries():
     with FakeStore() as gone:
         url = gone.url
     waits = []
-    http = HttpClient(url, sleep=waits.append, retry=RetryPolicy(attempts=2), timeout=2)
+    http = HttpClient(url, **ALLOW_LOCAL, sleep=waits.append, retry=RetryPolicy(attempts=2), timeout=2)
     with pytest.raises(ApiUnavailable):
         http.get_json("orders")
     assert waits == [0.5]

@@ -10,7 +10,7 @@ import pytest
 from platforms import AuthenticationError, get
 from platforms.base import StatusUpdate
 from platforms.http import ApiAuthError, ApiError
-from platforms.testing import FakeIdoSell, FakeStore
+from platforms.testing import ALLOW_LOCAL, FakeIdoSell, FakeStore
 
 DATA = pathlib.Path(__file__).parent / "data"
 EXAMPLE = json.loads((DATA / "idosell_order.json").read_text())
@@ -26,7 +26,7 @@ def order(serial, changed, status="new"):
 
 
 def client(store, now, zone="Europe/Warsaw"):
-    return get("idosell").client({"store_url": store.url, "api_secret": "ido-key", "timezone": zone},
+    return get("idosell").client({"store_url": store.url, **ALLOW_LOCAL, "api_secret": "ido-key", "timezone": zone},
                                  clock=lambda: now, sleep=lambda _s: None)
 
 
@@ -108,7 +108,8 @@ def test_an_empty_range_is_a_207_and_no_error():
 def test_a_wrong_key_is_an_authentication_error():
     with FakeStore() as store:
         FakeIdoSell(store, [])
-        ido = get("idosell").client({"store_url": store.url, "api_secret": "nope"}, sleep=lambda _s: None)
+        ido = get("idosell").client({"store_url": store.url, **ALLOW_LOCAL, "api_secret": "nope"},
+                                    sleep=lambda _s: None)
         with pytest.raises(ApiAuthError):
             list(ido.orders_since("2026-11-24T09:00:00Z"))
 

@@ -10,7 +10,7 @@ import pytest
 
 from platforms import AuthenticationError, InvalidPayload, NormalizedOrder, get
 from platforms.base import apply_patch
-from platforms.testing import FakeStore
+from platforms.testing import ALLOW_LOCAL, FakeStore
 
 DATA = pathlib.Path(__file__).parent / "data"
 KEY = "MZL-123-key"
@@ -97,7 +97,7 @@ def test_api_pages_with_next_page_uri_and_sends_the_api_key():
             return 200, {}, {"error": False, "orders": [{"order_id": "A"}],
                              "next_page_uri": "/store/orders/?page_size=100&page_start=id:2"}
         store.route("GET", "/store/orders/", handler=orders)
-        client = get("mozello").client({"api_secret": KEY, "store_url": store.url})
+        client = get("mozello").client({"api_secret": KEY, "store_url": store.url, **ALLOW_LOCAL})
         pages = list(client.orders_since("2025-01-01T00:00:00Z"))
     assert [[o["order_id"] for o in page] for page in pages] == [["A"], ["B"]]
 
@@ -105,7 +105,7 @@ def test_api_pages_with_next_page_uri_and_sends_the_api_key():
 def test_notifications_are_pointed_at_odoo():
     with FakeStore() as store:
         store.route("PUT", "/store/notifications/", json={"error": False})
-        get("mozello").client({"api_secret": KEY, "store_url": store.url}).set_notifications("https://odoo/x")
+        get("mozello").client({"api_secret": KEY, "store_url": store.url, **ALLOW_LOCAL}).set_notifications("https://odoo/x")
         sent = store.calls("PUT", "/store/notifications/")[0].json()
     assert sent["notifications_url"] == "https://odoo/x"
     assert "PAYMENT_CHANGED" in sent["notifications_wanted"]
@@ -122,7 +122,7 @@ def test_stock_is_pushed_by_sku_in_batches_of_1000():
             return 200, {}, {"error": False, "errors": [{"sku": "S3", "error_message": "Product not found"}]}
 
         store.route("POST", "/store/products/batch_update_by_sku/", handler=batch)
-        client = get("mozello").client({"api_secret": KEY, "store_url": store.url})
+        client = get("mozello").client({"api_secret": KEY, "store_url": store.url, **ALLOW_LOCAL})
         results = client.push_stock([StockUpdate(f"S{i}", Decimal(i)) for i in range(1500)])
     assert sizes == [1000, 500]
     assert results["S3"] == "Product not found" and results["S4"] is None
@@ -132,7 +132,7 @@ def test_prices_go_with_the_stock_when_synced():
     from platforms.base import StockUpdate
     with FakeStore() as store:
         store.route("POST", "/store/products/batch_update_by_sku/", json={"error": False})
-        client = get("mozello").client({"api_secret": KEY, "store_url": store.url})
+        client = get("mozello").client({"api_secret": KEY, "store_url": store.url, **ALLOW_LOCAL})
         client.push_stock([StockUpdate("A", Decimal(2), price=Decimal("19.90")), StockUpdate("B", Decimal(1))])
         sent = store.calls("POST", "/store/products/batch_update_by_sku/")[0].json()["products"]
     assert sent == [{"sku": "A", "stock": 2, "price": 19.9}, {"sku": "B", "stock": 1}]
@@ -147,7 +147,7 @@ def test_the_catalog_lists_products_and_variants_with_their_stock():
                        "next_page_uri": "/store/products/?page_size=100&page_start=id:2"}),
             (200, {}, {"products": [{"handle": "uid-3", "sku": "CAP", "stock": 0}], "next_page_uri": None}),
         ])
-        client = get("mozello").client({"api_secret": KEY, "store_url": store.url})
+        client = get("mozello").client({"api_secret": KEY, "store_url": store.url, **ALLOW_LOCAL})
         items = {item.sku: item for page in client.catalog() for item in page}
         assert store.calls("GET", "/store/products/")[1].query["page_start"] == ["id:2"]
     assert set(items) == {"MUG-01", "TSHIRT-RED-M", "CAP"}
@@ -159,7 +159,7 @@ def test_paid_and_dispatched_set_mozellos_flags():
     from platforms.base import StatusUpdate
     with FakeStore() as store:
         store.route("PUT", "/store/order/MZ-1/", json={"error": False})
-        client = get("mozello").client({"api_secret": KEY, "store_url": store.url})
+        client = get("mozello").client({"api_secret": KEY, "store_url": store.url, **ALLOW_LOCAL})
         client.set_order_status(StatusUpdate("MZ-1", "paid"))
         client.set_order_status(StatusUpdate("MZ-1", "dispatched", tracking_number="LV123",
                                              tracking_url="https://track.example/LV123"))

@@ -8,7 +8,7 @@ import pytest
 
 from platforms import AuthenticationError, IgnoredEvent, InvalidPayload, get
 from platforms.http import ApiUnavailable, RetryPolicy
-from platforms.testing import FakeStore
+from platforms.testing import ALLOW_LOCAL, FakeStore
 
 DATA = pathlib.Path(__file__).parent / "data"
 HEADERS = {"PAYPAL-TRANSMISSION-ID": "t-1", "PAYPAL-TRANSMISSION-TIME": "2025-03-14T08:21:10Z",
@@ -34,7 +34,8 @@ def fake_paypal(store, webhook_id="WH-ID-1"):
 
 
 def credentials(store):
-    return {"api_login": "client", "api_secret": "secret", "webhook_secret": "WH-ID-1", "store_url": store.url}
+    return {"api_login": "client", "api_secret": "secret", "webhook_secret": "WH-ID-1", "store_url": store.url,
+            **ALLOW_LOCAL}
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import platforms
 from platforms import CAPABILITIES, CREDENTIAL_FIELDS, Platform
 from platforms.base import Delivery, StatusUpdate, StockUpdate
 from platforms.mozello import Mozello
-from platforms.testing import FakeShopifyAdmin, FakeStore
+from platforms.testing import ALLOW_LOCAL, FakeShopifyAdmin, FakeStore
 
 DATA = pathlib.Path(__file__).parent / "data"
 PRICE = Decimal("12.34")
@@ -69,7 +69,7 @@ def _asks_the_store(platform: Platform, flag: str, store: FakeStore) -> bool:
     if fake:
         fake(store)
     credentials = {"store_url": store.url, "api_key": "key", "api_login": "login", "api_secret": "secret",
-                   "webhook_secret": "whsec", "stock_location": "1", "timezone": "Europe/Warsaw",
+                   **ALLOW_LOCAL, "webhook_secret": "whsec", "stock_location": "1", "timezone": "Europe/Warsaw",
                    **own_credentials}
     try:
         client = platform.client(credentials)

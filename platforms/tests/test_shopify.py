@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from platforms import AuthenticationError, InvalidPayload, get
-from platforms.testing import FakeShopifyAdmin, FakeStore
+from platforms.testing import ALLOW_LOCAL, FakeShopifyAdmin, FakeStore
 
 DATA = pathlib.Path(__file__).parent / "data"
 SECRET = "hush"
@@ -111,7 +111,7 @@ def test_order_list_follows_link_pages_without_repeating_filters():
             return 200, {"Link": f'<{next_url}>; rel="next"'}, {"orders": [{"id": 1}, {"id": 2}]}
 
         store.route("GET", path, handler=orders)
-        client = get("shopify").client({"store_url": store.url, "api_secret": "tok"})
+        client = get("shopify").client({"store_url": store.url, **ALLOW_LOCAL, "api_secret": "tok"})
         pages = list(client.orders_since("2025-01-01T00:00:00Z"))
     assert [[o["id"] for o in page] for page in pages] == [[1, 2], [3]]
 
@@ -119,7 +119,7 @@ def test_order_list_follows_link_pages_without_repeating_filters():
 def test_connection_check():
     with FakeStore() as store:
         store.route("GET", "/admin/api/2025-01/shop.json", json={"shop": {"name": "Anna's Shop"}})
-        client = get("shopify").client({"store_url": store.url, "api_secret": "tok"})
+        client = get("shopify").client({"store_url": store.url, **ALLOW_LOCAL, "api_secret": "tok"})
         assert client.test_connection() == "Anna's Shop"
 
 
@@ -130,7 +130,8 @@ def shop_variants(count):
 
 def shopify_client(store, location=FakeShopifyAdmin.LOCATION, waits=None):
     sleep = waits.append if waits is not None else (lambda _s: None)
-    return get("shopify").client({"store_url": store.url, "api_secret": "shpat", "stock_location": location},
+    return get("shopify").client({"store_url": store.url, "api_secret": "shpat", "stock_location": location,
+                                  **ALLOW_LOCAL},
                                  sleep=sleep)
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from platforms import AuthenticationError, InvalidPayload, get
-from platforms.testing import FakeStore
+from platforms.testing import ALLOW_LOCAL, FakeStore
 
 DATA = pathlib.Path(__file__).parent / "data"
 CREDENTIALS = {"webhook_secret": "wc-secret"}
@@ -100,7 +100,8 @@ def test_orders_are_paged_by_total_pages_with_basic_auth():
             assert request.headers["Authorization"] == "Basic " + base64.b64encode(b"ck_1:cs_1").decode()
             return 200, {"X-WP-Total": "3", "X-WP-TotalPages": "2"}, [{"id": page * 10}]
         store.route("GET", "/wp-json/wc/v3/orders", handler=orders)
-        client = get("woocommerce").client({"store_url": store.url, "api_login": "ck_1", "api_secret": "cs_1"})
+        client = get("woocommerce").client({"store_url": store.url, "api_login": "ck_1", "api_secret": "cs_1",
+                                             **ALLOW_LOCAL})
         assert [[o["id"] for o in page] for page in client.orders_since("2025-01-01T00:00:00Z")] == [[10], [20]]
 
 
@@ -110,7 +111,7 @@ def test_payment_gateways_enabled_only():
             {"id": "bacs", "title": "Direct bank transfer", "enabled": True},
             {"id": "cheque", "title": "Check payments", "enabled": False},
             {"id": "stripe", "title": "Credit card", "enabled": True}])
-        client = get("woocommerce").client({"store_url": store.url, "api_login": "k", "api_secret": "s"})
+        client = get("woocommerce").client({"store_url": store.url, **ALLOW_LOCAL, "api_login": "k", "api_secret": "s"})
         assert client.payment_methods() == [("bacs", "Direct bank transfer"), ("stripe", "Credit card")]
 
 
@@ -120,7 +121,7 @@ def test_wrong_keys_are_an_auth_error():
         store.route("GET", "/wp-json/wc/v3/orders", status=401, json={
             "code": "woocommerce_rest_cannot_view", "message": "Sorry, you cannot list resources.",
             "data": {"status": 401}})
-        client = get("woocommerce").client({"store_url": store.url, "api_login": "k", "api_secret": "s"})
+        client = get("woocommerce").client({"store_url": store.url, **ALLOW_LOCAL, "api_login": "k", "api_secret": "s"})
         with pytest.raises(ApiAuthError, match="cannot list resources"):
             client.test_connection()
 
@@ -131,7 +132,7 @@ def test_paging_without_the_total_pages_header_goes_on_while_pages_are_full():
             page = int(request.query["page"][0])
             return 200, {}, [{"id": page * 100 + i} for i in range(100 if page < 3 else 7)]
         store.route("GET", "/wp-json/wc/v3/orders", handler=orders)
-        client = get("woocommerce").client({"store_url": store.url, "api_login": "k", "api_secret": "s"})
+        client = get("woocommerce").client({"store_url": store.url, **ALLOW_LOCAL, "api_login": "k", "api_secret": "s"})
         assert [len(page) for page in client.orders_since("2025-01-01T00:00:00Z")] == [100, 100, 7]
 
 
@@ -155,7 +156,7 @@ def test_stock_is_found_by_sku_and_pushed_in_batches_of_100():
 
         store.route("POST", "/wp-json/wc/v3/products/batch", handler=batch)
         store.route("POST", "/wp-json/wc/v3/products/140/variations/batch", handler=batch)
-        client = get("woocommerce").client({"store_url": store.url, "api_login": "k", "api_secret": "s"})
+        client = get("woocommerce").client({"store_url": store.url, **ALLOW_LOCAL, "api_login": "k", "api_secret": "s"})
         found = client.find_skus(["TSHIRT", "TSHIRT-RED-M", "NOPE"])
         assert {sku: item.ids()[:2] for sku, item in found.items()} == {
             "TSHIRT": ("140", ""), "TSHIRT-RED-M": ("152", "140")}
@@ -182,7 +183,7 @@ def test_the_catalog_reads_products_in_pages_then_the_variations_of_variable_one
         store.route("GET", "/wp-json/wc/v3/products", handler=products)
         store.route("GET", "/wp-json/wc/v3/products/140/variations", headers={"X-WP-TotalPages": "1"}, json=[
             {"id": 152, "sku": "TSHIRT-RED-M", "manage_stock": True, "stock_quantity": 3, "regular_price": "20"}])
-        client = get("woocommerce").client({"store_url": store.url, "api_login": "k", "api_secret": "s"})
+        client = get("woocommerce").client({"store_url": store.url, **ALLOW_LOCAL, "api_login": "k", "api_secret": "s"})
         items = [item for page in client.catalog() for item in page]
     by_sku = {item.sku: item for item in items}
     assert len(items) == 102, "100 + the variable product + its variation; no SKU, not listed"
@@ -200,7 +201,7 @@ def test_statuses_go_in_one_batch_and_a_tracking_number_to_the_customer():
                 "code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID."}}]}
         store.route("POST", "/wp-json/wc/v3/orders/batch", handler=batch)
         store.route("POST", "/wp-json/wc/v3/orders/727/notes", status=201, json={"id": 1})
-        client = get("woocommerce").client({"store_url": store.url, "api_login": "k", "api_secret": "s"})
+        client = get("woocommerce").client({"store_url": store.url, **ALLOW_LOCAL, "api_login": "k", "api_secret": "s"})
         results = client.set_order_statuses([
             StatusUpdate("727", "completed", tracking_number="LV123", carrier="Omniva"),
             StatusUpdate("728", "completed")])

@@ -1,0 +1,153 @@
+"""Where the store clients send the channel's credentials: to the store's address only.
+
+No redirect is followed (a store answering 302 to another host would hand it the token), and
+no request goes to this server, the private network or a cloud's metadata service unless the
+channel allows private addresses (the fake stores here run on 127.0.0.1, so most tests do).
+"""
+import pytest
+
+from platforms import get
+from platforms.http import (
+    ApiAddressRefused,
+    ApiError,
+    ApiRedirected,
+    HttpClient,
+    RetryPolicy,
+    address_refusal,
+)
+from platforms.testing import ALLOW_LOCAL, FakeStore
+
+
+@pytest.fixture
+def store():
+    with FakeStore() as fake:
+        yield fake
+
+
+@pytest.fixture
+def elsewhere():
+    """The host a redirect points to: it records what reaches it."""
+    with FakeStore() as fake:
+        yield fake
+
+
+def redirect(store, method, path, target, status=302):
+    store.route(method, path, status=status, headers={"Location": f"{target.url}/steal{path}"})
+
+
+def shopify(store, elsewhere):
+    redirect(store, "GET", "/admin/api/2025-01/shop.json", elsewhere)
+    return get("shopify").client({"store_url": store.url, "api_secret": "shpat_secret", **ALLOW_LOCAL},
+                                 retry=RetryPolicy(attempts=1))
+
+
+def idosell(store, elsewhere):
+    redirect(store, "POST", "/api/admin/v6/orders/orders/search", elsewhere)
+    return get("idosell").client({"store_url": store.url, "api_secret": "ido-secret", **ALLOW_LOCAL},
+                                 retry=RetryPolicy(attempts=1))
+
+
+@pytest.mark.parametrize("make_client", [shopify, idosell], ids=["shopify", "idosell"])
+def test_a_redirect_to_another_host_is_not_followed_and_names_its_target(store, elsewhere, make_client):
+    client = make_client(store, elsewhere)
+    with pytest.raises(ApiRedirected) as caught:
+        client.test_connection()
+    assert elsewhere.requests == []
+    assert f"{elsewhere.url}/steal/" in str(caught.value)
+    assert caught.value.status == 302
+    assert caught.value.location.startswith(f"{elsewhere.url}/steal/")
+
+
+@pytest.mark.parametrize("status", [301, 303, 307, 308])
+def test_no_redirect_of_any_kind_is_followed_whatever_the_method(store, elsewhere, status):
+    redirect(store, "POST", "/orders", elsewhere, status)
+    http = HttpClient(store.url, headers={"X-API-KEY": "k"}, retry=RetryPolicy(attempts=1), **ALLOW_LOCAL)
+    with pytest.raises(ApiError, match=f"HTTP {status}, a redirect to {elsewhere.url}/steal/orders"):
+        http.post_json("orders", {"a": 1})
+    assert elsewhere.requests == []
+
+
+def test_a_relative_redirect_is_named_as_the_address_it_leads_to(store):
+    store.route("GET", "/orders", status=302, headers={"Location": "/login?next=orders"})
+    http = HttpClient(store.url, retry=RetryPolicy(attempts=1), **ALLOW_LOCAL)
+    with pytest.raises(ApiRedirected, match=f"a redirect to {store.url}/login\\?next=orders"):
+        http.get_json("orders")
+    assert len(store.requests) == 1
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_store_on_this_server_is_refused_without_the_allowance(store, host):
+    url = store.url.replace("127.0.0.1", host)
+    client = get("shopify").client({"store_url": url, "api_secret": "shpat_secret"})
+    with pytest.raises(ApiAddressRefused, match="a loopback address .*private store addresses are not allowed"):
+        client.test_connection()
+    assert store.requests == []
+
+
+def test_a_store_on_this_server_is_reached_with_the_allowance(store):
+    store.route("GET", "/admin/api/2025-01/shop.json", json={"shop": {"name": "Local shop"}})
+    client = get("shopify").client({"store_url": store.url, "api_secret": "shpat_secret", **ALLOW_LOCAL})
+    assert client.test_connection() == "Local shop"
+
+
+def test_the_allowance_can_be_given_as_an_option_too(store):
+    store.route("GET", "/wp-json/wc/v3/orders", json=[])
+    credentials = {"store_url": store.url, "api_login": "k", "api_secret": "s"}
+    client = get("woocommerce").client(credentials, allow_private_addresses=True)
+    assert client.test_connection() == store.url
+    with pytest.raises(ApiAddressRefused):
+        get("woocommerce").client(credentials).test_connection()
+
+
+@pytest.mark.parametrize("url", [
+    "http://169.254.169.254/latest/meta-data/",  # a cloud's metadata service
+    "http://[fe80::1]:80/",
+    "http://0.0.0.0:80/",
+    "http://224.0.0.1:80/",
+])
+def test_link_local_unspecified_and_multicast_addresses_are_refused_even_with_the_allowance(url):
+    # Refused before connecting: no timeout is waited for, no retry is made.
+    http = HttpClient(url, retry=RetryPolicy(attempts=4), timeout=30, sleep=pytest.fail, **ALLOW_LOCAL)
+    with pytest.raises(ApiAddressRefused, match="refused"):
+        http.get_json("")
+    assert http.waited == 0
+
+
+@pytest.mark.parametrize("url", ["http://10.1.2.3/", "http://172.16.0.9/", "http://192.168.1.1/",
+                                 "http://[fc00::1]/", "http://[::ffff:127.0.0.1]/", "http://100.64.0.1/"])
+def test_private_addresses_are_refused_without_the_allowance(url):
+    http = HttpClient(url, retry=RetryPolicy(attempts=1), timeout=30)
+    with pytest.raises(ApiAddressRefused, match="private store addresses are not allowed"):
+        http.get_json("")
+
+
+@pytest.mark.parametrize("address, allowed_without, allowed_with", [
+    ("8.8.8.8", True, True),
+    ("2a00:1450:4001::200e", True, True),
+    ("127.0.0.1", False, True),
+    ("::1", False, True),
+    ("10.0.0.5", False, True),
+    ("172.31.255.255", False, True),
+    ("192.168.0.10", False, True),
+    ("fd12::1", False, True),
+    ("::ffff:10.0.0.1", False, True),
+    ("169.254.169.254", False, False),
+    ("fe80::1", False, False),
+    ("0.0.0.0", False, False),
+    ("::", False, False),
+    ("239.1.1.1", False, False),
+    ("ff02::1", False, False),
+])
+def test_address_refusal(address, allowed_without, allowed_with):
+    assert (address_refusal(address) == "") is allowed_without
+    assert (address_refusal(address, allow_private=True) == "") is allowed_with
+
+
+def test_the_error_for_a_refused_address_says_why_and_nothing_the_service_said(store):
+    store.route("GET", "/admin", responses=[(500, {"Content-Type": "text/plain"}, "internal: db password is hunter2")])
+    http = HttpClient(store.url, retry=RetryPolicy(attempts=1))
+    with pytest.raises(ApiAddressRefused) as caught:
+        http.get_json("admin")
+    assert "hunter2" not in str(caught.value)
+    assert caught.value.body == ""
+    assert store.requests == []
