@@ -105,13 +105,19 @@ class TestInboxOrderWriteRules(_Actors, TransactionCase):
             "order_line": [Command.create({"product_id": self.mug.id})]})
         with self.assertRaises(AccessError):
             inbox.with_user(self.user).write({"sale_order_id": victim.id, "built_fingerprint": "old"})
-        # Even linked (a bug, a script), processing leaves it alone and says why.
-        inbox.write({"sale_order_id": victim.id, "built_fingerprint": "old"})
+        # Not even our own code links a document of another company.
+        with self.assertRaises(UserError):
+            inbox.write({"sale_order_id": victim.id})
+        # A quotation of this company that processing did not make for this order, linked all
+        # the same (a bug, a script): processing leaves it alone and says why.
+        quotation = self.env["sale.order"].create({
+            "partner_id": self.env.user.partner_id.id, "order_line": [Command.create({"product_id": self.mug.id})]})
+        inbox.write({"sale_order_id": quotation.id, "built_fingerprint": "old"})
         inbox.with_user(self.user).action_retry()
         self.assertTrue(victim.exists())
-        self.assertEqual(victim.state, "draft")
+        self.assertEqual(quotation.exists().state, "draft")
         self.assertEqual((inbox.state, inbox.failed_step), ("error", "order"))
-        self.assertIn(victim.name, inbox.error_message)
+        self.assertIn(quotation.name, inbox.error_message)
 
     def test_an_outdated_draft_of_the_same_order_is_still_replaced(self):
         inbox = self.receive(self.order_data("D2", total=70.0))
