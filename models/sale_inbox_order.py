@@ -616,6 +616,9 @@ class SaleInboxOrder(models.Model):
             self._check_person_fields(vals, MANAGER_CREATABLE)
             vals = dict(vals)
             vals.setdefault("received_at", fields.Datetime.now())
+            if vals.get("channel_id") and not vals.get("company_id"):
+                # Read as the manager: a channel of a company they are not in stays unreadable.
+                vals["company_id"] = self.env["sale.channel"].browse(vals["channel_id"]).company_id.id
             if vals.get("normalized"):
                 vals.update(self._normalized_vals(vals["normalized"], summary=True))
             prepared.append(vals)

@@ -252,6 +252,19 @@ class TestInboxOrderCompany(_Actors, TransactionCase):
             self.Inbox.with_user(self.manager).create(self.vals(self.other_channel, self.company))
         self.assertFalse(self.Inbox.search([("external_id", "=", "K1")]))
 
+    def test_a_manager_adds_an_order_by_hand_from_a_normalized_order_only(self):
+        Inbox = self.Inbox.with_user(self.manager)
+        for forged in ({"state": "done"}, {"payload": "{}"}, {"fingerprint": "forged"}, {"paid": True}):
+            with self.subTest(forged=forged), self.assertRaises(AccessError):
+                Inbox.create(dict(self.vals(self.channel, self.company, "H1"), **forged))
+        vals = self.vals(self.channel, self.company, "H2")
+        del vals["company_id"]
+        inbox = Inbox.create(vals)
+        self.assertEqual(inbox.company_id, self.company)
+        self.assertEqual(inbox.state, "new")
+        self.assertEqual(inbox.fingerprint, inbox._read_normalized().fingerprint())
+        self.assertEqual((inbox.amount_total, inbox.paid), (69.58, True))
+
     def test_an_inbox_orders_company_is_its_channels(self):
         with self.assertRaises(ValidationError):
             self.Inbox.create(self.vals(self.other_channel, self.company, "K2"))
