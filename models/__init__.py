@@ -1,5 +1,6 @@
 from . import sale_inbox_job
 from . import account_move
+from . import account_payment
 from . import res_config_settings
 from . import sale_channel
 from . import sale_channel_intake

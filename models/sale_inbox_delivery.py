@@ -14,9 +14,10 @@ class SaleInboxDelivery(models.Model):
     _description = "Sales Inbox Delivery"
     _order = "id desc"
     _rec_name = "received_at"
+    _check_company_auto = True
 
-    order_id = fields.Many2one("sale.inbox.order", required=True, ondelete="cascade", index=True)
-    channel_id = fields.Many2one("sale.channel", required=True, ondelete="cascade")
+    order_id = fields.Many2one("sale.inbox.order", required=True, ondelete="cascade", index=True, check_company=True)
+    channel_id = fields.Many2one("sale.channel", required=True, ondelete="cascade", check_company=True)
     company_id = fields.Many2one("res.company", required=True)
     received_at = fields.Datetime(required=True, readonly=True)
     fingerprint = fields.Char(required=True, readonly=True)

@@ -6,7 +6,7 @@ import time
 from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import config
 
 from ..platforms import InvalidPayload, NormalizedOrder
@@ -83,6 +83,24 @@ CUSTOMER_LOCK_CLASS = 0x5349
 #: What a cron runner (a thread) learnt of its own speed: seconds per order.
 _RUNNER = threading.local()
 
+USER_GROUP = "sale_inbox.group_sale_inbox_user"
+MANAGER_GROUP = "sale_inbox.group_sale_inbox_manager"
+#: What a person (not our own code, which writes as superuser) may write on an inbox order
+#: with write(), whatever the views show: a Sales Inbox Manager corrects the normalized order
+#: (an unknown SKU, an address) before a Retry; that is all. The raw payload and fingerprint
+#: are the store's; the state, documents, amounts and flags are processing's, changed by
+#: people only through the buttons, each of which checks its group (Accept Difference:
+#: managers). Users write nothing: everything they do is a button.
+MANAGER_WRITABLE = frozenset({"normalized"})
+#: States in which the normalized order may still be corrected (as the form shows it).
+CORRECTABLE_STATES = ("new", "waiting_payment", "error", "needs_review")
+#: What a manager may give an inbox order made by hand; the rest follows from the
+#: normalized order or from processing.
+MANAGER_CREATABLE = frozenset({"channel_id", "company_id", "external_id", "name", "normalized", "received_at"})
+#: Prefixes of the chatter's fields (followers, activities), which the chatter writes for
+#: anyone who may write the record.
+MAIL_FIELD_PREFIXES = ("message_", "activity_")
+
 
 class SaleInboxOrder(models.Model):
     _name = "sale.inbox.order"
@@ -90,10 +108,11 @@ class SaleInboxOrder(models.Model):
     _inherit = ["mail.thread", "mail.activity.mixin", "sale.inbox.job"]
     _order = "received_at desc, id desc"
     _rec_name = "name"
+    _check_company_auto = True
 
     name = fields.Char(string="Order Number", required=True, readonly=True)
     channel_id = fields.Many2one(
-        "sale.channel", required=True, readonly=True, index=True, ondelete="restrict"
+        "sale.channel", required=True, readonly=True, index=True, ondelete="restrict", check_company=True
     )
     platform = fields.Selection(related="channel_id.platform")
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
@@ -131,11 +150,12 @@ class SaleInboxOrder(models.Model):
     attempt_count = fields.Integer(readonly=True, copy=False)
     processed_at = fields.Datetime(readonly=True, copy=False)
 
-    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
-    sale_order_id = fields.Many2one("sale.order", readonly=True, copy=False, index="btree_not_null")
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True, check_company=True)
+    sale_order_id = fields.Many2one("sale.order", readonly=True, copy=False, index="btree_not_null",
+                                    check_company=True)
     sale_order_state = fields.Selection(related="sale_order_id.state", string="Order Status")
-    invoice_id = fields.Many2one("account.move", readonly=True, copy=False)
-    payment_id = fields.Many2one("account.payment", readonly=True, copy=False)
+    invoice_id = fields.Many2one("account.move", readonly=True, copy=False, check_company=True)
+    payment_id = fields.Many2one("account.payment", readonly=True, copy=False, check_company=True)
     delivery_ids = fields.One2many("sale.inbox.delivery", "order_id", string="Deliveries")
     delivery_count = fields.Integer(compute="_compute_delivery_count")
 
@@ -146,6 +166,16 @@ class SaleInboxOrder(models.Model):
             "An order of a store is in the inbox once.",
         ),
     ]
+
+    @api.constrains("company_id", "channel_id")
+    def _check_channel_company(self):
+        """An order belongs to its channel's company: processing creates its documents there,
+        and the company is what the record rules let people see."""
+        for order in self:
+            if order.company_id != order.channel_id.company_id:
+                raise ValidationError(self.env._(
+                    "An inbox order belongs to its channel's company (%(channel)s: %(company)s).",
+                    channel=order.channel_id.display_name, company=order.channel_id.company_id.display_name))
 
     def _compute_delivery_count(self):
         counts = dict(
@@ -330,7 +360,7 @@ class SaleInboxOrder(models.Model):
             self._fail("process", message)
         else:
             # Kept as it was, with the error visible: the next run tries it again.
-            self.with_context(sale_inbox_internal=True).write({"error_message": message})
+            self.sudo().with_context(sale_inbox_internal=True).write({"error_message": message})
 
     def _without_busy_customers(self):
         """These orders but those of a customer that another processing run has in hand.
@@ -499,8 +529,19 @@ class SaleInboxOrder(models.Model):
     # Buttons
     # ------------------------------------------------------------------
 
+    def _check_button(self, group=USER_GROUP):
+        """First thing in every button: the buttons are public methods, which RPC reaches
+        whatever the form shows. The group, then the right to change these records (the
+        access rights and the company rule); what the button then writes, it writes as
+        superuser, since people write no field of an inbox order themselves."""
+        if not self.env.su and not self.env.user.has_group(group):
+            raise AccessError(self.env._("This action is for the Sales Inbox group “%s”.",
+                                         self.env.ref(group).sudo().display_name))
+        self.check_access("write")
+
     def action_process(self):
         """Create the sales document now (the salesperson's click), with the channel's options."""
+        self._check_button()
         todo = self.filtered(lambda o: o.state in ("new", "waiting_payment"))
         if not todo:
             raise UserError(self.env._("Only new orders (or orders waiting for payment) can be processed."))
@@ -511,16 +552,18 @@ class SaleInboxOrder(models.Model):
     def action_retry(self):
         """Run the order again from the step that failed; the draft is rebuilt if the
         normalized order was corrected."""
+        self._check_button()
         todo = self.filtered(lambda o: o.state in ("error", "needs_review"))
         if not todo:
             raise UserError(self.env._("Only orders in error or waiting for review can be retried."))
         todo._lock_for_manual_processing()
-        todo.write({"state": "new", "failed_step": False, "error_message": False})
+        todo.sudo().write({"state": "new", "failed_step": False, "error_message": False})
         todo._process_isolated(automatic=False)
         return True
 
     def action_accept_difference(self):
-        """Accept the Odoo total where it differs from the store's, and go on."""
+        """Accept the Odoo total where it differs from the store's, and go on (managers)."""
+        self._check_button(MANAGER_GROUP)
         todo = self.filtered(lambda o: o.state == "needs_review" and o.failed_step == "amount_check")
         if not todo:
             raise UserError(self.env._("Only orders stopped by the amount check can be accepted."))
@@ -533,20 +576,25 @@ class SaleInboxOrder(models.Model):
                     user=self.env.user.name,
                 )
             )
-        todo.write({"state": "new", "failed_step": False, "error_message": False})
+        todo.sudo().write({"state": "new", "failed_step": False, "error_message": False})
         todo.with_context(sale_inbox_accept_difference=True)._process_isolated(automatic=False)
         return True
 
     def action_cancel(self):
-        self.filtered(lambda o: o.state not in ("done", "cancelled")).write({"state": "cancelled"})
+        self._check_button()
+        self.filtered(lambda o: o.state not in ("done", "cancelled")).sudo().write({"state": "cancelled"})
 
     def action_reset_to_new(self):
-        self.filtered(lambda o: o.state == "cancelled" and not o.sale_order_id).write(
-            {"state": "new", "failed_step": False, "error_message": False}
-        )
+        """A cancelled order that never became a document goes back to the inbox."""
+        self._check_button()
+        todo = self.filtered(lambda o: o.state == "cancelled" and not (o.sale_order_id or o.invoice_id or o.payment_id))
+        if not todo:
+            raise UserError(self.env._("Only cancelled orders without a sales document can be reset to new."))
+        todo.sudo().write({"state": "new", "failed_step": False, "error_message": False})
 
     def action_view_sale_order(self):
         self.ensure_one()
+        self._check_button()
         return {
             "type": "ir.actions.act_window",
             "res_model": "sale.order",
@@ -574,28 +622,88 @@ class SaleInboxOrder(models.Model):
             except InvalidPayload as exc:
                 raise ValidationError(self.env._("The normalized order cannot be read: %s", exc)) from exc
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Stores' orders come in by intake (SQL, as superuser). A person (a manager: users
+        have no create right) may make one by hand from a normalized order, and give it
+        nothing that processing or the store decides."""
+        if self.env.su:
+            return super().create(vals_list)
+        if not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(self.env._("Only a Sales Inbox manager can add an order to the inbox."))
+        prepared = []
+        for vals in vals_list:
+            self._check_person_fields(vals, MANAGER_CREATABLE)
+            vals = dict(vals)
+            vals.setdefault("received_at", fields.Datetime.now())
+            if vals.get("channel_id") and not vals.get("company_id"):
+                # Read as the manager: a channel of a company they are not in stays unreadable.
+                vals["company_id"] = self.env["sale.channel"].browse(vals["channel_id"]).company_id.id
+            if vals.get("normalized"):
+                vals.update(self._normalized_vals(vals["normalized"], summary=True))
+            prepared.append(vals)
+        return super().create(prepared)
+
     def write(self, vals):
-        if "normalized" in vals and not self.env.context.get("sale_inbox_internal"):
-            if not self.env.user.has_group("sale_inbox.group_sale_inbox_manager"):
-                raise UserError(self.env._("Only a Sales Inbox manager can correct an order."))
-            try:
-                order = NormalizedOrder.from_dict(json.loads(vals["normalized"] or ""))
-            except (ValueError, InvalidPayload) as exc:
-                raise ValidationError(self.env._("The normalized order cannot be read: %s", exc)) from exc
-            vals = dict(vals, fingerprint=order.fingerprint())
+        if not self.env.su:
+            self._check_person_write(vals)
+        # Processing writes the normalized order with its fingerprint (the context key,
+        # honoured for our own code only); a person's correction gets them here.
+        internal = self.env.su and self.env.context.get("sale_inbox_internal")
+        if "normalized" in vals and not internal:
+            vals = dict(vals, **self._normalized_vals(vals["normalized"]))
             for record in self:
                 record.message_post(body=self.env._("Normalized order corrected by %s.", self.env.user.name))
         return super().write(vals)
+
+    def _check_person_write(self, vals):
+        """What a person writes with write() (the form, or an RPC call): see
+        MANAGER_WRITABLE."""
+        if self.env.user.has_group(MANAGER_GROUP):
+            self._check_person_fields(vals, MANAGER_WRITABLE)
+            if "normalized" in vals and any(o.state not in CORRECTABLE_STATES for o in self):
+                raise AccessError(self.env._(
+                    "An order is corrected only while it is new, waiting for payment, in error or "
+                    "waiting for review."))
+            return
+        self._check_person_fields(vals, frozenset())
+
+    def _check_person_fields(self, vals, allowed):
+        refused = sorted(name for name in vals if name not in allowed and not name.startswith(MAIL_FIELD_PREFIXES))
+        if refused and "normalized" in refused and not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(self.env._("Only a Sales Inbox manager can correct an order."))
+        if refused:
+            raise AccessError(self.env._(
+                "These fields of an inbox order are changed by processing or by its buttons, not by hand: %s.",
+                ", ".join(refused)))
+
+    def _normalized_vals(self, text, summary=False):
+        """The fingerprint (and with ``summary`` the columns the lists show) of a normalized
+        order a person gives; ValidationError when it cannot be read."""
+        try:
+            order = NormalizedOrder.from_dict(json.loads(text or ""))
+        except (ValueError, InvalidPayload) as exc:
+            raise ValidationError(self.env._("The normalized order cannot be read: %s", exc)) from exc
+        vals = {"fingerprint": order.fingerprint()}
+        if summary:
+            content = self._content_params(order)
+            vals.update(
+                customer_name=content["customer_name"], customer_email=content["customer_email"],
+                amount_total=float(order.total), paid=order.paid, payment_method_code=content["method"],
+                currency_id=self.env["res.currency"].search([("name", "=", order.currency)], limit=1).id,
+            )
+        return vals
 
     def _fail(self, step, message, state="error"):
         """Stop the order at ``step``: kept, visible and retryable."""
         message = clean_text(message)
         # Ids only: the message may quote the customer's data.
         _logger.info("Sales Inbox orders %s (channel %s) stopped at %s", self.ids, self.channel_id.ids, step)
-        self.with_context(sale_inbox_internal=True).write(
+        # As superuser: processing stops orders whoever clicked.
+        self.sudo().with_context(sale_inbox_internal=True).write(
             {"state": state, "failed_step": step, "error_message": message}
         )
         label = dict(self._fields["failed_step"]._description_selection(self.env)).get(step, step)
         # Translated once, here: inside a comprehension self.env._() cannot find the language.
         note = self.env._("Stopped at %(step)s: %(message)s", step=label, message=message)
-        self._message_log_batch({order.id: note for order in self})
+        self.sudo()._message_log_batch({order.id: note for order in self})

@@ -474,7 +474,7 @@ class SaleInboxOrder(models.Model):
         order = delivery.order
         normalized, fingerprint = order.serialize()
         content = self._content_params(order)
-        self.with_context(sale_inbox_internal=True).write({
+        self.sudo().with_context(sale_inbox_internal=True).write({
             "external_id": delivery.external_id,
             "name": order.number or delivery.external_id,
             "normalized": normalized,
@@ -497,7 +497,7 @@ class SaleInboxOrder(models.Model):
         return self
 
     def _close_unreadable(self, note):
-        self.with_context(sale_inbox_internal=True).write(
+        self.sudo().with_context(sale_inbox_internal=True).write(
             {"state": "cancelled", "failed_step": False, "error_message": False})
         self._message_log(body=note)
 

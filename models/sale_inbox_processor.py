@@ -125,6 +125,7 @@ class SaleInboxProcessor(models.AbstractModel):
         ``(run, orders) -> orders that go on``."""
         return [
             ("parse", "_step_parse"),
+            ("order", "_step_check_documents"),
             ("cancellation", "_step_store_cancellations"),
             ("status", "_step_store_statuses"),
             ("payment_mapping", "_step_payment_methods"),
@@ -306,6 +307,29 @@ class SaleInboxProcessor(models.AbstractModel):
                 order._fail("parse", str(exc))
                 continue
             going_on |= order
+        return going_on
+
+    def _step_check_documents(self, run, orders):
+        """Processing acts on an order's documents as superuser (cancels, deletes, confirms,
+        posts, pays): only on those it made for this very order. A sales order proves it by
+        its link back to the inbox order (which only processing writes) and its company; an
+        invoice by being that sales order's. An order linked to anything else stops here,
+        before any step touches the document."""
+        going_on = orders.browse()
+        for order in orders:
+            so = order.sale_order_id
+            if so and (so.inbox_order_id != order or so.company_id != order.company_id):
+                order._fail("order", self.env._(
+                    "%(document)s was not created by the Sales Inbox for this order: the Sales Inbox "
+                    "leaves it alone. Ask an administrator to check the order's documents.",
+                    document=so.name))
+            elif order.invoice_id and order.invoice_id not in so.invoice_ids:
+                order._fail("order", self.env._(
+                    "%(document)s is not an invoice of this order's sales order: the Sales Inbox "
+                    "leaves it alone. Ask an administrator to check the order's documents.",
+                    document=order.invoice_id.name))
+            else:
+                going_on |= order
         return going_on
 
     def _step_store_cancellations(self, run, orders):

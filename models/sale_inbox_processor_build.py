@@ -27,16 +27,25 @@ class SaleInboxProcessor(models.AbstractModel):
     def _step_drop_outdated_drafts(self, run, orders):
         """A draft built from older content is replaced; a confirmed one is left to a person."""
         changed = orders.filtered(lambda o: o.sale_order_id and o.built_fingerprint != o.fingerprint)
+        stopped = orders.browse()
         for order in changed:
             so = order.sale_order_id
-            if so.state == "draft":
+            # Deleted only when it is the draft processing made for this order (as
+            # _step_check_documents checks first; again here, where it deletes).
+            if so.inbox_order_id != order or so.company_id != order.company_id:
+                order._fail("order", self.env._(
+                    "%(document)s was not created by the Sales Inbox for this order: the Sales Inbox "
+                    "leaves it alone. Ask an administrator to check the order's documents.",
+                    document=so.name))
+                stopped |= order
+            elif so.state == "draft":
                 name = so.name
                 so.unlink()
                 run.notes[order.id].append(self.env._("draft %s replaced, as the order changed", name))
             else:
                 run.notes[order.id].append(self.env._(
                     "the order changed in the store after %s was confirmed: check it by hand", so.name))
-        return orders
+        return orders - stopped
 
     def _step_customers(self, run, orders):
         """Find or create each order's customer and its invoice and delivery contacts.
@@ -328,7 +337,9 @@ class SaleInboxProcessor(models.AbstractModel):
             "order_line": lines,
         }
         if n.note:
-            vals["note"] = n.note
+            # Plain text, shown on the sales order: never the Terms & Conditions (``note``, HTML
+            # printed on the quotation and the invoice).
+            vals["store_note"] = n.note
         if channel.warehouse_id:
             vals["warehouse_id"] = channel.warehouse_id.id
         if channel.team_id:

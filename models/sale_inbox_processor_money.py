@@ -130,6 +130,7 @@ class SaleInboxProcessor(models.AbstractModel):
             method = run.methods.get(n.payment.method_code)
             if n.paid and n.payment.amount > 0 and method and method.means_paid:
                 todo |= order
+        todo = self._without_payment_made(run, todo)
         if not todo:
             return orders
         against_invoice = todo.filtered(
@@ -142,6 +143,29 @@ class SaleInboxProcessor(models.AbstractModel):
                 "payment of %(amount)s registered in %(journal)s",
                 amount=order.payment_id.amount, journal=order.payment_id.journal_id.name))
         return orders
+
+    def _without_payment_made(self, run, orders):
+        """These orders but those paid already: never a second payment.
+
+        A payment processing registered for an order (it names the order) is linked back when
+        the order lost its link to it, and nothing is registered again; a posted invoice that
+        is no longer unpaid (a person or another payment paid it) gets nothing either."""
+        if not orders:
+            return orders
+        made = self.env["account.payment"].search([
+            ("sale_inbox_order_id", "in", orders.ids), ("state", "not in", ("canceled", "rejected"))], order="id")
+        for payment in made:
+            order = payment.sale_inbox_order_id
+            if not order.payment_id:
+                order.payment_id = payment
+                run.notes[order.id].append(self.env._(
+                    "payment %s, registered before for this order, kept", payment.name))
+        paid = orders.filtered(lambda o: not o.payment_id and o.invoice_id.state == "posted"
+                               and o.invoice_id.payment_state != "not_paid")
+        for order in paid:
+            run.notes[order.id].append(self.env._(
+                "invoice %s is paid already: no payment added", order.invoice_id.name))
+        return orders.filtered(lambda o: not o.payment_id) - paid
 
     def _journal_for(self, run, order):
         return run.methods[run.normalized(order).payment.method_code].journal_id
@@ -167,6 +191,8 @@ class SaleInboxProcessor(models.AbstractModel):
                 for payment in wizard._create_payments():
                     for order in batch.filtered(lambda o, p=payment: o.invoice_id in p.invoice_ids):
                         order.payment_id = payment
+                        # What proves the payment is this order's, should the order lose its link.
+                        payment.sale_inbox_order_id = order
 
     def _prepare_payment_register_vals(self, run, orders, journal, extra):
         """Values of Odoo's payment wizard for the posted invoices of ``orders`` (one journal)."""
@@ -184,7 +210,7 @@ class SaleInboxProcessor(models.AbstractModel):
         if not orders:
             return
         payments = self.env["account.payment"].create(
-            [self._prepare_payment_vals(run, order) for order in orders])
+            [dict(self._prepare_payment_vals(run, order), sale_inbox_order_id=order.id) for order in orders])
         payments.action_post()
         for order, payment in zip(orders, payments, strict=True):
             order.payment_id = payment

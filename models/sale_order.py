@@ -1,11 +1,17 @@
 from datetime import timedelta
 
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import AccessError
 
 from ..platforms.base import ODOO_STAGES
 
 #: Context key of changes that came from the store: they are not sent back to it.
 FROM_STORE = "sale_inbox_from_store"
+#: What ties a sales order to the store order it was made from. Processing (as superuser)
+#: writes them, and trusts them: it deletes, confirms and pays only the sales order whose
+#: inbox order link names the order it works on; status sync sends what they say to the
+#: store. A person never writes them.
+PROCESSING_FIELDS = frozenset({"channel_id", "inbox_order_id", "external_order_number", "store_status", "store_stages"})
 
 
 class SaleOrder(models.Model):
@@ -28,6 +34,20 @@ class SaleOrder(models.Model):
         help="The stages of this order that status sync has dealt with (sent, or came from the store): "
         "a list of stage codes, in the order of the stages.")
     outbox_ids = fields.One2many("sale.channel.outbox", "sale_order_id", string="Status Messages")
+    store_note = fields.Text(
+        string="Customer Note", readonly=True, copy=False,
+        help="The customer's note in the store, as plain text.")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su and any(vals.get(name) for vals in vals_list for name in PROCESSING_FIELDS):
+            raise AccessError(self.env._("Only the Sales Inbox links a sales order to a store order."))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if not self.env.su and PROCESSING_FIELDS.intersection(vals):
+            raise AccessError(self.env._("Only the Sales Inbox links a sales order to a store order."))
+        return super().write(vals)
 
     def action_view_inbox_order(self):
         self.ensure_one()

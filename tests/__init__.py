@@ -5,6 +5,7 @@ from . import test_intake_retry
 from . import test_concurrency
 from . import test_processing
 from . import test_security
+from . import test_security_records
 from . import test_shopify
 from . import test_woocommerce
 from . import test_mozello
