@@ -12,6 +12,9 @@ STORE_ROUTE = "sale_inbox_store"
 #: store is authenticated by its API key or signature, and the work runs as superuser; a user
 #: would only be written into create_uid/write_uid of every row intake inserts, each a
 #: foreign-key check that key-share-locks that one res_users row from every request.
+#: The routes that store say ``readonly=False``: Odoo runs an ``auth="none"`` route in a
+#: read-only transaction first, and all over again in a read/write one at its first write, so
+#: a delivery would be verified twice (for PayPal, twice the calls to PayPal).
 ROUTE_AUTH = "none"
 
 #: Where the body is kept once read: the stream can be read only once, and Odoo runs the
@@ -49,11 +52,11 @@ class StoreDispatcher(HttpDispatcher):
     routing_type = STORE_ROUTE
 
     def dispatch(self, endpoint, args):
+        self.request.params = dict(self.request.httprequest.args, **args)
         allowed = endpoint.routing.get("methods") or []
         if self.request.httprequest.method not in allowed:
             return error(405, "method_not_allowed", f"This address takes {', '.join(allowed)} only.",
                          headers=[("Allow", ", ".join(allowed))])
-        self.request.params = dict(self.request.httprequest.args, **args)
         return self.request.registry["ir.http"]._dispatch(endpoint)
 
 

@@ -21,7 +21,7 @@ class ConnectController(http.Controller):
         return channel, None
 
     @http.route(CONNECT_ORDERS_PATH, type=STORE_ROUTE, auth=ROUTE_AUTH, methods=["POST"], csrf=False,
-                save_session=False)
+                save_session=False, readonly=False)
     def post_order(self, **_kwargs):
         channel, refusal = self._channel()
         if refusal:

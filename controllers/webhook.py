@@ -9,7 +9,7 @@ from .common import ROUTE_AUTH, STORE_ROUTE, error, read_body, respond
 class WebhookController(http.Controller):
 
     @http.route(WEBHOOK_PATH + "/<string:token>", type=STORE_ROUTE, auth=ROUTE_AUTH, methods=["POST"],
-                csrf=False, save_session=False)
+                csrf=False, save_session=False, readonly=False)
     def receive(self, token, **_kwargs):
         channel = request.env["sale.channel"].sudo()._find_by_webhook_token(token)
         if not channel:

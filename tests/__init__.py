@@ -19,3 +19,4 @@ from . import test_platform_capabilities
 from . import test_job_isolation
 from . import test_processing_isolation
 from . import test_menus
+from . import test_security_inbound
