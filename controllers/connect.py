@@ -4,7 +4,7 @@ from odoo.http import request
 
 from ..models.sale_channel import CONNECT_ORDERS_PATH
 from ..platforms.connect import bearer_token
-from .common import ROUTE_AUTH, error, read_body, respond
+from .common import ROUTE_AUTH, STORE_ROUTE, error, read_body, respond
 
 
 class ConnectController(http.Controller):
@@ -20,8 +20,8 @@ class ConnectController(http.Controller):
             return None, error(503, "channel_disconnected", "This channel is disconnected in Odoo.")
         return channel, None
 
-    @http.route(CONNECT_ORDERS_PATH, type="http", auth=ROUTE_AUTH, methods=["POST"], csrf=False,
-                save_session=False)
+    @http.route(CONNECT_ORDERS_PATH, type=STORE_ROUTE, auth=ROUTE_AUTH, methods=["POST"], csrf=False,
+                save_session=False, readonly=False)
     def post_order(self, **_kwargs):
         channel, refusal = self._channel()
         if refusal:
@@ -32,7 +32,7 @@ class ConnectController(http.Controller):
         )
         return respond(result, created_status=201)
 
-    @http.route(CONNECT_ORDERS_PATH + "/<string:external_id>", type="http", auth=ROUTE_AUTH,
+    @http.route(CONNECT_ORDERS_PATH + "/<string:external_id>", type=STORE_ROUTE, auth=ROUTE_AUTH,
                 methods=["GET"], csrf=False, save_session=False)
     def get_order(self, external_id, **_kwargs):
         channel, refusal = self._channel()

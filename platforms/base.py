@@ -806,6 +806,13 @@ class Platform:
         """A set-up ping the store sends unsigned, to be answered 200 and stored nowhere."""
         return False
 
+    def ignored_event(self, headers: Mapping[str, str], body: bytes) -> str:
+        """Why a webhook delivery is an event the platform never acts on, known before it is
+        verified (a platform whose verification costs an API call says so here, so that
+        refusing such a delivery costs nothing); '' for a delivery to verify and read. Nothing
+        of an unverified body is used beyond this answer."""
+        return ""
+
     def parse(self, body: bytes, content_type: str = "application/json") -> Delivery:
         """Read a delivery's body; raise InvalidPayload naming the fields at fault."""
         raise NotImplementedError

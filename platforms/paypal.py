@@ -6,12 +6,25 @@ webhook id, the event as received) under an OAuth2 client-credentials token; the
 ``{id, event_type, resource_type, resource}``; ``CHECKOUT.ORDER.APPROVED`` carries the order,
 which is not paid until a capture completes; capture events carry the capture, whose order is
 in ``supplementary_data.related_ids.order_id`` (or the ``up`` link).
+
+A delivery costs PayPal calls made with the merchant's credentials, so what anyone can post
+must cost as little as possible: an event type we never act on is acknowledged without
+calling PayPal (``ignored_event``), a delivery that cannot be PayPal's (no transmission
+headers, a certificate outside PayPal, not a JSON event) is refused without calling it, the
+OAuth token is kept for its lifetime (``TOKENS``), and the check is one attempt within
+``VERIFY_BUDGET`` seconds, since the sender waits for it: when PayPal is slow or limits our
+rate, the delivery is answered "retry later" and PayPal delivers it again.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from .base import (
     Address,
@@ -34,7 +47,7 @@ from .base import (
     spread_discount,
     to_decimal,
 )
-from .http import HttpClient, client_options
+from .http import ApiAuthError, ApiBadAnswer, ApiUnavailable, HttpClient, RetryPolicy, client_options
 
 API_BASE = "https://api-m.paypal.com"
 TRANSMISSION_HEADERS = {
@@ -53,6 +66,13 @@ CAPTURE_PATCHES = {
     "PAYMENT.CAPTURE.REFUNDED": {"payment": {"status": "refunded"}, "status": "cancelled"},
 }
 ORDER_EVENTS = {"CHECKOUT.ORDER.APPROVED", "CHECKOUT.ORDER.COMPLETED"}
+REVERSAL_EVENT = "CHECKOUT.PAYMENT-APPROVAL.REVERSED"
+#: The event types ``parse`` reads; any other is acknowledged unverified and unread.
+HANDLED_EVENTS = frozenset(ORDER_EVENTS | set(CAPTURE_PATCHES) | {REVERSAL_EVENT})
+#: Seconds a delivery's check may take, token included: the sender is waiting.
+VERIFY_BUDGET = 6.0
+#: Seconds to connect to PayPal, within the budget.
+VERIFY_CONNECT_TIMEOUT = 2.0
 
 
 class PayPal(Platform):
@@ -70,18 +90,29 @@ class PayPal(Platform):
     )
     can_test_connection = True
 
+    def ignored_event(self, headers: Mapping[str, str], body: bytes) -> str:
+        kind = _event_type(body)
+        if kind and kind not in HANDLED_EVENTS:
+            return "This event type says nothing about an order's content or payment."
+        return ""
+
     def verify(self, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> None:
         transmission = {key: header(headers, name) for key, name in TRANSMISSION_HEADERS.items()}
         webhook_id = credentials.get("webhook_secret") or ""
         if not all(transmission.values()) or not webhook_id:
             raise AuthenticationError("missing PAYPAL-TRANSMISSION-* headers or webhook id")
-        try:
-            event = read_json(body)
-        except InvalidPayload as exc:
-            raise AuthenticationError("a body that is not JSON cannot be verified") from exc
-        # ApiError (PayPal unreachable) is not an authentication failure: the caller answers
-        # so that PayPal delivers again.
-        if not self.client(credentials).verify_webhook_signature(transmission, webhook_id, event):
+        if not _paypal_certificate(transmission["cert_url"]):
+            raise AuthenticationError("the certificate URL is not PayPal's")
+        if _event_type(body) not in HANDLED_EVENTS:
+            # Not a PayPal event (not a JSON object with an event type we read): PayPal
+            # would not confirm it, asking it would only cost a call.
+            raise AuthenticationError("the body is not a PayPal event this channel reads")
+        # ApiError (PayPal unreachable, slow, limiting our rate) is not an authentication
+        # failure: the caller answers so that PayPal delivers again.
+        client = self.client(credentials, retry=RetryPolicy(attempts=1),
+                             timeout=(VERIFY_CONNECT_TIMEOUT, VERIFY_BUDGET))
+        deadline = time.monotonic() + VERIFY_BUDGET
+        if not client.verify_webhook_signature(transmission, webhook_id, body, deadline=deadline):
             raise AuthenticationError("PayPal did not confirm the transmission signature")
 
     def parse(self, body: bytes, content_type: str = "application/json") -> Delivery:
@@ -106,7 +137,7 @@ class PayPal(Platform):
                     raise InvalidPayload(f"resource.amount: not a number: {exc}") from exc
                 patch["payment"].update(amount=float(amount), transaction_id=as_text(resource, "id", "resource.id"))
             return Delivery(external_id=order_id, patch=patch)
-        if kind == "CHECKOUT.PAYMENT-APPROVAL.REVERSED":
+        if kind == REVERSAL_EVENT:
             order_id = as_text(resource, "order_id", "resource.order_id") or as_text(resource, "id", "resource.id")
             if not order_id.strip():
                 # Without it there is no order to cancel: refused, not stored under an empty id.
@@ -199,27 +230,151 @@ class PayPal(Platform):
                             credentials.get("store_url") or API_BASE, **client_options(credentials, kwargs))
 
 
+class TokenCache:
+    """OAuth tokens by credentials, each kept for its lifetime, shared by the threads of this
+    process: a delivery then costs one PayPal call, not two, and many at once fetch one
+    token between them."""
+
+    #: Seconds before the announced expiry a token is no longer used (at most a tenth of its
+    #: lifetime): it must still be valid when PayPal reads it.
+    MARGIN = 300.0
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._tokens: dict[tuple, tuple[str, float]] = {}
+        self._fetching: dict[tuple, threading.Lock] = {}
+
+    def get(self, key: tuple, fetch: Callable[[], tuple[str, Any]], wait: float | None = None) -> str:
+        """The token of ``key``; ``fetch() -> (token, expires_in)`` gets one when none is
+        valid, one thread at a time per key. ``wait``: longest wait for another thread's
+        fetch (ApiUnavailable after it)."""
+        token = self._valid(key)
+        if token:
+            return token
+        with self._lock:
+            fetching = self._fetching.setdefault(key, threading.Lock())
+        if not fetching.acquire(timeout=-1 if wait is None else max(wait, 0)):
+            raise ApiUnavailable("PayPal: no access token in time")
+        try:
+            # Another thread may have fetched it while this one waited.
+            token = self._valid(key)
+            if not token:
+                token, expires_in = fetch()
+                self.put(key, token, expires_in)
+            return token
+        finally:
+            fetching.release()
+
+    def put(self, key: tuple, token: str, expires_in: Any) -> None:
+        try:
+            lifetime = float(expires_in)
+        except (TypeError, ValueError):
+            return  # no lifetime said: used once, not kept
+        lifetime -= min(self.MARGIN, lifetime / 10)
+        if lifetime > 0:
+            with self._lock:
+                self._tokens[key] = (token, time.monotonic() + lifetime)
+
+    def drop(self, key: tuple, token: str) -> None:
+        """Forget ``token`` (PayPal refused it before its time: revoked, app deleted)."""
+        with self._lock:
+            if self._tokens.get(key, ("", 0))[0] == token:
+                del self._tokens[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
+    def _valid(self, key: tuple) -> str:
+        with self._lock:
+            token, until = self._tokens.get(key, ("", 0.0))
+        return token if until > time.monotonic() else ""
+
+
+#: This process's PayPal tokens.
+TOKENS = TokenCache()
+
+
 class PayPalClient:
     def __init__(self, client_id: str, secret: str, base_url: str = API_BASE, **http_options):
         self.http = HttpClient(base_url, headers={"Accept": "application/json"}, **http_options)
         self._credentials = (client_id, secret)
+        # Tokens are kept per API, app and secret; the secret only as its digest.
+        self._token_key = (self.http.base_url, client_id, hashlib.sha256(secret.encode()).hexdigest())
 
-    def _token(self) -> str:
+    def _fetch_token(self) -> tuple[str, Any]:
         answer = self.http.request("POST", "v1/oauth2/token", auth=self._credentials,
                                    data={"grant_type": "client_credentials"}).json()
-        return answer["access_token"]
+        token = answer.get("access_token") if isinstance(answer, dict) else None
+        if not token or not isinstance(token, str):
+            raise ApiBadAnswer("PayPal: the token answer holds no access_token", url=self.http.url("v1/oauth2/token"))
+        return token, answer.get("expires_in")
+
+    def _token(self, deadline: float | None = None) -> str:
+        return TOKENS.get(self._token_key, lambda: self._fetch_token_by(deadline),
+                          wait=None if deadline is None else deadline - time.monotonic())
+
+    def _fetch_token_by(self, deadline: float | None) -> tuple[str, Any]:
+        self._time_left(deadline)
+        return self._fetch_token()
+
+    def _time_left(self, deadline: float | None) -> None:
+        """Fit the next call's timeouts into what is left before ``deadline``."""
+        if deadline is None:
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ApiUnavailable("PayPal: no answer in time")
+        connect = self.http.timeout[0] if isinstance(self.http.timeout, tuple) else self.http.timeout
+        self.http.timeout = (min(connect, left), left)
 
     def test_connection(self) -> str:
-        self._token()
+        # The credentials as they are now: a new token, never a kept one.
+        token, expires_in = self._fetch_token()
+        TOKENS.put(self._token_key, token, expires_in)
         return "PayPal"
 
-    def verify_webhook_signature(self, transmission: Mapping[str, str], webhook_id: str, event: Any) -> bool:
-        answer = self.http.request(
-            "POST", "v1/notifications/verify-webhook-signature",
-            headers={"Authorization": f"Bearer {self._token()}"},
-            json={**transmission, "webhook_id": webhook_id, "webhook_event": event},
-        ).json()
-        return answer.get("verification_status") == "SUCCESS"
+    def verify_webhook_signature(self, transmission: Mapping[str, str], webhook_id: str, event: bytes | Any,
+                                 deadline: float | None = None) -> bool:
+        """Ask PayPal whether it sent ``event``: the body's bytes as they came (sent as they
+        are, so that nothing is changed by reading and writing them again), or the event."""
+        token = self._token(deadline)
+        fields = json.dumps({**transmission, "webhook_id": webhook_id})
+        if isinstance(event, bytes):
+            request = {"data": (fields[:-1] + ', "webhook_event": ' + event.decode("utf-8") + "}").encode(),
+                       "headers": {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}}
+        else:
+            request = {"json": {**transmission, "webhook_id": webhook_id, "webhook_event": event},
+                       "headers": {"Authorization": f"Bearer {token}"}}
+        self._time_left(deadline)
+        try:
+            answer = self.http.request("POST", "v1/notifications/verify-webhook-signature", **request).json()
+        except ApiAuthError:
+            TOKENS.drop(self._token_key, token)
+            raise
+        return isinstance(answer, dict) and answer.get("verification_status") == "SUCCESS"
+
+
+def _event_type(body: bytes) -> str:
+    """The event type of a PayPal event's body, '' when it is not a JSON object naming one.
+    Nothing else of the body is used before PayPal confirms it."""
+    try:
+        # UTF-8 as PayPal sends it (a BOM is refused too): the check sends these very bytes.
+        event = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return ""
+    kind = event.get("event_type") if isinstance(event, dict) else None
+    return kind if isinstance(kind, str) else ""
+
+
+def _paypal_certificate(url: str) -> bool:
+    """Whether a delivery's certificate URL is on PayPal's servers, as PayPal's always are."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "https" and (host == "paypal.com" or host.endswith(".paypal.com"))
 
 
 def _money(value: Mapping[str, Any]) -> Decimal:

@@ -22,3 +22,4 @@ from . import test_processing_isolation
 from . import test_menus
 from . import test_security_actions
 from . import test_security_outbound
+from . import test_security_inbound

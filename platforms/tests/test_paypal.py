@@ -2,12 +2,16 @@
 approved order and the capture events."""
 import json
 import pathlib
+import threading
+import time
 from decimal import Decimal
 
 import pytest
 
 from platforms import AuthenticationError, IgnoredEvent, InvalidPayload, get
-from platforms.http import ApiUnavailable, RetryPolicy
+from platforms import paypal as paypal_module
+from platforms.http import ApiAuthError, ApiError, ApiUnavailable, RetryPolicy
+from platforms.paypal import TOKENS
 from platforms.testing import ALLOW_LOCAL, FakeStore
 
 DATA = pathlib.Path(__file__).parent / "data"
@@ -113,3 +117,165 @@ def test_other_events_are_ignored_and_broken_ones_refused(paypal):
         paypal.parse(json.dumps(event).encode())
     with pytest.raises(InvalidPayload):
         paypal.parse(b'{"event_type": "CHECKOUT.ORDER.APPROVED"}')
+
+
+# What a delivery costs the merchant: PayPal calls with the merchant's credentials.
+
+def approved_body(**changes):
+    event = json.loads((DATA / "paypal_order_approved.json").read_text())
+    event.update(changes)
+    return json.dumps(event).encode()
+
+
+def calls(store):
+    return len(store.calls("POST", "/v1/oauth2/token")), len(
+        store.calls("POST", "/v1/notifications/verify-webhook-signature"))
+
+
+@pytest.fixture
+def tokens():
+    TOKENS.clear()
+    yield TOKENS
+    TOKENS.clear()
+
+
+def test_one_token_serves_many_deliveries(paypal, tokens):
+    with FakeStore() as store:
+        fake_paypal(store)
+        for _ in range(5):
+            paypal.verify(HEADERS, approved_body(), credentials(store))
+        assert calls(store) == (1, 5)
+        # Another secret (rotated, or another app at the same address) gets its own token.
+        store.route("POST", "/v1/oauth2/token", json={"access_token": "A21AA", "expires_in": 32400})
+        paypal.verify(HEADERS, approved_body(), dict(credentials(store), api_secret="rotated"))
+        assert calls(store) == (2, 6)
+
+
+def test_a_token_is_not_used_past_its_lifetime(paypal, tokens):
+    with FakeStore() as store:
+        fake_paypal(store)
+        store.route("POST", "/v1/oauth2/token", json={"access_token": "A21AA", "expires_in": 0.3})
+        paypal.verify(HEADERS, approved_body(), credentials(store))
+        paypal.verify(HEADERS, approved_body(), credentials(store))
+        assert calls(store) == (1, 2)
+        time.sleep(0.4)
+        paypal.verify(HEADERS, approved_body(), credentials(store))
+        assert calls(store) == (2, 3)
+
+
+def test_deliveries_at_once_fetch_one_token(paypal, tokens):
+    with FakeStore() as store:
+        fake_paypal(store)
+
+        def slow_token(_request):
+            time.sleep(0.3)
+            return 200, {}, {"access_token": "A21AA", "expires_in": 32400}
+
+        store.route("POST", "/v1/oauth2/token", handler=slow_token, concurrent=True)
+        errors = []
+
+        def deliver():
+            try:
+                paypal.verify(HEADERS, approved_body(), credentials(store))
+            except Exception as exc:  # noqa: BLE001 -- collected for the assertion
+                errors.append(exc)
+
+        threads = [threading.Thread(target=deliver) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert not errors
+        assert calls(store) == (1, 8)
+
+
+def test_a_token_paypal_refuses_is_dropped(paypal, tokens):
+    with FakeStore() as store:
+        fake_paypal(store)
+        paypal.verify(HEADERS, approved_body(), credentials(store))
+        store.route("POST", "/v1/notifications/verify-webhook-signature",
+                    responses=[(401, {}, {"error": "invalid_token"}), (200, {}, {"verification_status": "SUCCESS"})])
+        with pytest.raises(ApiAuthError):
+            paypal.verify(HEADERS, approved_body(), credentials(store))
+        paypal.verify(HEADERS, approved_body(), credentials(store))
+        assert calls(store) == (2, 3)
+
+
+def test_events_we_do_not_read_cost_no_paypal_call(paypal, tokens):
+    with FakeStore() as store:
+        fake_paypal(store)
+        dispute = approved_body(event_type="CUSTOMER.DISPUTE.CREATED")
+        assert paypal.ignored_event(HEADERS, dispute)
+        with pytest.raises(AuthenticationError):
+            paypal.verify(HEADERS, dispute, credentials(store))
+        for handled in ("CHECKOUT.ORDER.APPROVED", "PAYMENT.CAPTURE.COMPLETED", "CHECKOUT.PAYMENT-APPROVAL.REVERSED"):
+            assert not paypal.ignored_event(HEADERS, approved_body(event_type=handled))
+        # Not an event at all: left to verify, which refuses it (401) without a call either.
+        assert not paypal.ignored_event(HEADERS, b"not json")
+        assert calls(store) == (0, 0)
+
+
+@pytest.mark.parametrize("headers,body", [
+    (dict(HEADERS, **{"PAYPAL-CERT-URL": "https://evil.example/paypal.com/cert"}), None),
+    (dict(HEADERS, **{"PAYPAL-CERT-URL": "http://api.paypal.com/cert"}), None),
+    ({k: v for k, v in HEADERS.items() if k != "PAYPAL-TRANSMISSION-SIG"}, None),
+    (HEADERS, b"not json"),
+    (HEADERS, b"[1, 2]"),
+    (HEADERS, "\ufeff".encode() + approved_body()),
+    (HEADERS, b"[" * 100000),
+])
+def test_what_cannot_be_paypals_is_refused_without_a_call(paypal, tokens, headers, body):
+    with FakeStore() as store:
+        fake_paypal(store)
+        with pytest.raises(AuthenticationError):
+            paypal.verify(headers, body if body is not None else approved_body(), credentials(store))
+        assert calls(store) == (0, 0)
+
+
+def test_the_event_is_sent_to_paypal_as_it_came(paypal, tokens):
+    # Read and written again, this body would change (spaces, "59.90", "Rīga" as \u012b).
+    body = b'{"id":"WH-1",  "event_type":"CHECKOUT.ORDER.APPROVED", "amount": 59.90, "city": "R\xc4\xabga"}'
+    with FakeStore() as store:
+        fake_paypal(store)
+        paypal.verify(HEADERS, body, credentials(store))
+        sent = store.calls("POST", "/v1/notifications/verify-webhook-signature")[0].body
+        assert body in sent and json.loads(sent)["webhook_id"] == "WH-ID-1"
+
+
+@pytest.mark.parametrize("route", [
+    {"responses": [(429, {"Retry-After": "5"}, {"name": "RATE_LIMIT_REACHED"})]},
+    {"responses": [(503, {}, {"name": "SERVICE_UNAVAILABLE"})]},
+])
+def test_paypal_limiting_our_rate_is_one_attempt(paypal, tokens, route):
+    with FakeStore() as store:
+        fake_paypal(store)
+        store.route("POST", "/v1/oauth2/token", **route)
+        started = time.monotonic()
+        with pytest.raises(ApiError) as info:
+            paypal.verify(HEADERS, approved_body(), credentials(store))
+        assert not isinstance(info.value, ApiAuthError)
+        assert time.monotonic() - started < 2
+        assert calls(store) == (1, 0)
+
+
+def test_a_slow_paypal_is_waited_for_within_the_budget(paypal, tokens, monkeypatch):
+    monkeypatch.setattr(paypal_module, "VERIFY_BUDGET", 1.5)  # the route's figure, shortened for the test
+    with FakeStore() as store:
+        fake_paypal(store)
+
+        def slow_token(_request):
+            time.sleep(paypal_module.VERIFY_BUDGET * 0.7)
+            return 200, {}, {"access_token": "A21AA", "expires_in": 32400}
+
+        def slow_verify(_request):
+            time.sleep(paypal_module.VERIFY_BUDGET + 5)
+            return 200, {}, {"verification_status": "SUCCESS"}
+
+        store.route("POST", "/v1/oauth2/token", handler=slow_token, concurrent=True)
+        store.route("POST", "/v1/notifications/verify-webhook-signature", handler=slow_verify, concurrent=True)
+        started = time.monotonic()
+        with pytest.raises(ApiUnavailable):
+            paypal.verify(HEADERS, approved_body(), credentials(store))
+        # The token and the check share the budget: not a full budget each.
+        assert time.monotonic() - started < paypal_module.VERIFY_BUDGET + 0.5
+        assert calls(store) == (1, 1)
