@@ -321,7 +321,7 @@ class SaleChannel(models.Model):
         try:
             shop = self._api_client().test_connection()
         except ApiError as exc:
-            _logger.info("Sales channel %s: connection test failed: %s", self.id, exc)
+            _logger.info("Sales channel %s: connection test failed: %r", self.id, str(exc))
             self.write({"last_error": str(exc), "last_error_date": fields.Datetime.now(),
                         "last_connection_check": fields.Datetime.now()})
             return self._notify(self.env._("The store did not accept the connection: %s", exc), "danger")

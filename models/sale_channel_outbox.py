@@ -212,7 +212,7 @@ class SaleChannelOutbox(models.Model):
             wait = min(2 ** attempts, MAX_BACKOFF_MINUTES)
             message.write({"attempts": attempts, "last_error": error,
                            "next_attempt_at": fields.Datetime.now() + timedelta(minutes=wait)})
-            _logger.info("Status outbox %s (channel %s, order %s): retry in %s min: %s",
+            _logger.info("Status outbox %s (channel %s, order %r): retry in %s min: %r",
                          message.id, message.channel_id.id, message.external_id, wait, error)
         self.channel_id.write({"last_error": error, "last_error_date": fields.Datetime.now()})
 

@@ -155,7 +155,7 @@ def log_job_error(record, what, exc):
     may quote an order's content)."""
     unit = f"{record._description} {','.join(map(str, record.ids)) or '-'}"
     if isinstance(exc, (PlatformError, UserError)):
-        _logger.warning("%s: %s failed: %s", unit, what, job_error_text(exc))
+        _logger.warning("%s: %s failed: %r", unit, what, job_error_text(exc))
         return
     frames = traceback.extract_tb(exc.__traceback__)
     where = f"{frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}" if frames else "?"

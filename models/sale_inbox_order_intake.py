@@ -112,7 +112,7 @@ class SaleInboxOrder(models.Model):
             return IntakeResult("ignored", message=str(exc))
         except InvalidPayload as exc:
             if refuse_invalid and not isinstance(exc, ParserFailure):
-                _logger.info("Channel %s refused a delivery; fields at fault: %s", channel.id,
+                _logger.info("Channel %s refused a delivery; fields at fault: %r", channel.id,
                              ", ".join(error.path or "body" for error in exc.errors))
                 return IntakeResult("invalid", message=str(exc), errors=exc.errors)
             order_id, created = self._store_unreadable(channel, body, content_type, exc)
@@ -149,7 +149,7 @@ class SaleInboxOrder(models.Model):
         try:
             platform.verify(headers, body, credentials)
         except AuthenticationError as exc:
-            _logger.info("Channel %s refused a delivery: %s", channel.id, exc)
+            _logger.info("Channel %s refused a delivery: %r", channel.id, str(exc))
             return IntakeResult("unauthorized", message="Missing or wrong signature.")
         except Exception as exc:  # noqa: BLE001 -- authenticity unknown, whatever the reason
             # The store's verification service did not answer (ApiError), or verifying failed

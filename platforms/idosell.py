@@ -1,6 +1,6 @@
 """IdoSell (IAI-Shop): a store without order webhooks, read by polling its Admin API.
 
-Facts used (``shared/platforms.md`` §5): the key goes in ``X-API-KEY``; request bodies are
+Facts used, from the platform's documentation: the key goes in ``X-API-KEY``; request bodies are
 wrapped in ``{"params": …}``; ``POST orders/orders/search`` filters on a date range of a
 chosen kind (``modified`` here), pages with ``resultsPage`` (from 0) and ``resultsLimit``
 (1–100) and answers ``Results``, ``resultsNumberAll`` and ``resultsNumberPage``; dates are

@@ -1,6 +1,6 @@
 """Mozello: order notifications, their hash, and the Store API.
 
-Facts used (``shared/platforms.md`` §3, mostly SECONDARY there): notifications are
+Facts used (most of them second-hand, not confirmed by Mozello's own pages): notifications are
 ``{"event": …, "order": {…}}``; ``X-Mozello-Hash`` is base64(HMAC-SHA256(store API key, raw
 body)); ``ORDER_CREATED`` comes with ``payment_status: "pending"`` and ``PAYMENT_CHANGED`` may
 carry only the changed fields, so it becomes a patch of the order; the API authenticates with

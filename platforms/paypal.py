@@ -1,6 +1,6 @@
 """PayPal Checkout (Orders v2): webhook events, verified through PayPal's own API.
 
-Facts used (``shared/platforms.md`` §6): deliveries carry ``PAYPAL-TRANSMISSION-*`` headers
+Facts used, from the platform's documentation: deliveries carry ``PAYPAL-TRANSMISSION-*`` headers
 and are verified with ``POST /v1/notifications/verify-webhook-signature`` (the channel's
 webhook id, the event as received) under an OAuth2 client-credentials token; the envelope is
 ``{id, event_type, resource_type, resource}``; ``CHECKOUT.ORDER.APPROVED`` carries the order,

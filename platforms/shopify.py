@@ -1,6 +1,6 @@
 """Shopify: order webhooks (JSON or XML), their HMAC, and the Admin REST API.
 
-Facts used (``shared/platforms.md`` §1): the signature is
+Facts used, from the platform's documentation: the signature is
 base64(HMAC-SHA256(app client secret, raw body)) in ``X-Shopify-Hmac-Sha256``; the webhook
 body is the REST Order resource; XML deliveries are the same resource in Rails' XML form
 (dashed names, ``type="array"``, ``nil="true"``); order lists page through the ``Link``

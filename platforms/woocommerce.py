@@ -1,6 +1,6 @@
 """WooCommerce: order webhooks, their signature and set-up ping, and the REST API v3.
 
-Facts used (``shared/platforms.md`` §2): ``X-WC-Webhook-Signature`` is
+Facts used, from the platform's documentation: ``X-WC-Webhook-Signature`` is
 base64(HMAC-SHA256(webhook secret, raw body)); creating a webhook sends an unsigned ping whose
 form body is ``webhook_id=<id>`` and which must be answered 200; the payload is the v3 order
 resource, amounts as strings; line ``subtotal``/``total`` exclude tax (``*_tax`` beside them);

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import pathlib
 import socket
 import time
@@ -204,6 +205,19 @@ class TestPayPalDeliveryCost(RawHttp, StoreChannelFixtures, HttpCase):
 
     def paypal_calls(self):
         return len(self.store.calls("POST", TOKEN_PATH)), len(self.store.calls("POST", VERIFY_PATH))
+
+    def test_a_store_answer_with_line_breaks_forges_no_log_line(self):
+        """A store's error text is logged: a line break in it must not start a log line of
+        its own (a forged entry for whoever reads the logs)."""
+        self.store.route("POST", TOKEN_PATH, status=401, json={
+            "error": "invalid_client",
+            "error_description": "Client Authentication failed\n2026-11-29 10:00:00,000 1 INFO db x: forged"})
+        # logging.INFO, not "INFO": Odoo names its level 25 "INFO" too.
+        with self.assertLogs("odoo.addons.sale_inbox", logging.INFO) as logs:
+            self.channel.action_test_connection()
+        self.assertTrue(logs.records)
+        for record in logs.records:
+            self.assertNotRegex(record.getMessage(), r"[\r\n]")
 
     def test_deliveries_share_one_token(self):
         for number in range(3):
