@@ -46,10 +46,14 @@ class SaleChannelStock(models.AbstractModel):
                          ORDER BY w.sequence, w.id LIMIT 1) AS fallback ON true
                  WHERE COALESCE(c.warehouse_id, fallback.id) = ANY(%(warehouses)s)
             ), onhand AS (
+                -- The warehouses' internal locations first, as a list: joined instead, with
+                -- the quants' statistics stale (after an import) the planner expects one quant
+                -- and scans the locations once for every quant (2 s for 50,000 products).
                 SELECT q.product_id, SUM(q.quantity) AS qty
                   FROM stock_quant q
-                  JOIN stock_location l ON l.id = q.location_id
-                 WHERE l.usage = 'internal' AND l.warehouse_id = ANY(%(warehouses)s)
+                 WHERE q.location_id = ANY(ARRAY(
+                        SELECT l.id FROM stock_location l
+                         WHERE l.usage = 'internal' AND l.warehouse_id = ANY(%(warehouses)s)))
                    AND (%(products)s::int[] IS NULL OR q.product_id = ANY(%(products)s::int[]))
                  GROUP BY q.product_id
             ), to_deliver AS (
