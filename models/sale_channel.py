@@ -32,8 +32,10 @@ def check_group_access(records, group, operation):
     action; write: a manager's). Buttons hidden in the views stop nobody calling the method
     over RPC. Trusted code running as superuser (the jobs) is not checked.
 
-    ``check_access`` asks the database for the record rules: a value a superuser read put in
-    the transaction's cache (a channel's fields read through ``sudo()``) does not pass it."""
+    Reading a field that is in the transaction's cache checks nothing (a channel read earlier
+    through ``sudo()`` reads as well for anyone); ``check_access`` evaluates the access rights,
+    then the record rules on the records' own values (a ``filtered_domain`` of the rules' domain,
+    as superuser), so such a channel is still refused to a user the rules keep out."""
     if records.env.su:
         return
     if not records.env.user.has_group(group):

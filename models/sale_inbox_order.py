@@ -2,14 +2,17 @@ import json
 import logging
 import threading
 import time
+import traceback
 
 from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import config
+from odoo.tools.misc import clean_context
 
 from ..platforms import InvalidPayload, NormalizedOrder
+from .sale_channel import MANAGER, USER, check_group_access
 
 _logger = logging.getLogger(__name__)
 
@@ -45,6 +48,14 @@ def clean_text(text):
     surrogates), so that recording an error can never fail because of the error's words."""
     text = str(text).replace("\x00", "\N{REPLACEMENT CHARACTER}")
     return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def log_unexpected(logger, message, exc, *args):
+    """Log an unexpected error with its type and the frames it went through, not its text:
+    the text may quote what a store sent (a customer's data, line breaks that would forge log
+    lines of their own). The text is kept on the order, where people read it."""
+    frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__))).rstrip()
+    logger.error(message + ": %s, raised at\n%s", *args, type(exc).__name__, frames)
 
 
 #: Orders one cron transaction claims and commits together.
@@ -83,8 +94,6 @@ CUSTOMER_LOCK_CLASS = 0x5349
 #: What a cron runner (a thread) learnt of its own speed: seconds per order.
 _RUNNER = threading.local()
 
-USER_GROUP = "sale_inbox.group_sale_inbox_user"
-MANAGER_GROUP = "sale_inbox.group_sale_inbox_manager"
 #: What a person (not our own code, which writes as superuser) may write on an inbox order
 #: with write(), whatever the views show: a Sales Inbox Manager corrects the normalized order
 #: (an unknown SKU, an address) before a Retry; that is all. The raw payload and fingerprint
@@ -95,7 +104,8 @@ MANAGER_WRITABLE = frozenset({"normalized"})
 #: States in which the normalized order may still be corrected (as the form shows it).
 CORRECTABLE_STATES = ("new", "waiting_payment", "error", "needs_review")
 #: What a manager may give an inbox order made by hand; the rest follows from the
-#: normalized order or from processing.
+#: normalized order or from processing. The ``default_*`` keys of the context are values
+#: too (the ORM adds them in create): the same rule holds for them.
 MANAGER_CREATABLE = frozenset({"channel_id", "company_id", "external_id", "name", "normalized", "received_at"})
 #: Prefixes of the chatter's fields (followers, activities), which the chatter writes for
 #: anyone who may write the record.
@@ -317,8 +327,12 @@ class SaleInboxOrder(models.Model):
         run again one by one. An order that crashes keeps its error and is tried again by the
         next run, up to ``MAX_PROCESS_ATTEMPTS`` runs, then parked in error for a person to
         Retry. A click (``automatic=False``) parks it at once: the person is looking at it."""
+        # What processing creates as superuser takes no default value from the caller's
+        # context (a click's, an RPC call's).
+        # (Replaced, not updated: the default_* keys must go.)
+        orders = self.with_context(clean_context(self.env.context))  # pylint: disable=context-overridden
         # A person waiting (a click) gets a duplicate key as the order's error at once.
-        orders = self.with_context(sale_inbox_unique_is_final=True) if not automatic else self
+        orders = orders.with_context(sale_inbox_unique_is_final=True) if not automatic else orders
         orders._count_attempt()
         processor = orders.env["sale.inbox.processor"]
         try:
@@ -354,7 +368,8 @@ class SaleInboxOrder(models.Model):
 
     def _processing_crashed(self, exc, park=False):
         self.ensure_one()
-        _logger.exception("Sales Inbox order %s crashed during processing (attempt %s)", self.id, self.attempt_count)
+        log_unexpected(_logger, "Sales Inbox order %s crashed during processing (attempt %s)", exc,
+                       self.id, self.attempt_count)
         message = self.env._("Unexpected error: %(error)s", error=clean_text(f"{type(exc).__name__}: {exc}"))
         if park or self.attempt_count >= MAX_PROCESS_ATTEMPTS:
             self._fail("process", message)
@@ -529,15 +544,12 @@ class SaleInboxOrder(models.Model):
     # Buttons
     # ------------------------------------------------------------------
 
-    def _check_button(self, group=USER_GROUP):
+    def _check_button(self, group=USER):
         """First thing in every button: the buttons are public methods, which RPC reaches
         whatever the form shows. The group, then the right to change these records (the
         access rights and the company rule); what the button then writes, it writes as
         superuser, since people write no field of an inbox order themselves."""
-        if not self.env.su and not self.env.user.has_group(group):
-            raise AccessError(self.env._("This action is for the Sales Inbox group “%s”.",
-                                         self.env.ref(group).sudo().display_name))
-        self.check_access("write")
+        check_group_access(self, group, "write")
 
     def action_process(self):
         """Create the sales document now (the salesperson's click), with the channel's options."""
@@ -563,7 +575,7 @@ class SaleInboxOrder(models.Model):
 
     def action_accept_difference(self):
         """Accept the Odoo total where it differs from the store's, and go on (managers)."""
-        self._check_button(MANAGER_GROUP)
+        self._check_button(MANAGER)
         todo = self.filtered(lambda o: o.state == "needs_review" and o.failed_step == "amount_check")
         if not todo:
             raise UserError(self.env._("Only orders stopped by the amount check can be accepted."))
@@ -576,8 +588,10 @@ class SaleInboxOrder(models.Model):
                     user=self.env.user.name,
                 )
             )
-        todo.sudo().write({"state": "new", "failed_step": False, "error_message": False})
-        todo.with_context(sale_inbox_accept_difference=True)._process_isolated(automatic=False)
+        # Recorded on the orders (the amount check honours it), never taken from the context
+        # of a call, which is the caller's.
+        todo.sudo().write({"state": "new", "failed_step": False, "error_message": False, "amount_accepted": True})
+        todo._process_isolated(automatic=False)
         return True
 
     def action_cancel(self):
@@ -593,8 +607,8 @@ class SaleInboxOrder(models.Model):
         todo.sudo().write({"state": "new", "failed_step": False, "error_message": False})
 
     def action_view_sale_order(self):
-        self.ensure_one()
         self._check_button()
+        self.ensure_one()
         return {
             "type": "ir.actions.act_window",
             "res_model": "sale.order",
@@ -602,9 +616,61 @@ class SaleInboxOrder(models.Model):
             "view_mode": "form",
         }
 
+    def action_drop_foreign_documents(self):
+        """Drop the links to documents the Sales Inbox did not make for these orders (a sales
+        order that does not link back, an invoice of another sales order), which processing
+        refuses to touch, so that Retry goes on with documents of its own (managers). The
+        documents themselves are left as they are; the chatter says what was dropped."""
+        self._check_button(MANAGER)
+        # As superuser: a foreign document may be of a company the manager cannot read.
+        foreign = {order: order.sudo()._foreign_documents() for order in self}
+        todo = self.browse([order.id for order, documents in foreign.items() if documents])
+        if not todo:
+            raise UserError(self.env._(
+                "These orders link only documents the Sales Inbox made for them: nothing to drop."))
+        todo._lock_for_manual_processing()
+        for order in todo:
+            documents = foreign[order]
+            order.sudo().write(dict.fromkeys(documents, False))
+            order.message_post(body=self.env._(
+                "Link to %(documents)s dropped by %(user)s: the Sales Inbox did not create it for this "
+                "order. The document itself is unchanged.",
+                documents=", ".join(document.name for document in documents.values()), user=self.env.user.name))
+        return True
+
     # ------------------------------------------------------------------
     # Helpers
     # ------------------------------------------------------------------
+
+    def _foreign_documents(self):
+        """The documents this order links to that processing did not make for it, by field:
+        processing acts on an order's documents as superuser (cancels, deletes, confirms, posts,
+        pays), so only on those. A sales order proves it is the order's by its link back (which
+        only processing writes) and its company; an invoice by being that sales order's."""
+        self.ensure_one()
+        foreign = {}
+        so = self.sale_order_id
+        if so and (so.inbox_order_id != self or so.company_id != self.company_id):
+            foreign["sale_order_id"] = so
+            so = so.browse()
+        if self.invoice_id and self.invoice_id not in so.invoice_ids:
+            foreign["invoice_id"] = self.invoice_id
+        return foreign
+
+    def _foreign_documents_error(self):
+        """Why processing leaves this order's documents alone, or None when they are its own."""
+        foreign = self._foreign_documents()
+        if "sale_order_id" in foreign:
+            return self.env._(
+                "%(document)s was not created by the Sales Inbox for this order: the Sales Inbox leaves it "
+                "alone. A Sales Inbox manager can drop the link (Drop Foreign Documents), then Retry.",
+                document=foreign["sale_order_id"].name)
+        if "invoice_id" in foreign:
+            return self.env._(
+                "%(document)s is not an invoice of this order's sales order: the Sales Inbox leaves it alone. "
+                "A Sales Inbox manager can drop the link (Drop Foreign Documents), then Retry.",
+                document=foreign["invoice_id"].name)
+        return None
 
     def _read_normalized(self):
         self.ensure_one()
@@ -629,20 +695,30 @@ class SaleInboxOrder(models.Model):
         nothing that processing or the store decides."""
         if self.env.su:
             return super().create(vals_list)
-        if not self.env.user.has_group(MANAGER_GROUP):
+        if not self.env.user.has_group(MANAGER):
             raise AccessError(self.env._("Only a Sales Inbox manager can add an order to the inbox."))
+        # The context's default values are the caller's values: checked as such, then given
+        # explicitly, so that the ORM adds none behind the check.
+        defaults = {key[len("default_"):]: value for key, value in self.env.context.items()
+                    if key.startswith("default_") and key[len("default_"):] in self._fields}
+        self._check_person_fields(defaults, MANAGER_CREATABLE)
         prepared = []
         for vals in vals_list:
             self._check_person_fields(vals, MANAGER_CREATABLE)
-            vals = dict(vals)
+            vals = dict(defaults, **vals)
             vals.setdefault("received_at", fields.Datetime.now())
-            if vals.get("channel_id") and not vals.get("company_id"):
-                # Read as the manager: a channel of a company they are not in stays unreadable.
-                vals["company_id"] = self.env["sale.channel"].browse(vals["channel_id"]).company_id.id
+            if vals.get("channel_id"):
+                # As the manager, before anything is read from it: a channel of a company they
+                # are not in is refused (AccessError), not merely found inconsistent.
+                channel = self.env["sale.channel"].browse(vals["channel_id"])
+                channel.check_access("read")
+                if not vals.get("company_id"):
+                    vals["company_id"] = channel.company_id.id
             if vals.get("normalized"):
                 vals.update(self._normalized_vals(vals["normalized"], summary=True))
             prepared.append(vals)
-        return super().create(prepared)
+        without_defaults = self.with_context(clean_context(self.env.context))  # pylint: disable=context-overridden
+        return super(SaleInboxOrder, without_defaults).create(prepared)
 
     def write(self, vals):
         if not self.env.su:
@@ -659,7 +735,7 @@ class SaleInboxOrder(models.Model):
     def _check_person_write(self, vals):
         """What a person writes with write() (the form, or an RPC call): see
         MANAGER_WRITABLE."""
-        if self.env.user.has_group(MANAGER_GROUP):
+        if self.env.user.has_group(MANAGER):
             self._check_person_fields(vals, MANAGER_WRITABLE)
             if "normalized" in vals and any(o.state not in CORRECTABLE_STATES for o in self):
                 raise AccessError(self.env._(
@@ -670,7 +746,7 @@ class SaleInboxOrder(models.Model):
 
     def _check_person_fields(self, vals, allowed):
         refused = sorted(name for name in vals if name not in allowed and not name.startswith(MAIL_FIELD_PREFIXES))
-        if refused and "normalized" in refused and not self.env.user.has_group(MANAGER_GROUP):
+        if refused and "normalized" in refused and not self.env.user.has_group(MANAGER):
             raise AccessError(self.env._("Only a Sales Inbox manager can correct an order."))
         if refused:
             raise AccessError(self.env._(

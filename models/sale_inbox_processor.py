@@ -28,6 +28,7 @@ from odoo.exceptions import UserError, ValidationError
 
 from ..platforms import InvalidPayload, NormalizedOrder
 from ..platforms.base import apply_patch
+from .sale_inbox_order import log_unexpected
 from .sale_order import FROM_STORE
 
 _logger = logging.getLogger(__name__)
@@ -202,7 +203,7 @@ class SaleInboxProcessor(models.AbstractModel):
     def _describe_error(exc):
         if isinstance(exc, (UserError, ValidationError, StepFailed, InvalidPayload)):
             return str(exc.args[0]) if exc.args else str(exc)
-        _logger.exception("Sales Inbox: unexpected error while processing")
+        log_unexpected(_logger, "Sales Inbox: unexpected error while processing", exc)
         return f"{type(exc).__name__}: {exc}"
 
     # ------------------------------------------------------------------
@@ -313,21 +314,13 @@ class SaleInboxProcessor(models.AbstractModel):
         """Processing acts on an order's documents as superuser (cancels, deletes, confirms,
         posts, pays): only on those it made for this very order. A sales order proves it by
         its link back to the inbox order (which only processing writes) and its company; an
-        invoice by being that sales order's. An order linked to anything else stops here,
-        before any step touches the document."""
+        invoice by being that sales order's (see ``_foreign_documents`` of the inbox order). An
+        order linked to anything else stops here, before any step touches the document."""
         going_on = orders.browse()
         for order in orders:
-            so = order.sale_order_id
-            if so and (so.inbox_order_id != order or so.company_id != order.company_id):
-                order._fail("order", self.env._(
-                    "%(document)s was not created by the Sales Inbox for this order: the Sales Inbox "
-                    "leaves it alone. Ask an administrator to check the order's documents.",
-                    document=so.name))
-            elif order.invoice_id and order.invoice_id not in so.invoice_ids:
-                order._fail("order", self.env._(
-                    "%(document)s is not an invoice of this order's sales order: the Sales Inbox "
-                    "leaves it alone. Ask an administrator to check the order's documents.",
-                    document=order.invoice_id.name))
+            error = order._foreign_documents_error()
+            if error:
+                order._fail("order", error)
             else:
                 going_on |= order
         return going_on

@@ -30,13 +30,11 @@ class SaleInboxProcessor(models.AbstractModel):
         stopped = orders.browse()
         for order in changed:
             so = order.sale_order_id
-            # Deleted only when it is the draft processing made for this order (as
-            # _step_check_documents checks first; again here, where it deletes).
-            if so.inbox_order_id != order or so.company_id != order.company_id:
-                order._fail("order", self.env._(
-                    "%(document)s was not created by the Sales Inbox for this order: the Sales Inbox "
-                    "leaves it alone. Ask an administrator to check the order's documents.",
-                    document=so.name))
+            # Deleted only when it is the draft processing made for this order: the check of
+            # _step_check_documents, made again here, where it deletes.
+            error = order._foreign_documents_error()
+            if error:
+                order._fail("order", error)
                 stopped |= order
             elif so.state == "draft":
                 name = so.name

@@ -57,7 +57,6 @@ class SaleInboxProcessor(models.AbstractModel):
     def _step_check_amounts(self, run, orders):
         channel = run.channel
         going_on = orders.browse()
-        accept_all = self.env.context.get("sale_inbox_accept_difference")
         for order in orders:
             so = order.sale_order_id
             n = run.normalized(order)
@@ -74,10 +73,8 @@ class SaleInboxProcessor(models.AbstractModel):
                 "The store's total %(store)s differs from the Odoo total %(odoo)s by %(diff)s.",
                 store=n.total, odoo=so.amount_total, diff=difference,
             )
-            if accept_all:
-                order.amount_accepted = True
-                going_on |= order
-            elif channel.amount_mismatch_action == "continue":
+            # A manager's Accept Difference sets amount_accepted on the order itself (above).
+            if channel.amount_mismatch_action == "continue":
                 run.notes[order.id].append(message)
                 order.amount_accepted = True
                 going_on |= order

@@ -5,12 +5,13 @@ from odoo.exceptions import AccessError
 
 from ..platforms.base import ODOO_STAGES
 
-#: Context key of changes that came from the store: they are not sent back to it.
+#: Context key of changes that came from the store: they are not sent back to it. Honoured
+#: for superuser code only (processing), never from a caller's context.
 FROM_STORE = "sale_inbox_from_store"
 #: What ties a sales order to the store order it was made from. Processing (as superuser)
 #: writes them, and trusts them: it deletes, confirms and pays only the sales order whose
 #: inbox order link names the order it works on; status sync sends what they say to the
-#: store. A person never writes them.
+#: store. A person never writes them, not even as ``default_*`` values of the context.
 PROCESSING_FIELDS = frozenset({"channel_id", "inbox_order_id", "external_order_number", "store_status", "store_stages"})
 
 
@@ -40,8 +41,12 @@ class SaleOrder(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        if not self.env.su and any(vals.get(name) for vals in vals_list for name in PROCESSING_FIELDS):
-            raise AccessError(self.env._("Only the Sales Inbox links a sales order to a store order."))
+        if not self.env.su:
+            # The ORM adds the context's ``default_*`` values inside create: they are values too.
+            given = {name for name in PROCESSING_FIELDS if self.env.context.get(f"default_{name}")}
+            given.update(name for vals in vals_list for name in PROCESSING_FIELDS if vals.get(name))
+            if given:
+                raise AccessError(self.env._("Only the Sales Inbox links a sales order to a store order."))
         return super().create(vals_list)
 
     def write(self, vals):
@@ -108,12 +113,15 @@ class SaleOrder(models.Model):
         """Record the stages newly reached; put what the store must hear in the outbox, in this
         same transaction. Changes that came from the store are recorded, not sent back."""
         # Salespeople and accountants reach this without rights on channels: the outbox is
-        # the system's own bookkeeping.
+        # the system's own bookkeeping. Only the sales order its store order links back to
+        # speaks for it: any other (a copy, a stray link) tells the store nothing.
         orders = self.sudo().filtered(
-            lambda o: o.channel_id and o.inbox_order_id and o.channel_id.status_sync != "none")
+            lambda o: o.channel_id and o.inbox_order_id.sale_order_id == o and o.channel_id.status_sync != "none")
         if not orders:
             return
-        from_store = self.env.context.get(FROM_STORE)
+        # Only processing (as superuser) applies the store's own changes; a caller's context
+        # (an RPC call's included) does not silence the store's update.
+        from_store = self.env.su and self.env.context.get(FROM_STORE)
         messages = []
         for order in orders:
             channel = order.channel_id

@@ -1,7 +1,11 @@
 """Issue 10, inbox orders: what a Sales Inbox User or Manager may change, tried the way an
 attacker would (the ORM methods an RPC call reaches, and one real JSON-RPC call), and what
 processing refuses to do with documents it did not make for the order."""
+import copy
 import json
+import logging
+import pathlib
+from unittest.mock import patch
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -9,7 +13,9 @@ from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 
 from ..platforms import InvalidPayload
-from .common import InboxFixtures
+from .common import InboxFixtures, StockFixtures, StoreChannelFixtures
+
+DATA = pathlib.Path(__file__).resolve().parents[1] / "platforms" / "tests" / "data"
 
 USER_PASSWORD = "inbox-user-Pa55word"
 
@@ -188,8 +194,13 @@ class TestInboxOrderWriteRules(_Actors, TransactionCase):
         as_user.action_retry()
         self.assertEqual((inbox.state, inbox.failed_step), ("needs_review", "amount_check"))
         self.assertFalse(inbox.amount_accepted)
+        # The context of the call is the caller's: it accepts nothing.
+        as_user.with_context(sale_inbox_accept_difference=True).action_retry()
+        self.assertEqual((inbox.state, inbox.failed_step), ("needs_review", "amount_check"))
+        self.assertFalse(inbox.amount_accepted)
         inbox.with_user(self.manager).action_accept_difference()
         self.assertEqual(inbox.state, "done", inbox.error_message)
+        self.assertTrue(inbox.amount_accepted)
 
     def test_a_forged_raw_payload_never_becomes_a_sales_order(self):
         kept = self.Inbox.browse(self.Inbox._keep_unreadable(
@@ -204,12 +215,44 @@ class TestInboxOrderWriteRules(_Actors, TransactionCase):
         self.assertFalse(kept.sale_order_id)
 
     def test_every_button_checks_the_group_first(self):
-        inbox = self.receive(self.order_data("B1"))
-        for method in ("action_process", "action_retry", "action_accept_difference", "action_cancel",
-                       "action_reset_to_new", "action_view_sale_order"):
-            with self.subTest(method=method), self.assertRaises(AccessError):
-                getattr(inbox.with_user(self.salesman), method)()
-        self.assertEqual(inbox.state, "new")
+        """A user with the right to change inbox orders (an access right of another group)
+        but not the button's group is refused before the button does anything: without the
+        group check each of these would act (or fail otherwise) on an order it fits."""
+        clerks = self.env["res.groups"].create({"name": "Inbox clerks (test)"})
+        self.env["ir.model.access"].create({
+            "name": "inbox clerks", "model_id": self.env["ir.model"]._get_id("sale.inbox.order"),
+            "group_id": clerks.id, "perm_read": True, "perm_write": True})
+        clerk = new_test_user(self.env, "inbox_rec_clerk", groups="sales_team.group_sale_salesman")
+        clerk.groups_id = [Command.link(clerks.id)]
+        self.channel.auto_process = False
+        new = self.receive(self.order_data("B1"))
+        new.with_user(clerk).check_access("write")  # the right is there: only the group refuses
+        errored = self.receive(self.order_data("B3"))
+        errored.write({"state": "error", "failed_step": "products"})
+        cancelled = self.receive(self.order_data("B4"))
+        cancelled.write({"state": "cancelled"})
+        done = self.receive(self.order_data("B5", total=84.58))
+        done.action_process()
+        self.assertEqual((done.state, done.failed_step), ("needs_review", "amount_check"))
+        user_group = self.env.ref("sale_inbox.group_sale_inbox_user").full_name
+        manager_group = self.env.ref("sale_inbox.group_sale_inbox_manager").full_name
+        cases = [
+            ("action_process", new, clerk, user_group), ("action_retry", errored, clerk, user_group),
+            ("action_cancel", new, clerk, user_group), ("action_reset_to_new", cancelled, clerk, user_group),
+            ("action_view_sale_order", done, clerk, user_group),
+            ("action_accept_difference", done, self.user, manager_group),
+            ("action_drop_foreign_documents", done, self.user, manager_group),
+            # The group before ensure_one(): no other error tells a non-member anything.
+            ("action_view_sale_order", self.Inbox, clerk, user_group),
+            ("action_view_sale_order", new | errored, clerk, user_group),
+        ]
+        for method, records, actor, group in cases:
+            with self.subTest(method=method, records=records.ids), self.assertRaises(AccessError) as caught:
+                getattr(records.with_user(actor), method)()
+            self.assertIn(group, str(caught.exception))
+        self.assertEqual((new.state, errored.state, cancelled.state, done.state),
+                         ("new", "error", "cancelled", "needs_review"))
+        self.assertFalse(done.amount_accepted)
 
     def test_cancel_and_reset_stay_the_users_buttons(self):
         inbox = self.receive(self.order_data("B2"))
@@ -248,8 +291,16 @@ class TestInboxOrderCompany(_Actors, TransactionCase):
                 "name": external_id, "received_at": fields.Datetime.now(), "normalized": json.dumps(normalized)}
 
     def test_a_manager_of_one_company_cannot_create_an_order_on_anothers_channel(self):
-        with self.assertRaises(UserError):  # any refusal: access, company or constraint
+        # assertRaises (not assertRaisesRegex): Odoo's rolls back what the call wrote.
+        with self.assertRaises(AccessError) as caught:
             self.Inbox.with_user(self.manager).create(self.vals(self.other_channel, self.company))
+        self.assertIn("Sales Channel", str(caught.exception))
+        # Nor by naming the channel only (its company would be read from it).
+        vals = self.vals(self.other_channel, self.company, "K1")
+        del vals["company_id"]
+        with self.assertRaises(AccessError) as caught:
+            self.Inbox.with_user(self.manager).create(vals)
+        self.assertIn("Sales Channel", str(caught.exception))
         self.assertFalse(self.Inbox.search([("external_id", "=", "K1")]))
 
     def test_a_manager_adds_an_order_by_hand_from_a_normalized_order_only(self):
@@ -265,6 +316,26 @@ class TestInboxOrderCompany(_Actors, TransactionCase):
         self.assertEqual(inbox.fingerprint, inbox._read_normalized().fingerprint())
         self.assertEqual((inbox.amount_total, inbox.paid), (69.58, True))
 
+    def test_the_context_gives_a_new_order_nothing_a_manager_may_not(self):
+        """``default_*`` keys of the call's context are values too (the ORM adds them in
+        create): outside what a manager may give, they are refused."""
+        paid = self.receive(self.order_data("H3"))
+        self.run_cron()
+        self.assertTrue(paid.payment_id)
+        Inbox = self.Inbox.with_user(self.manager)
+        for forged in ({"default_state": "done"}, {"default_payment_id": paid.payment_id.id},
+                       {"default_payload": "{}"}, {"default_fingerprint": "forged"}, {"default_paid": True},
+                       {"default_sale_order_id": paid.sale_order_id.id}, {"default_amount_accepted": True}):
+            with self.subTest(forged=forged), self.assertRaises(AccessError) as caught:
+                Inbox.with_context(**forged).create(self.vals(self.channel, self.company, "H4"))
+            self.assertIn("changed by processing", str(caught.exception))
+        self.assertFalse(self.Inbox.search([("external_id", "=", "H4")]))
+        # What a manager may give, the context may give too, and it is read as such.
+        vals = self.vals(self.channel, self.company, "H5")
+        inbox = Inbox.with_context(default_normalized=vals.pop("normalized")).create(vals)
+        self.assertEqual(inbox.fingerprint, inbox._read_normalized().fingerprint())
+        self.assertEqual((inbox.state, inbox.amount_total), ("new", 69.58))
+
     def test_an_inbox_orders_company_is_its_channels(self):
         with self.assertRaises(ValidationError):
             self.Inbox.create(self.vals(self.other_channel, self.company, "K2"))
@@ -279,6 +350,218 @@ class TestInboxOrderCompany(_Actors, TransactionCase):
             "partner_id": partner.id, "company_id": self.other_company.id})
         with self.assertRaises(UserError):
             inbox.write({"sale_order_id": other_so.id})
+
+
+@tagged("post_install", "-at_install")
+class TestForeignDocuments(_Actors, TransactionCase):
+    """An order stopped because it links a document processing did not make for it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_actors()
+
+    def stopped_on_a_foreign_quotation(self, external_id):
+        data = self.order_data(external_id)
+        data["lines"][0]["sku"] = "SI-TYPO"
+        inbox = self.receive(data)
+        self.run_cron()
+        quotation = self.env["sale.order"].create({
+            "partner_id": self.env.user.partner_id.id, "order_line": [Command.create({"product_id": self.mug.id})]})
+        inbox.write({"sale_order_id": quotation.id, "built_fingerprint": "old"})
+        corrected = json.loads(inbox.normalized)
+        corrected["lines"][0]["sku"] = "SI-MUG"
+        inbox.with_user(self.manager).write({"normalized": json.dumps(corrected)})
+        inbox.with_user(self.user).action_retry()
+        self.assertEqual((inbox.state, inbox.failed_step), ("error", "order"))
+        return inbox, quotation
+
+    def test_a_manager_drops_a_foreign_document_and_retry_goes_on(self):
+        inbox, quotation = self.stopped_on_a_foreign_quotation("X1")
+        with self.assertRaises(AccessError):
+            inbox.with_user(self.user).action_drop_foreign_documents()
+        self.assertEqual(inbox.sale_order_id, quotation)
+        inbox.with_user(self.manager).action_drop_foreign_documents()
+        self.assertFalse(inbox.sale_order_id)
+        self.assertIn(quotation.name, inbox.message_ids[:1].body)
+        inbox.with_user(self.user).action_retry()
+        self.assertEqual(inbox.state, "done", inbox.error_message)
+        self.assertNotEqual(inbox.sale_order_id, quotation)
+        self.assertEqual(inbox.sale_order_id.inbox_order_id, inbox)
+        # The document itself is left as it was.
+        self.assertEqual(quotation.exists().state, "draft")
+        self.assertFalse(quotation.inbox_order_id)
+
+    def test_an_invoice_of_another_sales_order_is_dropped_too(self):
+        inbox = self.receive(self.order_data("X2"))
+        self.run_cron()
+        self.assertEqual(inbox.state, "done", inbox.error_message)
+        other = self.env["sale.order"].create({
+            "partner_id": self.env.user.partner_id.id, "order_line": [Command.create({"product_id": self.mug.id})]})
+        other.action_confirm()
+        foreign_invoice = other._create_invoices()
+        inbox.write({"state": "new", "invoice_id": foreign_invoice.id})
+        inbox.action_process()
+        self.assertEqual((inbox.state, inbox.failed_step), ("error", "order"))
+        inbox.with_user(self.manager).action_drop_foreign_documents()
+        self.assertFalse(inbox.invoice_id)
+        self.assertTrue(inbox.sale_order_id, "its own sales order stays")
+        self.assertIn(foreign_invoice.name, inbox.message_ids[:1].body)
+
+    def test_an_orders_own_documents_are_never_dropped(self):
+        inbox = self.receive(self.order_data("X3"))
+        self.run_cron()
+        documents = (inbox.sale_order_id, inbox.invoice_id)
+        with self.assertRaises(UserError):
+            inbox.with_user(self.manager).action_drop_foreign_documents()
+        self.assertEqual((inbox.sale_order_id, inbox.invoice_id), documents)
+
+
+@tagged("post_install", "-at_install")
+class TestPaymentLink(_Actors, TransactionCase):
+    """What proves a payment was registered for an inbox order is written by processing only."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_actors()
+        cls.accountant = new_test_user(
+            cls.env, "inbox_rec_accountant",
+            groups="account.group_account_invoice,sale_inbox.group_sale_inbox_user")
+
+    def payment_vals(self):
+        return {"payment_type": "inbound", "partner_type": "customer", "amount": 69.58,
+                "partner_id": self.env.user.partner_id.id, "journal_id": self.bank.id}
+
+    def test_an_accountant_cannot_name_the_inbox_order_of_a_payment(self):
+        inbox = self.receive(self.order_data("Y1"))
+        Payment = self.env["account.payment"].with_user(self.accountant)
+        with self.assertRaises(AccessError):
+            Payment.create(dict(self.payment_vals(), sale_inbox_order_id=inbox.id))
+        with self.assertRaises(AccessError):
+            Payment.with_context(default_sale_inbox_order_id=inbox.id).create(self.payment_vals())
+        payment = Payment.create(self.payment_vals())
+        with self.assertRaises(AccessError):
+            payment.write({"sale_inbox_order_id": inbox.id})
+        self.assertFalse(self.env["account.payment"].search([("sale_inbox_order_id", "=", inbox.id)]))
+        # So processing registers the order's own payment.
+        self.run_cron()
+        self.assertEqual(inbox.state, "done", inbox.error_message)
+        self.assertNotEqual(inbox.payment_id, payment)
+        self.assertEqual(inbox.payment_id.sale_inbox_order_id, inbox)
+
+
+@tagged("post_install", "-at_install")
+class TestStatusSyncLinks(StoreChannelFixtures, StockFixtures, TransactionCase):
+    """Status sync tells the store what a sales order of that store order went through: a
+    salesperson can neither make a sales order pass for a store order, nor silence it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_store("woocommerce", name="Woo (records)", api_login="ck", api_secret="cs")
+        cls.env["sale.channel.payment.method"].create(
+            {"channel_id": cls.channel.id, "code": "stripe", "name": "Card", "journal_id": cls.bank.id})
+        warehouse = cls.env["stock.warehouse"].search([("company_id", "=", cls.env.company.id)], limit=1)
+        for sku in ("TSHIRT-RED-M", "MUG-01"):
+            product = cls.env["product.product"].search([("default_code", "=", sku)])
+            cls.env["stock.quant"]._update_available_quantity(product, warehouse.lot_stock_id, 50)
+        cls.order_json = json.loads((DATA / "woocommerce_order.json").read_text())
+        cls.salesman = new_test_user(cls.env, "inbox_rec_sync_salesman", groups="sales_team.group_sale_salesman")
+
+    def setUp(self):
+        super().setUp()
+        store = self.start_store()
+        self.channel.write({"store_url": store.url, "status_sync": "to_store"})
+        self.Inbox._receive(self.channel, json.dumps(copy.deepcopy(self.order_json)).encode(), "application/json")
+        self.process()
+        self.inbox_order = self.inbox()
+        self.assertEqual(self.inbox_order.state, "done", self.inbox_order.error_message)
+
+    def queued(self):
+        return self.env["sale.channel.outbox"].search(
+            [("channel_id", "=", self.channel.id), ("external_id", "=", self.inbox_order.external_id)])
+
+    def test_context_defaults_link_no_sales_order_to_a_store_order(self):
+        """The exploit: create a sales order with the store order in ``default_*`` keys of the
+        context, cancel it: the store order would be cancelled."""
+        SaleOrder = self.env["sale.order"].with_user(self.salesman)
+        partner = self.salesman.partner_id.id
+        for defaults in ({"default_channel_id": self.channel.id, "default_inbox_order_id": self.inbox_order.id},
+                         {"default_inbox_order_id": self.inbox_order.id},
+                         {"default_external_order_number": self.inbox_order.external_id}):
+            with self.subTest(defaults=defaults), self.assertRaises(AccessError) as caught:
+                SaleOrder.with_context(**defaults).create({"partner_id": partner})
+            self.assertIn("Only the Sales Inbox", str(caught.exception))
+        self.assertFalse(self.queued())
+
+    def test_a_sales_order_its_store_order_does_not_link_back_to_tells_the_store_nothing(self):
+        stray = self.env["sale.order"].create({
+            "partner_id": self.salesman.partner_id.id, "user_id": self.salesman.id,
+            "channel_id": self.channel.id, "inbox_order_id": self.inbox_order.id})
+        stray.with_user(self.salesman).action_cancel()
+        self.assertEqual(stray.state, "cancel")
+        self.assertFalse(self.queued())
+        self.assertFalse(stray.store_stages)
+
+    def test_a_caller_cannot_pass_a_change_for_the_stores_own(self):
+        so = self.inbox_order.sale_order_id
+        so.user_id = self.salesman
+        so.with_user(self.salesman).with_context(
+            sale_inbox_from_store=True, disable_cancel_warning=True).action_cancel()
+        self.assertEqual(so.state, "cancel")
+        self.assertEqual(self.queued().mapped("store_status"), ["cancelled"])
+
+
+@tagged("post_install", "-at_install")
+class TestNoForgedLogLines(_Actors, TransactionCase):
+    """An unexpected error's text can hold store data (line breaks included): the log gets
+    the error's type and where it happened, never the text as lines of its own."""
+
+    FORGED = "FORGED 2026-01-01 00:00:00,000 1 CRITICAL db odoo: all is lost"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_actors()
+
+    def poison(self, method, bad):
+        """The method of processing raises, for the ``bad`` order only, an error whose text
+        has a line break and a fake log line (as a store's text could)."""
+        Processor = type(self.env["sale.inbox.processor"])
+        original = getattr(Processor, method)
+        forged = self.FORGED
+
+        def poisoned(processor, *args, **kwargs):
+            if any(bad in arg for arg in args if hasattr(arg, "_name") and arg._name == "sale.inbox.order"):
+                raise ValueError(f"customer said\n{forged}")
+            return original(processor, *args, **kwargs)
+        return patch.object(Processor, method, poisoned)
+
+    def assert_no_forged_line(self, output):
+        lines = "\n".join(output).splitlines()
+        self.assertFalse([line for line in lines if line.startswith("FORGED")], lines)
+        self.assertTrue(any("ValueError" in line for line in lines), lines)
+
+    def test_an_unexpected_error_in_a_step_logs_no_store_text(self):
+        good, bad = self.receive(self.order_data("G1")), self.receive(self.order_data("G2"))
+        with self.poison("_step_customers", bad), self.assertLogs(
+                "odoo.addons.sale_inbox.models.sale_inbox_processor", logging.ERROR) as logs:
+            self.run_cron()
+        self.assert_no_forged_line(logs.output)
+        self.assertEqual(good.state, "done", good.error_message)
+        self.assertEqual((bad.state, bad.failed_step), ("error", "customer"))
+        self.assertIn(self.FORGED, bad.error_message)
+
+    def test_a_crash_logs_no_store_text(self):
+        good, bad = self.receive(self.order_data("G3")), self.receive(self.order_data("G4"))
+        with self.poison("_process", bad), self.assertLogs(
+                "odoo.addons.sale_inbox.models.sale_inbox_order", logging.ERROR) as logs:
+            (good | bad)._process_isolated(automatic=False)
+        self.assert_no_forged_line(logs.output)
+        self.assertEqual(good.state, "done", good.error_message)
+        self.assertEqual((bad.state, bad.failed_step), ("error", "process"))
+        self.assertIn(self.FORGED, bad.error_message)
 
 
 @tagged("post_install", "-at_install")
