@@ -161,6 +161,25 @@ class TestSecurityActions(StockFixtures, HttpCase):
             wizard.action_import()
         self.assertNoStoreRequest()
 
+    def test_import_orders_checks_its_own_channel_first(self):
+        """The wizard's own check, reached: a wizard on company one's channel (left by the
+        form, or moved there) run by company two's manager is refused by ``action_import``
+        itself (an AccessError on the wizard, not on the channel further down), before any
+        request. The wizard's values are in the transaction's cache, so nothing reads them
+        again through the record rules on the way."""
+        wizard = self.env["sale.channel.import"].create({"channel_id": self.woo.id, "days": 3})
+        with self.assertRaises(AccessError) as caught:
+            wizard.with_user(self.manager_two).action_import()
+        self.assertIn("sale.channel.import", str(caught.exception))
+        self.assertNoStoreRequest()
+        # Nor can they move their own wizard onto company one's channel.
+        own = self.env["sale.channel.import"].with_user(self.manager_two).create(
+            {"channel_id": self.channel_two.id, "days": 3})
+        with self.assertRaises(AccessError):
+            own.write({"channel_id": self.woo.id})
+        self.assertEqual(own.channel_id, self.channel_two)
+        self.assertNoStoreRequest()
+
     def test_other_companys_manager_cannot_import_orders_over_json_rpc(self):
         self.authenticate(MANAGER_TWO, MANAGER_TWO)
         with self.assertRaises(JsonRpcException) as caught:
