@@ -55,7 +55,7 @@ class SaleChannelOwned(models.AbstractModel):
     row of their own channel, written with ``channel_id`` set to another company's channel,
     would pass them, and the jobs would then act on that channel with its credentials."""
 
-    _name = "sale.channel.owned"
+    _name = "channel.owned.mixin"
     _description = "Belongs to a Sales Channel"
 
     @api.model_create_multi

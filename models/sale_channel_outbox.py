@@ -48,7 +48,7 @@ class SaleChannelOutbox(models.Model):
     in order for each order, retried with back-off while the store fails, never lost."""
 
     _name = "sale.channel.outbox"
-    _inherit = ["sale.inbox.job", "sale.channel.owned"]
+    _inherit = ["sale.inbox.job", "channel.owned.mixin"]
     _description = "Status Outbox Message"
     _order = "id desc"
     _rec_name = "store_status"
