@@ -22,6 +22,9 @@ CONNECT_ORDERS_PATH = "/sale_inbox/connect/v1/orders"
 WEBHOOK_PATH = "/sale_inbox/webhook"
 #: Fields behind _intake_credentials and _webhook_channel_id (ormcached per process).
 INTAKE_CACHED_FIELDS = {"api_key", "webhook_token", "active", "push_on_change", "state", "company_id"}
+#: Fields people never write (create or write), whatever they send: only the addon's code.
+#: The webhook token is the channel's address for its store: unique, and random.
+CODE_ONLY_FIELDS = frozenset({"webhook_token"})
 #: Payment methods that are not paid when the order is placed (WooCommerce's codes).
 OFFLINE_PAYMENT_CODES = {"cod", "bacs", "cheque"}
 
@@ -43,6 +46,35 @@ def check_group_access(records, group, operation):
         raise AccessError(records.env._("Only members of %(group)s may do this (%(model)s).",
                                         group=group_name, model=records._description))
     records.check_access(operation)
+
+
+class SaleChannelOwned(models.AbstractModel):
+    """A row that belongs to one channel (its outbox, store products, status mapping, store
+    customers, payments mapping, sync runs, the Import Orders wizard): made on a channel the
+    user may change, and never moved to another channel by people.
+
+    The record rules of a write are checked on the records as they are before it: a manager's
+    row of their own channel, written with ``channel_id`` set to another company's channel,
+    would pass them, and the jobs would then act on that channel with its credentials."""
+
+    _name = "channel.owned.mixin"
+    _description = "Belongs to a Sales Channel"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        records = super().create(vals_list)
+        if not self.env.su:
+            # After the create, so that a channel given by the context's default is checked too.
+            records.channel_id.check_access("write")
+        return records
+
+    def write(self, vals):
+        if "channel_id" in vals and not self.env.su \
+                and any(record.channel_id.id != vals["channel_id"] for record in self):
+            # The same channel again is no move (an import of exported rows writes it).
+            raise AccessError(self.env._("A %(model)s stays on the channel it was made for.",
+                                         model=self._description))
+        return super().write(vals)
 
 
 class SaleChannel(models.Model):
@@ -364,6 +396,7 @@ class SaleChannel(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            self._check_people_write(vals)
             if not vals.get("status_map_ids"):
                 # The platform's default mapping, so that status sync can be turned on at once
                 # (the form sends an empty list for the empty table).
@@ -375,8 +408,10 @@ class SaleChannel(models.Model):
         return channels
 
     def write(self, vals):
+        self._check_people_write(vals)
         if "company_id" in vals:
             self._check_company_allowed(vals["company_id"])
+            self._check_company_move(vals["company_id"])
         if vals.get("platform") and not vals.get("status_map_ids"):
             # Another store, other statuses: its own default mapping replaces the old one.
             changing = self.filtered(lambda c: c.platform != vals["platform"])
@@ -404,6 +439,32 @@ class SaleChannel(models.Model):
             return
         if self.env["res.company"].browse(company_id) not in self.env.companies:
             raise AccessError(self.env._("A channel can only be moved into one of your companies."))
+
+    def _check_people_write(self, vals):
+        """Fields only the addon's code sets (``CODE_ONLY_FIELDS``), whatever a person sends."""
+        written = CODE_ONLY_FIELDS & vals.keys()
+        if written and not self.env.su:
+            raise AccessError(self.env._("%(fields)s of a channel is set by Odoo only (see its own button).",
+                                         fields=", ".join(sorted(written))))
+
+    def _check_company_move(self, company_id):
+        """A channel whose orders or store customers already belong to its company stays there:
+        they would stay behind (the inbox orders, their sales orders, the contacts), and the
+        orders would fail when processed. A new channel is made in the other company instead."""
+        moving = self.filtered(lambda c: c.company_id.id != company_id)
+        if not moving:
+            return
+        for model, what in (("sale.inbox.order", self.env._("inbox orders")),
+                            ("sale.channel.partner", self.env._("store customers"))):
+            # As superuser: they count whether the user sees them or not.
+            found = self.env[model].sudo().with_context(active_test=False)._read_group(
+                [("channel_id", "in", moving.ids)], ["channel_id"])
+            if found:
+                channel = found[0][0]
+                raise UserError(self.env._(
+                    "%(channel)s cannot move to another company: it has %(what)s in %(company)s, "
+                    "which would stay there. Create a channel in the other company instead.",
+                    channel=channel.display_name, what=what, company=channel.company_id.display_name))
 
     def unlink(self):
         result = super().unlink()

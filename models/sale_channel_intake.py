@@ -52,10 +52,10 @@ class SaleChannel(models.Model):
         "WooCommerce: the webhook's secret; PayPal: the webhook's ID). Deliveries with a wrong "
         "signature are refused and nothing is stored.",
     )
+    # Set by the addon only (CODE_ONLY_FIELDS): a new one with New Webhook Address.
     webhook_token = fields.Char(
         copy=False,
         readonly=True,
-        index=True,
         default=lambda self: secrets.token_urlsafe(24),
         help="Identifies the channel in its webhook URL.",
     )
@@ -67,6 +67,11 @@ class SaleChannel(models.Model):
         compute="_compute_webhook_url",
         help="Paste this address in the store's settings: orders are sent there.",
     )
+
+    _sql_constraints = [
+        # One URL, one channel (the unique index also serves the webhook look-up).
+        ("webhook_token_unique", "unique(webhook_token)", "Two channels cannot share a webhook address."),
+    ]
 
     @api.depends("api_key")
     def _compute_api_key_digest(self):
@@ -148,7 +153,9 @@ class SaleChannel(models.Model):
     @api.model
     @tools.ormcache("token")
     def _webhook_channel_id(self, token):
-        # Shared by every caller, like _intake_credentials: plain SQL, keyed by the secret only.
+        # Shared by every caller, like _intake_credentials: plain SQL, keyed by the secret only
+        # (a new token written in this transaction is flushed first).
+        self.flush_model(["webhook_token", "active"])
         self.env.cr.execute(
             "SELECT id FROM sale_channel WHERE webhook_token = %s AND active", (token,)
         )
@@ -169,6 +176,15 @@ class SaleChannel(models.Model):
         except ApiError as exc:
             raise UserError(self.env._("The store did not accept the address: %s", exc)) from exc
         return self._notify(self.env._("The store now sends its orders to %s.", url), "success")
+
+    def action_new_webhook_token(self):
+        """A new webhook address (the old one stops at once): the store must be given the new
+        Webhook URL (Register Webhook, or its admin)."""
+        self._check_manager()
+        for channel in self:
+            channel.sudo().webhook_token = secrets.token_urlsafe(24)
+            channel.message_post(body=self.env._(
+                "A new webhook address was made; the old one no longer works: give the store the new Webhook URL."))
 
     def action_regenerate_api_key(self):
         self._check_manager()

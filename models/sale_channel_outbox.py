@@ -48,7 +48,7 @@ class SaleChannelOutbox(models.Model):
     in order for each order, retried with back-off while the store fails, never lost."""
 
     _name = "sale.channel.outbox"
-    _inherit = ["sale.inbox.job"]
+    _inherit = ["sale.inbox.job", "channel.owned.mixin"]
     _description = "Status Outbox Message"
     _order = "id desc"
     _rec_name = "store_status"
@@ -225,13 +225,22 @@ class SaleChannelOutbox(models.Model):
                 "%(store)s was not told '%(status)s': %(error)s", store=message.channel_id.name,
                 status=message.store_status, error=error))
 
+    # People write no message (the access rights give managers read only): what the store is
+    # told is the sales order's and the job's. A manager's Retry and Don't Send change only the
+    # state, as superuser, once the check has passed.
+
+    def _check_manager_action(self):
+        """Managers only, on messages they see of channels they may change: a message sent again
+        tells the store, with the channel's credentials."""
+        check_group_access(self, MANAGER, "read")
+        self.channel_id._check_manager()
+
     def action_retry(self):
-        # Managers: a message sent again tells the store, with the channel's credentials.
-        check_group_access(self, MANAGER, "write")
-        self.filtered(lambda m: m.state in ("failed", "pending")).write(
+        self._check_manager_action()
+        self.filtered(lambda m: m.state in ("failed", "pending")).sudo().write(
             {"state": "pending", "next_attempt_at": fields.Datetime.now()})
         self.env.ref("sale_inbox.ir_cron_send_outbox").sudo()._trigger()
 
     def action_cancel(self):
-        check_group_access(self, MANAGER, "write")
-        self.filtered(lambda m: m.state in ("failed", "pending")).write({"state": "cancelled"})
+        self._check_manager_action()
+        self.filtered(lambda m: m.state in ("failed", "pending")).sudo().write({"state": "cancelled"})

@@ -6,6 +6,7 @@ class SaleChannelPartner(models.Model):
     is recognised even after changing e-mail address."""
 
     _name = "sale.channel.partner"
+    _inherit = ["channel.owned.mixin"]
     _description = "Store Customer"
     _order = "channel_id, external_id"
     _rec_name = "external_id"

@@ -3,6 +3,7 @@ from odoo import api, fields, models
 
 class SaleChannelPaymentMethod(models.Model):
     _name = "sale.channel.payment.method"
+    _inherit = ["channel.owned.mixin"]
     _description = "Payments Mapping"
     _order = "channel_id, sequence, code"
     _rec_name = "name"

@@ -8,7 +8,7 @@ class SaleChannelProduct(models.Model):
     """What a store knows a product by, and the last quantity it accepted for it."""
 
     _name = "sale.channel.product"
-    _inherit = ["sale.inbox.job"]
+    _inherit = ["sale.inbox.job", "channel.owned.mixin"]
     _description = "Store Product"
     _order = "channel_id, sku"
     _rec_name = "sku"

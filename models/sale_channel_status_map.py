@@ -19,6 +19,7 @@ class SaleChannelStatusMap(models.Model):
     is told as (to the store), and that, reported by the store, moves the order (from it)."""
 
     _name = "sale.channel.status.map"
+    _inherit = ["channel.owned.mixin"]
     _description = "Order Status Mapping"
     _order = "channel_id, stage_sequence"
     _rec_name = "odoo_stage"

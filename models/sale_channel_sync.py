@@ -5,6 +5,7 @@ class SaleChannelSync(models.Model):
     """One stock sync run of a channel: when, what was checked, changed, sent, and why not."""
 
     _name = "sale.channel.sync"
+    _inherit = ["channel.owned.mixin"]
     _description = "Stock Sync Run"
     _order = "started_at desc, id desc"
     _rec_name = "started_at"

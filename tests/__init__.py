@@ -23,3 +23,4 @@ from . import test_menus
 from . import test_security_actions
 from . import test_security_outbound
 from . import test_security_inbound
+from . import test_security_channel_rows

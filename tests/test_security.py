@@ -90,5 +90,6 @@ class TestSecurity(InboxFixtures, TransactionCase):
             "partner_id": self.env.user.partner_id.id, "channel_id": self.channel.id, "inbox_order_id": inbox.id,
             "store_status": "pending", "user_id": self.salesman.id,
             "order_line": [Command.create({"product_id": self.mug.id})]})
+        inbox.write({"sale_order_id": order.id})  # status sync speaks for an order linked back only
         order.with_user(self.salesman).action_confirm()
         self.assertEqual(order.outbox_ids.store_status, "processing")

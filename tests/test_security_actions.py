@@ -108,8 +108,14 @@ class TestSecurityActions(StockFixtures, HttpCase):
 
     def test_user_cannot_open_import_orders(self):
         with self.assertRaises(AccessError):
-            wizard = self.env["sale.channel.import"].with_user(self.user).create({"channel_id": self.woo.id})
-            wizard.action_import()
+            self.env["sale.channel.import"].with_user(self.user).create({"channel_id": self.woo.id})
+        # A wizard a manager left, run by a user: refused by the action's own group check (not
+        # only by the channel's further down). Read through sudo first, as in the test below.
+        wizard = self.env["sale.channel.import"].create({"channel_id": self.woo.id, "days": 3})
+        with self.assertRaises(AccessError) as caught:
+            wizard.read(["channel_id", "days"])
+            wizard.with_user(self.user).action_import()
+        self.assertIn("(Import Orders from a Store)", str(caught.exception))
         self.assertNoStoreRequest()
 
     def test_manager_still_reaches_the_store(self):
@@ -159,6 +165,27 @@ class TestSecurityActions(StockFixtures, HttpCase):
             wizard = self.env["sale.channel.import"].with_user(self.manager_two).create(
                 {"channel_id": self.woo.id, "days": 3})
             wizard.action_import()
+        self.assertNoStoreRequest()
+
+    def test_import_orders_checks_its_own_channel_first(self):
+        """The wizard's own check, reached: a wizard on company one's channel (left by the
+        form, or moved there) run by company two's manager is refused by ``action_import``
+        itself (an AccessError on the wizard, not on the channel further down), before any
+        request. The wizard is read first through ``sudo()`` in the same transaction, as the
+        form's own reads may leave it, so the ORM does not read it again through the record
+        rules on the way: only the action's check stands (else the channel's, further down)."""
+        wizard = self.env["sale.channel.import"].create({"channel_id": self.woo.id, "days": 3})
+        with self.assertRaises(AccessError) as caught:
+            wizard.read(["channel_id", "days"])  # assertRaises empties the cache: filled again
+            wizard.with_user(self.manager_two).action_import()
+        self.assertIn("(sale.channel.import)", str(caught.exception))
+        self.assertNoStoreRequest()
+        # Nor can they move their own wizard onto company one's channel.
+        own = self.env["sale.channel.import"].with_user(self.manager_two).create(
+            {"channel_id": self.channel_two.id, "days": 3})
+        with self.assertRaises(AccessError):
+            own.write({"channel_id": self.woo.id})
+        self.assertEqual(own.channel_id, self.channel_two)
         self.assertNoStoreRequest()
 
     def test_other_companys_manager_cannot_import_orders_over_json_rpc(self):

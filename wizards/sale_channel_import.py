@@ -11,6 +11,7 @@ class SaleChannelImport(models.TransientModel):
     """Import orders placed before the channel was connected (or that webhooks missed)."""
 
     _name = "sale.channel.import"
+    _inherit = ["channel.owned.mixin"]
     _description = "Import Orders from a Store"
 
     channel_id = fields.Many2one("sale.channel", required=True, ondelete="cascade")
