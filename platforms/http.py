@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import ipaddress
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -52,6 +53,11 @@ class ApiRedirected(ApiError):
     def __init__(self, message: str, status: int | None = None, url: str = "", location: str = ""):
         super().__init__(message, status, "", url)
         self.location = location
+
+
+class ApiOtherAddress(ApiError):
+    """The store pointed at an address (a next page) on another scheme, host or port than its
+    own. Not followed, for the same reason as a redirect."""
 
 
 class ApiAddressRefused(ApiError):
@@ -100,6 +106,24 @@ def retry_after_seconds(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+#: An absolute URL (a scheme, or ``//`` and a host): a relative path is the base URL's.
+_ABSOLUTE = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9+.-]*:|[/\\]{2})")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple:
+    """Scheme, host and port of ``url``, written one way (``None`` where it has none that
+    can be read: then it is no store's)."""
+    try:
+        parts = urlsplit(url.strip())
+        scheme, host, port = parts.scheme.lower(), parts.hostname or "", parts.port
+    except ValueError:  # a port that is not a number, a malformed IPv6 address
+        return None, None, None
+    with contextlib.suppress(ValueError):  # a name, not an IP address
+        host = ipaddress.ip_address(host).compressed
+    return scheme, host, port or _DEFAULT_PORTS.get(scheme)
 
 
 #: The name of the allowance in a channel's ``credentials`` mapping (see ``client_options``).
@@ -248,9 +272,16 @@ class HttpClient:
         self.calls = 0
 
     def url(self, path: str) -> str:
-        if path.startswith(("http://", "https://")):
-            return path
-        return f"{self.base_url}/{path.lstrip('/')}"
+        """The address of ``path``, relative to the base URL, or absolute on the store's own
+        scheme, host and port: page links (Shopify's ``Link``, Mozello's ``next_page_uri``)
+        are the store's words, and the session sends the credentials wherever they lead."""
+        if not _ABSOLUTE.match(path):
+            return f"{self.base_url}/{path.lstrip('/')}"
+        if _origin(path) != _origin(self.base_url):
+            raise ApiOtherAddress(
+                f"{_clean(path, 300)}: another address than the store's ({_clean(self.base_url, 300)}), not "
+                "followed: the credentials go to the store URL set on the channel only.", url=path)
+        return path
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         url = self.url(path)
@@ -382,7 +413,7 @@ def _not_json(response: requests.Response) -> str:
         return f"{where}: HTTP {response.status_code} with an empty answer where JSON was expected"
     if "html" in kind or text[:1] == "<":
         return (f"{where}: HTTP {response.status_code} with an HTML page instead of JSON (check the store "
-                f"URL, and whether the shop is in maintenance mode): {' '.join(text[:120].split())}")
+                f"URL, and whether the shop is in maintenance mode): {_clean(text, 120)}")
     return f"{where}: HTTP {response.status_code} with an answer that is not JSON ({kind or 'no type'})"
 
 
@@ -391,10 +422,17 @@ def _error_detail(response: requests.Response) -> str:
     try:
         data = response.json()
     except ValueError:
-        return response.text[:200].strip()
+        return _clean(response.text)
     if isinstance(data, dict):
         for key in ("message", "error_description", "errors", "error"):
             if data.get(key):
                 value = data[key]
-                return value if isinstance(value, str) else str(value)[:200]
+                return _clean(value if isinstance(value, str) else str(value))
     return ""
+
+
+def _clean(text: str, limit: int = 200) -> str:
+    """The store's words on one line, and not many of them: they go into error messages shown
+    to merchants and into logs, where a line break would start a line that looks like ours."""
+    words = " ".join(text[:limit * 4].split())
+    return words if len(words) <= limit else words[:limit - 1] + "…"

@@ -151,3 +151,111 @@ def test_the_error_for_a_refused_address_says_why_and_nothing_the_service_said(s
     assert "hunter2" not in str(caught.value)
     assert caught.value.body == ""
     assert store.requests == []
+
+
+# Page links: the store says where its next page is; the credentials go there only when it is
+# the store's own address (scheme, host and port of the channel's store URL).
+
+@pytest.fixture
+def other_host():
+    """Another host than the store's (127.0.0.2): it records what reaches it."""
+    with FakeStore(host="127.0.0.2") as fake:
+        yield fake
+
+
+def two_pages(first, last):
+    """A listing's handler: ``first`` for the first page, ``last`` for any page after it."""
+    return lambda request: (200, {}, last) if "page_start" in request.query or "page_info" in request.query \
+        else first
+
+
+def shopify_pages(store, target):
+    store.route("GET", "/admin/api/2025-01/orders.json", handler=two_pages(
+        (200, {"Link": f'<{target}/admin/api/2025-01/orders.json?page_info=p2&limit=250>; rel="next"'},
+         {"orders": [{"id": 1}]}),
+        {"orders": [{"id": 2}]}))
+    client = get("shopify").client({"store_url": store.url, "api_secret": "shpat_secret", **ALLOW_LOCAL},
+                                   retry=RetryPolicy(attempts=1))
+    return lambda: list(client.orders_since("2025-01-01T00:00:00Z"))
+
+
+def mozello_orders(store, target):
+    store.route("GET", "/store/orders/", handler=two_pages(
+        (200, {}, {"error": False, "orders": [{"order_id": "A"}],
+                   "next_page_uri": f"{target}/store/orders/?page_start=id:2"}),
+        {"error": False, "orders": [{"order_id": "B"}], "next_page_uri": None}))
+    client = get("mozello").client({"store_url": store.url, "api_secret": "moz-key", **ALLOW_LOCAL},
+                                   retry=RetryPolicy(attempts=1))
+    return lambda: list(client.orders_since("2025-01-01T00:00:00Z"))
+
+
+def mozello_catalog(store, target):
+    store.route("GET", "/store/products/", handler=two_pages(
+        (200, {}, {"products": [{"handle": "a", "sku": "A", "stock": 1}],
+                   "next_page_uri": f"{target}/store/products/?page_start=id:2"}),
+        {"products": [{"handle": "b", "sku": "B", "stock": 1}], "next_page_uri": None}))
+    client = get("mozello").client({"store_url": store.url, "api_secret": "moz-key", **ALLOW_LOCAL},
+                                   retry=RetryPolicy(attempts=1))
+    return lambda: list(client.catalog())
+
+
+PAGING = pytest.mark.parametrize("read", [shopify_pages, mozello_orders, mozello_catalog],
+                                 ids=["shopify-orders", "mozello-orders", "mozello-catalog"])
+
+
+@PAGING
+def test_a_next_page_on_another_host_is_not_followed_and_is_named(store, other_host, read):
+    with pytest.raises(ApiError) as caught:
+        read(store, other_host.url)()
+    assert other_host.requests == []
+    assert f"{other_host.url}/store/" in str(caught.value) or f"{other_host.url}/admin/" in str(caught.value)
+    assert caught.value.url.startswith(other_host.url)
+    assert len(store.requests) == 1
+
+
+@PAGING
+def test_a_next_page_on_another_port_of_the_same_host_is_not_followed(store, elsewhere, read):
+    with pytest.raises(ApiError, match="another address than the store's"):
+        read(store, elsewhere.url)()
+    assert elsewhere.requests == []
+
+
+@PAGING
+def test_a_next_page_in_another_scheme_is_not_followed(store, read):
+    # https on the store's own host and port: nothing answers TLS there, so only the check can
+    # say what went wrong (no connection error, no attempt at all).
+    target = store.url.replace("http://", "https://")
+    with pytest.raises(ApiError, match=f"{target}/.*another address than the store's"):
+        read(store, target)()
+    assert len(store.requests) == 1
+
+
+@PAGING
+def test_a_next_page_on_the_store_itself_is_followed(store, read):
+    # The store's address written otherwise (the scheme in capitals) is still the store's.
+    assert len(read(store, store.url.replace("http://", "HTTP://"))()) == 2
+    assert len(store.requests) == 2
+
+
+@pytest.mark.parametrize("path", [
+    "//127.0.0.2/orders",  # a network-path reference: another host
+    "ftp://127.0.0.1/orders",
+    "http://127.0.0.1.example/orders",
+    "http://user@127.0.0.2/orders",
+])
+def test_an_address_that_leaves_the_store_is_refused_before_anything_is_sent(store, path):
+    http = HttpClient(store.url, headers={"X-API-KEY": "k"}, retry=RetryPolicy(attempts=1), **ALLOW_LOCAL)
+    with pytest.raises(ApiError, match="another address than the store's") as caught:
+        http.get_json(path)
+    assert path in str(caught.value)
+    assert http.calls == 0
+    assert store.requests == []
+
+
+@pytest.mark.parametrize("base, url", [
+    ("https://shop.example/admin/api/2025-01", "https://shop.example:443/admin/api/2025-01/orders.json"),
+    ("https://Shop.Example:443/v1", "HTTPS://shop.example/v1/orders"),
+    ("http://[::1]:8080/v1", "http://[0:0::1]:8080/other"),
+])
+def test_the_store_own_address_written_otherwise_is_the_store_s(base, url):
+    assert HttpClient(base).url(url) == url
