@@ -130,6 +130,23 @@ def _origin(url: str) -> tuple:
 ALLOW_PRIVATE_ADDRESSES = "allow_private_addresses"
 
 
+#: Cloud metadata services (they hand out the machine's credentials) that are not link-local:
+#: refused whatever the allowance, as link-local addresses (169.254.169.254 and the like) are.
+METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
+    "fd00:ec2::254",  # AWS, over IPv6
+    "100.100.100.200",  # Alibaba Cloud
+    "192.0.0.192",  # Oracle Cloud (classic)
+    "168.63.129.16",  # Azure's platform address (WireServer)
+))
+
+#: IPv6 ranges whose addresses carry an IPv4 address that they lead to (by a translator or a
+#: tunnel); ``ipaddress`` reads 6to4, Teredo and IPv4-mapped ones itself.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known NAT64 prefix (RFC 6052)
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # local-use NAT64 prefixes (RFC 8215)
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # SIIT (RFC 2765)
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated (RFC 4291), :: and ::1 aside
+
+
 def address_refusal(address: str, allow_private: bool = False) -> str:
     """Why a store may not be reached at the IP ``address`` ('' when it may).
 
@@ -137,14 +154,26 @@ def address_refusal(address: str, allow_private: bool = False) -> str:
     or to a cloud's metadata service would let whoever types store URLs reach services that
     trust the network. ``allow_private`` admits loopback and private ranges (a store, or the
     demo and the tests, on the local network); link-local addresses (169.254.169.254 serves
-    cloud credentials), unspecified and multicast ones stay refused whatever the setting.
+    cloud credentials), the other metadata services' (``METADATA_ADDRESSES``), unspecified and
+    multicast ones stay refused whatever the setting. An IPv6 address that carries an IPv4
+    address (NAT64, 6to4, Teredo, IPv4-mapped, -compatible or -translated) is judged by it.
     """
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return "not an IP address"
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if ip in _NAT64_LOCAL:
+        return _nat64_local_refusal(ip, allow_private)
+    for carried in _carried_ipv4(ip):
+        reason = _refusal(carried, allow_private)
+        if reason:
+            return f"{carried} in IPv6 form, {reason}"
+    return "" if _carried_ipv4(ip) else _refusal(ip, allow_private)
+
+
+def _refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_private: bool) -> str:
+    if ip in METADATA_ADDRESSES:
+        return "a cloud metadata service's address"
     if ip.is_unspecified:
         return "an unspecified address"
     if ip.is_multicast:
@@ -158,6 +187,39 @@ def address_refusal(address: str, allow_private: bool = False) -> str:
     else:
         return ""
     return "" if allow_private else kind + ", and private store addresses are not allowed"
+
+
+def _carried_ipv4(ip) -> list:
+    """The IPv4 addresses an IPv6 address leads to (a Teredo address: its server's and its
+    client's); none for a plain IPv6 address."""
+    if ip.version == 4:
+        return []
+    if ip.ipv4_mapped:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour:
+        return [ip.sixtofour]
+    if ip.teredo:
+        return list(ip.teredo)
+    if ip in _NAT64 or ip in _IPV4_TRANSLATED or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    return []
+
+
+def _nat64_local_refusal(ip: ipaddress.IPv6Address, allow_private: bool) -> str:
+    """A local-use NAT64 prefix is a translator of the network this server is on: private.
+    Where it puts the IPv4 address depends on its length (/48 to /96), so with the allowance
+    every place is read, and one holding an address refused always refuses the address."""
+    if not allow_private:
+        return "a local NAT64 translator's address (the private network), and private store addresses are not allowed"
+    packed = ip.packed
+    squeezed = packed[:8] + packed[9:]  # RFC 6052 skips bits 64-71 below a /96 prefix
+    for carried in [ipaddress.IPv4Address(squeezed[start:start + 4]) for start in (6, 7, 8)] + \
+            [ipaddress.IPv4Address(packed[12:])]:
+        if not carried.is_unspecified:  # the zeros of a longer prefix's place
+            reason = _refusal(carried, allow_private)
+            if reason:
+                return f"{carried} in IPv6 form, {reason}"
+    return ""
 
 
 class _AddressRefused(Exception):

@@ -4,6 +4,8 @@ No redirect is followed (a store answering 302 to another host would hand it the
 no request goes to this server, the private network or a cloud's metadata service unless the
 channel allows private addresses (the fake stores here run on 127.0.0.1, so most tests do).
 """
+import ipaddress
+
 import pytest
 
 from platforms import get
@@ -259,3 +261,74 @@ def test_an_address_that_leaves_the_store_is_refused_before_anything_is_sent(sto
 ])
 def test_the_store_own_address_written_otherwise_is_the_store_s(base, url):
     assert HttpClient(base).url(url) == url
+
+
+def teredo(client, server="65.54.227.120", port=40000):
+    """The Teredo address (2001::/32) of an IPv4 ``client`` behind ``server``: the client's
+    address and port are written inverted, as Teredo does."""
+    return str(ipaddress.IPv6Address(
+        (0x20010000 << 96) | (int(ipaddress.IPv4Address(server)) << 64) | (0x8000 << 48)
+        | ((port ^ 0xFFFF) << 32) | (int(ipaddress.IPv4Address(client)) ^ 0xFFFFFFFF)))
+
+
+# IPv6 addresses that carry an IPv4 address reach it (through a translator or a tunnel):
+# they are judged as the address they carry.
+@pytest.mark.parametrize("address, carried, allowed_without, allowed_with", [
+    ("64:ff9b::a00:1", "10.0.0.1", False, True),  # NAT64, the well-known prefix
+    ("64:ff9b::7f00:1", "127.0.0.1", False, True),
+    ("64:ff9b::a9fe:a9fe", "169.254.169.254", False, False),
+    ("64:ff9b::808:808", "8.8.8.8", True, True),
+    ("64:ff9b:1::a00:1", "10.0.0.1", False, True),  # NAT64, a local-use prefix (/96)
+    ("64:ff9b:1::a9fe:a9fe", "169.254.169.254", False, False),
+    ("64:ff9b:1:a9fe:a9:fe00::", "169.254.169.254", False, False),  # the same, under a /48 prefix
+    ("2002:7f00:1::", "127.0.0.1", False, True),  # 6to4
+    ("2002:a9fe:a9fe::1", "169.254.169.254", False, False),
+    ("2002:808:808::1", "8.8.8.8", True, True),
+    ("::7f00:1", "127.0.0.1", False, True),  # IPv4-compatible
+    ("::a9fe:a9fe", "169.254.169.254", False, False),
+    ("::ffff:0:7f00:1", "127.0.0.1", False, True),  # IPv4-translated
+    ("::ffff:0:a9fe:a9fe", "169.254.169.254", False, False),
+    ("::ffff:169.254.169.254", "169.254.169.254", False, False),  # IPv4-mapped
+    (teredo("127.0.0.1"), "127.0.0.1", False, True),  # Teredo
+    (teredo("10.0.0.1"), "10.0.0.1", False, True),
+    (teredo("169.254.169.254"), "169.254.169.254", False, False),
+    (teredo("8.8.8.8", server="10.0.0.9"), "10.0.0.9", False, True),  # the server counts too
+    (teredo("8.8.8.8"), "", True, True),
+])
+def test_an_ipv6_address_is_judged_by_the_ipv4_address_it_carries(address, carried, allowed_without, allowed_with):
+    without, with_allowance = address_refusal(address), address_refusal(address, allow_private=True)
+    assert (without == "") is allowed_without, without
+    assert (with_allowance == "") is allowed_with, with_allowance
+    if without and not address.startswith("64:ff9b:1:"):  # a local-use prefix is refused as such
+        assert carried in without
+    if with_allowance:
+        assert carried in with_allowance
+
+
+# Cloud metadata services outside the link-local range: refused whatever the allowance.
+@pytest.mark.parametrize("address", [
+    "fd00:ec2::254",  # AWS, IPv6
+    "100.100.100.200",  # Alibaba Cloud
+    "192.0.0.192",  # Oracle Cloud (classic)
+    "168.63.129.16",  # Azure's platform address (WireServer)
+    "::ffff:100.100.100.200",
+    "64:ff9b::6464:64c8",
+    "64:ff9b::a83f:8110",
+])
+def test_cloud_metadata_addresses_are_refused_even_with_the_allowance(address):
+    assert "metadata" in address_refusal(address)
+    assert "metadata" in address_refusal(address, allow_private=True)
+
+
+@pytest.mark.parametrize("address", ["100.100.100.201", "fd00:ec2::1", "192.0.0.1"])
+def test_their_neighbours_follow_the_allowance(address):
+    assert address_refusal(address) != ""
+    assert address_refusal(address, allow_private=True) == ""
+
+
+def test_a_metadata_address_in_a_store_url_is_refused_before_connecting():
+    http = HttpClient("http://[fd00:ec2::254]/latest/meta-data/", retry=RetryPolicy(attempts=4), timeout=30,
+                      sleep=pytest.fail, **ALLOW_LOCAL)
+    with pytest.raises(ApiAddressRefused, match="fd00:ec2::254 is a cloud metadata service"):
+        http.get_json("")
+    assert http.waited == 0
