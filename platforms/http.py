@@ -249,8 +249,18 @@ def _check_host(host: str, allow_private: bool) -> None:
 class _PeerChecked:
     """A urllib3 connection to allowed addresses only: the host's addresses are checked
     before connecting (no packet reaches a refused one), and the address connected to after
-    (a DNS name may answer differently the second time). Through a proxy the peer is the
-    proxy: the store's host is then checked by the client (``HttpClient._check_url``)."""
+    (a DNS name may answer differently the second time).
+
+    On a direct connection the second check is the one that holds, whatever DNS says: the
+    socket's peer is the address the TCP connection was made to (of those the name resolved
+    to, the one that answered), and it is checked here, before urllib3 starts TLS or writes a
+    byte of the request. A name that rebinds between the two lookups gets at most a TCP
+    handshake with a refused address, then the socket is closed: no credential, no request.
+
+    Through a proxy ``requests`` builds its own pool manager, so these connections are not
+    used and the peer would be the proxy anyway: the client checks the store's host as this
+    server resolves it (``HttpClient._check_url``), and the proxy resolves it again. That
+    case is the proxy's to close (readme/CONFIGURE.rst says how)."""
 
     allow_private = False
 
@@ -398,7 +408,10 @@ class HttpClient:
     def _check_url(self, url: str) -> None:
         """What can be checked before the request: an IP address written in the URL, and,
         through a proxy, the store's host as this machine resolves it (the connections check
-        their own addresses otherwise; here they are the proxy's)."""
+        their own addresses otherwise; here they are the proxy's). Through a proxy this is
+        the only check: the proxy looks the name up again and connects where its answer
+        says, so a name whose DNS answers differently the second time (rebinding), or
+        differently for the proxy, is not caught here: the proxy must refuse those addresses."""
         host = urlsplit(url).hostname
         if not host:
             return

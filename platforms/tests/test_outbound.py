@@ -332,3 +332,32 @@ def test_a_metadata_address_in_a_store_url_is_refused_before_connecting():
     with pytest.raises(ApiAddressRefused, match="fd00:ec2::254 is a cloud metadata service"):
         http.get_json("")
     assert http.waited == 0
+
+
+# Through a proxy (HTTP_PROXY and the like) the proxy connects, and looks the store's name up
+# again: what this server can check is the name as it resolves it, before the request.
+
+@pytest.fixture
+def proxy(monkeypatch):
+    """A proxy for http:// URLs (a fake store: it answers a route whatever host is asked)."""
+    with FakeStore() as fake:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", fake.url)
+        monkeypatch.setenv("http_proxy", fake.url)
+        yield fake
+
+
+def test_through_a_proxy_a_store_name_that_resolves_here_is_refused_before_the_proxy_is_asked(proxy):
+    http = HttpClient("http://localhost:8999", headers={"X-API-KEY": "k"}, retry=RetryPolicy(attempts=1))
+    with pytest.raises(ApiAddressRefused, match="localhost is 127.0.0.1, a loopback address"):
+        http.get_json("orders")
+    assert proxy.requests == []
+
+
+def test_through_a_proxy_an_allowed_store_is_asked_through_it(proxy):
+    proxy.route("GET", "/orders", json={"orders": []})
+    http = HttpClient("http://localhost:8999", headers={"X-API-KEY": "k"}, retry=RetryPolicy(attempts=1),
+                      **ALLOW_LOCAL)
+    assert http.get_json("orders") == {"orders": []}
+    assert [r.path for r in proxy.requests] == ["/orders"]
