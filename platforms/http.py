@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import ipaddress
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -52,6 +53,11 @@ class ApiRedirected(ApiError):
     def __init__(self, message: str, status: int | None = None, url: str = "", location: str = ""):
         super().__init__(message, status, "", url)
         self.location = location
+
+
+class ApiOtherAddress(ApiError):
+    """The store pointed at an address (a next page) on another scheme, host or port than its
+    own. Not followed, for the same reason as a redirect."""
 
 
 class ApiAddressRefused(ApiError):
@@ -102,8 +108,43 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+#: An absolute URL (a scheme, or ``//`` and a host): a relative path is the base URL's.
+_ABSOLUTE = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9+.-]*:|[/\\]{2})")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple:
+    """Scheme, host and port of ``url``, written one way (``None`` where it has none that
+    can be read: then it is no store's)."""
+    try:
+        parts = urlsplit(url.strip())
+        scheme, host, port = parts.scheme.lower(), parts.hostname or "", parts.port
+    except ValueError:  # a port that is not a number, a malformed IPv6 address
+        return None, None, None
+    with contextlib.suppress(ValueError):  # a name, not an IP address
+        host = ipaddress.ip_address(host).compressed
+    return scheme, host, port or _DEFAULT_PORTS.get(scheme)
+
+
 #: The name of the allowance in a channel's ``credentials`` mapping (see ``client_options``).
 ALLOW_PRIVATE_ADDRESSES = "allow_private_addresses"
+
+
+#: Cloud metadata services (they hand out the machine's credentials) that are not link-local:
+#: refused whatever the allowance, as link-local addresses (169.254.169.254 and the like) are.
+METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
+    "fd00:ec2::254",  # AWS, over IPv6
+    "100.100.100.200",  # Alibaba Cloud
+    "192.0.0.192",  # Oracle Cloud (classic)
+    "168.63.129.16",  # Azure's platform address (WireServer)
+))
+
+#: IPv6 ranges whose addresses carry an IPv4 address that they lead to (by a translator or a
+#: tunnel); ``ipaddress`` reads 6to4, Teredo and IPv4-mapped ones itself.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known NAT64 prefix (RFC 6052)
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # local-use NAT64 prefixes (RFC 8215)
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # SIIT (RFC 2765)
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated (RFC 4291), :: and ::1 aside
 
 
 def address_refusal(address: str, allow_private: bool = False) -> str:
@@ -113,14 +154,26 @@ def address_refusal(address: str, allow_private: bool = False) -> str:
     or to a cloud's metadata service would let whoever types store URLs reach services that
     trust the network. ``allow_private`` admits loopback and private ranges (a store, or the
     demo and the tests, on the local network); link-local addresses (169.254.169.254 serves
-    cloud credentials), unspecified and multicast ones stay refused whatever the setting.
+    cloud credentials), the other metadata services' (``METADATA_ADDRESSES``), unspecified and
+    multicast ones stay refused whatever the setting. An IPv6 address that carries an IPv4
+    address (NAT64, 6to4, Teredo, IPv4-mapped, -compatible or -translated) is judged by it.
     """
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return "not an IP address"
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if ip in _NAT64_LOCAL:
+        return _nat64_local_refusal(ip, allow_private)
+    for carried in _carried_ipv4(ip):
+        reason = _refusal(carried, allow_private)
+        if reason:
+            return f"{carried} in IPv6 form, {reason}"
+    return "" if _carried_ipv4(ip) else _refusal(ip, allow_private)
+
+
+def _refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_private: bool) -> str:
+    if ip in METADATA_ADDRESSES:
+        return "a cloud metadata service's address"
     if ip.is_unspecified:
         return "an unspecified address"
     if ip.is_multicast:
@@ -134,6 +187,39 @@ def address_refusal(address: str, allow_private: bool = False) -> str:
     else:
         return ""
     return "" if allow_private else kind + ", and private store addresses are not allowed"
+
+
+def _carried_ipv4(ip) -> list:
+    """The IPv4 addresses an IPv6 address leads to (a Teredo address: its server's and its
+    client's); none for a plain IPv6 address."""
+    if ip.version == 4:
+        return []
+    if ip.ipv4_mapped:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour:
+        return [ip.sixtofour]
+    if ip.teredo:
+        return list(ip.teredo)
+    if ip in _NAT64 or ip in _IPV4_TRANSLATED or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    return []
+
+
+def _nat64_local_refusal(ip: ipaddress.IPv6Address, allow_private: bool) -> str:
+    """A local-use NAT64 prefix is a translator of the network this server is on: private.
+    Where it puts the IPv4 address depends on its length (/48 to /96), so with the allowance
+    every place is read, and one holding an address refused always refuses the address."""
+    if not allow_private:
+        return "a local NAT64 translator's address (the private network), and private store addresses are not allowed"
+    packed = ip.packed
+    squeezed = packed[:8] + packed[9:]  # RFC 6052 skips bits 64-71 below a /96 prefix
+    for carried in [ipaddress.IPv4Address(squeezed[start:start + 4]) for start in (6, 7, 8)] + \
+            [ipaddress.IPv4Address(packed[12:])]:
+        if not carried.is_unspecified:  # the zeros of a longer prefix's place
+            reason = _refusal(carried, allow_private)
+            if reason:
+                return f"{carried} in IPv6 form, {reason}"
+    return ""
 
 
 class _AddressRefused(Exception):
@@ -163,8 +249,18 @@ def _check_host(host: str, allow_private: bool) -> None:
 class _PeerChecked:
     """A urllib3 connection to allowed addresses only: the host's addresses are checked
     before connecting (no packet reaches a refused one), and the address connected to after
-    (a DNS name may answer differently the second time). Through a proxy the peer is the
-    proxy: the store's host is then checked by the client (``HttpClient._check_url``)."""
+    (a DNS name may answer differently the second time).
+
+    On a direct connection the second check is the one that holds, whatever DNS says: the
+    socket's peer is the address the TCP connection was made to (of those the name resolved
+    to, the one that answered), and it is checked here, before urllib3 starts TLS or writes a
+    byte of the request. A name that rebinds between the two lookups gets at most a TCP
+    handshake with a refused address, then the socket is closed: no credential, no request.
+
+    Through a proxy ``requests`` builds its own pool manager, so these connections are not
+    used and the peer would be the proxy anyway: the client checks the store's host as this
+    server resolves it (``HttpClient._check_url``), and the proxy resolves it again. That
+    case is the proxy's to close (readme/CONFIGURE.rst says how)."""
 
     allow_private = False
 
@@ -248,9 +344,16 @@ class HttpClient:
         self.calls = 0
 
     def url(self, path: str) -> str:
-        if path.startswith(("http://", "https://")):
-            return path
-        return f"{self.base_url}/{path.lstrip('/')}"
+        """The address of ``path``, relative to the base URL, or absolute on the store's own
+        scheme, host and port: page links (Shopify's ``Link``, Mozello's ``next_page_uri``)
+        are the store's words, and the session sends the credentials wherever they lead."""
+        if not _ABSOLUTE.match(path):
+            return f"{self.base_url}/{path.lstrip('/')}"
+        if _origin(path) != _origin(self.base_url):
+            raise ApiOtherAddress(
+                f"{_clean(path, 300)}: another address than the store's ({_clean(self.base_url, 300)}), not "
+                "followed: the credentials go to the store URL set on the channel only.", url=path)
+        return path
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         url = self.url(path)
@@ -305,7 +408,10 @@ class HttpClient:
     def _check_url(self, url: str) -> None:
         """What can be checked before the request: an IP address written in the URL, and,
         through a proxy, the store's host as this machine resolves it (the connections check
-        their own addresses otherwise; here they are the proxy's)."""
+        their own addresses otherwise; here they are the proxy's). Through a proxy this is
+        the only check: the proxy looks the name up again and connects where its answer
+        says, so a name whose DNS answers differently the second time (rebinding), or
+        differently for the proxy, is not caught here: the proxy must refuse those addresses."""
         host = urlsplit(url).hostname
         if not host:
             return
@@ -382,7 +488,7 @@ def _not_json(response: requests.Response) -> str:
         return f"{where}: HTTP {response.status_code} with an empty answer where JSON was expected"
     if "html" in kind or text[:1] == "<":
         return (f"{where}: HTTP {response.status_code} with an HTML page instead of JSON (check the store "
-                f"URL, and whether the shop is in maintenance mode): {' '.join(text[:120].split())}")
+                f"URL, and whether the shop is in maintenance mode): {_clean(text, 120)}")
     return f"{where}: HTTP {response.status_code} with an answer that is not JSON ({kind or 'no type'})"
 
 
@@ -391,10 +497,17 @@ def _error_detail(response: requests.Response) -> str:
     try:
         data = response.json()
     except ValueError:
-        return response.text[:200].strip()
+        return _clean(response.text)
     if isinstance(data, dict):
         for key in ("message", "error_description", "errors", "error"):
             if data.get(key):
                 value = data[key]
-                return value if isinstance(value, str) else str(value)[:200]
+                return _clean(value if isinstance(value, str) else str(value))
     return ""
+
+
+def _clean(text: str, limit: int = 200) -> str:
+    """The store's words on one line, and not many of them: they go into error messages shown
+    to merchants and into logs, where a line break would start a line that looks like ours."""
+    words = " ".join(text[:limit * 4].split())
+    return words if len(words) <= limit else words[:limit - 1] + "…"

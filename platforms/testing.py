@@ -48,9 +48,12 @@ class _Route:
 
 
 class FakeStore:
-    """Answers the routes a test sets; anything else is a 404 (and is recorded)."""
+    """Answers the routes a test sets; anything else is a 404 (and is recorded).
 
-    def __init__(self, port: int = 0):
+    ``host`` is the loopback address it listens on: another one than 127.0.0.1 (127.0.0.2)
+    stands for another host than the store's."""
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1"):
         self.routes: dict[tuple[str, str], _Route] = {}
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
@@ -85,9 +88,9 @@ class FakeStore:
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"http://{host}:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self):

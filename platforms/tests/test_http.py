@@ -97,3 +97,30 @@ def test_retry_after_forms():
     assert retry_after_seconds(None) is None
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert retry_after_seconds("soon") is None
+
+
+@pytest.mark.parametrize("content_type, body", [
+    ("application/json", '{"message": "bad request\\r\\n2026-01-01 ERROR odoo: forged line\\n' + "x" * 500 + '"}'),
+    ("application/json", '{"errors": {"base": ["line one\\nline two"], "more": "' + "y" * 500 + '"}}'),
+    ("text/plain", "upstream failed\n2026-01-01 ERROR odoo: forged line\n" + "z" * 500),
+], ids=["json-message", "json-errors", "text"])
+def test_the_store_s_words_in_an_error_are_one_short_line(store, content_type, body):
+    store.route("GET", "/orders", responses=[(422, {"Content-Type": content_type}, body)])
+    http, _waits = client(store, retry=RetryPolicy(attempts=1))
+    with pytest.raises(ApiError) as caught:
+        http.get_json("orders")
+    message = str(caught.value)
+    assert "\n" not in message and "\r" not in message
+    assert "forged line" in message or "line one" in message
+    assert len(message) < len(f"GET {store.url}/orders: HTTP 422 — ") + 201
+
+
+def test_an_html_page_instead_of_json_is_quoted_on_one_short_line(store):
+    page = "<html>\n<body>\r\n<h1>Maintenance</h1>\n" + "<p>back soon</p>\n" * 100 + "</body></html>"
+    store.route("GET", "/orders", responses=[(200, {"Content-Type": "text/html"}, page)])
+    http, _waits = client(store)
+    with pytest.raises(ApiError, match="HTML page instead of JSON") as caught:
+        http.get_json("orders")
+    assert "\n" not in str(caught.value) and "\r" not in str(caught.value)
+    assert "<h1>Maintenance</h1>" in str(caught.value)
+    assert str(caught.value).endswith("…")
