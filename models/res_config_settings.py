@@ -26,7 +26,7 @@ class ResConfigSettings(models.TransientModel):
         help="Let channels call store URLs on this server or the private network (127.0.0.1, "
         "10.x, 172.16-31.x, 192.168.x, fc00::/7). Off, such URLs are refused: whoever types a "
         "store URL could otherwise reach internal services. Link-local addresses (169.254.x, "
-        "fe80::, where cloud metadata services answer) stay refused.",
+        "fe80::) and cloud metadata addresses (fd00:ec2::254, 100.100.100.200, ...) stay refused.",
     )
 
     @api.constrains("sale_inbox_public_url")
