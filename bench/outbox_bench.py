@@ -111,6 +111,9 @@ def _setup(env, store_url, count):
         {"partner_id": partner.id, "channel_id": channel.id, "inbox_order_id": record.id,
          "store_status": "pending", "order_line": [(0, 0, {"product_id": product.id, "product_uom_qty": 1})]}
         for record in inbox])
+    # Status sync speaks only for a sales order its inbox order links back to (as processing makes them).
+    for record, order in zip(inbox, orders, strict=True):
+        record.sale_order_id = order
     orders.with_context(tracking_disable=True).action_confirm()
     # Confirming queued the messages already; each measured round starts from none.
     return channel, orders

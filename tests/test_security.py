@@ -93,3 +93,17 @@ class TestSecurity(InboxFixtures, TransactionCase):
         inbox.write({"sale_order_id": order.id})  # status sync speaks for an order linked back only
         order.with_user(self.salesman).action_confirm()
         self.assertEqual(order.outbox_ids.store_status, "processing")
+
+    def test_inbox_people_open_the_documents_processing_made(self):
+        """The inbox links its sales order and invoice: whoever works the inbox opens them,
+        whoever the salesperson is (processing runs as OdooBot; a quotation nobody owns)."""
+        inbox = self.receive(self.order_data("D1"))
+        self.run_cron()
+        self.assertEqual(inbox.state, "done")
+        self.assertTrue(inbox.sale_order_id and inbox.invoice_id)
+        self.assertNotIn(inbox.sale_order_id.user_id, self.user | self.manager)
+        for person in (self.user, self.manager):
+            mine = inbox.with_user(person)
+            self.assertEqual(mine.sale_order_id.with_user(person).read(["name"])[0]["name"], inbox.sale_order_id.name)
+            self.assertEqual(mine.invoice_id.with_user(person).read(["name"])[0]["name"], inbox.invoice_id.name)
+            mine.action_view_sale_order()
