@@ -12,6 +12,7 @@ Everything is rolled back at the end.
 """
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -44,6 +45,8 @@ def main(argv=None):
             figures = env["sale.channel.stock"]._available(channel)
             ours = time.perf_counter() - began
             our_queries = cr.sql_log_count - before
+            if os.environ.get("EXPLAIN"):
+                _explain(env, channel, size)
 
             env.invalidate_all()
             before, began = cr.sql_log_count, time.perf_counter()
@@ -56,6 +59,29 @@ def main(argv=None):
             _sync_calls(env, warehouse, size)
         cr.rollback()
     return 0
+
+
+def _explain(env, channel, size):
+    """EXPLAIN ANALYZE of the availability query into EXPLAIN-<size>.txt (EXPLAIN=1): the
+    plan the figure above was made with, statistics as they were."""
+    cursor_class = type(env.cr)
+    execute = cursor_class.execute
+    seen = []
+
+    def spy(cr, query, params=None, log_exceptions=True):
+        if "inbox_skus" in str(query):
+            seen.append((query, params))
+        return execute(cr, query, params, log_exceptions)
+
+    cursor_class.execute = spy
+    try:
+        env["sale.channel.stock"]._figures(channel)
+    finally:
+        cursor_class.execute = execute
+    query, params = seen[-1]
+    env.cr.execute("EXPLAIN (ANALYZE, BUFFERS) " + query, params)
+    with open(f"EXPLAIN-{size}.txt", "w", encoding="utf-8") as out:
+        out.write("\n".join(row[0] for row in env.cr.fetchall()) + "\n")
 
 
 def _sync_calls(env, warehouse, size):
