@@ -22,11 +22,21 @@
         "views/sale_channel_payment_method_views.xml",
         "views/sale_channel_partner_views.xml",
         "views/sale_inbox_order_views.xml",
+        "views/sale_inbox_order_list_views.xml",
         "views/sale_inbox_delivery_views.xml",
         "views/sale_order_views.xml",
         "views/sale_inbox_menus.xml",
         "views/res_config_settings_views.xml",
     ],
+    "assets": {
+        # Globs, so that a new component or tour needs no manifest change.
+        "web.assets_backend": [
+            "sale_inbox/static/src/**/*",
+        ],
+        "web.assets_tests": [
+            "sale_inbox/static/tests/tours/**/*",
+        ],
+    },
     "demo": [
         "demo/sale_inbox_demo.xml",
     ],

@@ -123,7 +123,15 @@ class SaleChannel(models.Model):
     pricelist_id = fields.Many2one("product.pricelist", check_company=True)
     team_id = fields.Many2one("crm.team", string="Sales Team", check_company=True)
     user_id = fields.Many2one("res.users", string="Salesperson", check_company=True,
-                              domain=[("share", "=", False)])
+                              domain=[("share", "=", False)],
+                              help="Salesperson of the sales orders made from the channel's orders. "
+                              "Empty: the Responsible person.")
+    responsible_id = fields.Many2one(
+        "res.users", string="Responsible", check_company=True, tracking=True,
+        domain=[("share", "=", False)],
+        default=lambda self: self.env.user.filtered(lambda user: not user._is_superuser()),
+        help="The person told when an order of this channel needs review or fails: they get "
+        "an activity for it.")
     shipping_product_id = fields.Many2one(
         "product.product",
         check_company=True,

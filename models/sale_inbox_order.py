@@ -125,6 +125,7 @@ class SaleInboxOrder(models.Model):
         "sale.channel", required=True, readonly=True, index=True, ondelete="restrict", check_company=True
     )
     platform = fields.Selection(related="channel_id.platform")
+    responsible_id = fields.Many2one(related="channel_id.responsible_id", string="Responsible")
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
     external_id = fields.Char(string="Store Order ID", required=True, readonly=True)
     received_at = fields.Datetime(string="Received", required=True, readonly=True, index=True)

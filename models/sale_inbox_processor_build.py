@@ -342,8 +342,9 @@ class SaleInboxProcessor(models.AbstractModel):
             vals["warehouse_id"] = channel.warehouse_id.id
         if channel.team_id:
             vals["team_id"] = channel.team_id.id
-        if channel.user_id:
-            vals["user_id"] = channel.user_id.id
+        # Always given: left out, the sales order would take the user running processing
+        # (OdooBot, for the cron) as its salesperson.
+        vals["user_id"] = (channel.user_id or channel.responsible_id).id or False
         date_order = utc_naive(n.created_at)
         if date_order:
             vals["date_order"] = date_order
