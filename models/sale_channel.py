@@ -127,7 +127,7 @@ class SaleChannel(models.Model):
                               help="Salesperson of the sales orders made from the channel's orders. "
                               "Empty: the Responsible person.")
     responsible_id = fields.Many2one(
-        "res.users", string="Responsible", check_company=True, tracking=True,
+        "res.users", check_company=True, tracking=True,
         domain=[("share", "=", False)],
         default=lambda self: self.env.user.filtered(lambda user: not user._is_superuser()),
         help="The person told when an order of this channel needs review or fails: they get "
