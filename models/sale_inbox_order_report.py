@@ -40,13 +40,13 @@ class SaleInboxOrder(models.Model):
     state = fields.Selection(group_expand="_group_expand_states")
     kanban_color = fields.Integer(compute="_compute_kanban_color")
     hours_to_done = fields.Float(
-        string="Hours to Done", compute="_compute_report_measures", aggregator="avg", digits=(16, 1),
+        string="Hours to Done", compute="_compute_report_measures", aggregator="avg", digits=(16, 2),
         help="Hours from the order's receipt to the end of its processing; only orders done count.")
     error_rate = fields.Float(
-        string="In Error (%)", compute="_compute_report_measures", aggregator="avg", digits=(16, 1),
+        string="In Error (%)", compute="_compute_report_measures", aggregator="avg", digits=(16, 2),
         help="Share of the orders that are in error now.")
     review_rate = fields.Float(
-        string="Needs Review (%)", compute="_compute_report_measures", aggregator="avg", digits=(16, 1),
+        string="Needs Review (%)", compute="_compute_report_measures", aggregator="avg", digits=(16, 2),
         help="Share of the orders waiting for a person's review now.")
 
     @api.model

@@ -166,6 +166,10 @@ class TestInboxTodo(InboxFixtures, TransactionCase):
         self.assertEqual(action.view_mode.split(","), ["kanban", "list", "form", "graph", "pivot"])
         analysis = self.env.ref("sale_inbox.menu_sale_inbox_analysis")
         self.assertIn(analysis.id, self.env["ir.ui.menu"].with_user(self.user)._visible_menu_ids())
+        # The kanban does not let cards be dragged; nor does RPC move an order to another column.
+        order = self.receive(self.order_data("V1"))
+        with self.assertRaises(AccessError):
+            order.with_user(self.user).write({"state": "done"})
         # Someone outside the Sales Inbox groups reads no report of it.
         with self.assertRaises(AccessError):
             self.Inbox.with_user(self.salesman).read_group(
