@@ -117,6 +117,19 @@ class TestInboxTodo(InboxFixtures, TransactionCase):
             [("channel_id", "in", (self.channel | other).ids)] + self.search_filter_domain("my_channels"))
         self.assertEqual(found, mine)
 
+    def test_activity_filters(self):
+        late = self.receive(self.order_data("A1"))
+        later = self.receive(self.order_data("A2"))
+        someone_elses = self.receive(self.order_data("A3"))
+        todo = self.env.ref("mail.mail_activity_data_todo")
+        for order, user, days in ((late, self.user, -1), (later, self.user, 2), (someone_elses, self.env.user, -1)):
+            order.activity_schedule(activity_type_id=todo.id, user_id=user.id,
+                                    date_deadline=date.today() + timedelta(days=days))
+        mine = self.Inbox.with_user(self.user).search(self.here + self.search_filter_domain("activities_my"))
+        self.assertEqual(mine, late | later)
+        overdue = self.Inbox.with_user(self.user).search(self.here + self.search_filter_domain("activities_overdue"))
+        self.assertEqual(overdue, late)
+
     def test_hours_to_done_and_error_rate_after_real_processing(self):
         done = self.receive(self.order_data("H1"))
         failed = self.receive(self.unknown_sku_order("H2"))
