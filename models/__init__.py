@@ -23,3 +23,4 @@ from . import sale_inbox_processor_money
 from . import sale_order
 from . import stock_move
 from . import stock_picking
+from . import sale_inbox_order_report
