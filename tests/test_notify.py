@@ -5,9 +5,12 @@ with the event and sent by a job to Discuss, e-mail or a Telegram chat (a fake B
 from datetime import timedelta
 from unittest.mock import patch
 
+from lxml import etree
+
 from odoo import Command, fields
 from odoo.exceptions import AccessError
-from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
+from odoo.tests.common import JsonRpcException
 
 from odoo.addons.sale_inbox.models.sale_inbox_notice import MAX_ATTEMPTS
 from odoo.addons.sale_inbox.platforms.testing import FakeStore
@@ -383,6 +386,22 @@ class TestNotifySecurity(NotifyFixtures, TransactionCase):
                 getattr(notice.with_user(self.user), action)()
         self.assertEqual(notice.state, "pending")
 
+    def test_the_views_show_users_no_button_they_may_not_press(self):
+        def buttons(model, view_type, user):
+            arch = self.env[model].with_user(user).get_views([(False, view_type)])["views"][view_type]["arch"]
+            return {button.get("name") for button in etree.fromstring(arch).xpath("//button[@type='object']")}
+
+        views = [("sale.channel.notify.rule", "form"), ("sale.channel.notify.rule", "list"),
+                 ("sale.inbox.notice", "list"), ("sale.inbox.notice", "form"), ("sale.channel", "form")]
+        mine = {"action_send_test_message", "action_retry", "action_cancel", "action_view_notices"}
+        for model, view_type in views:
+            with self.subTest(model=model, view=view_type):
+                self.assertFalse(buttons(model, view_type, self.user) & mine)
+        self.assertIn("action_send_test_message", buttons("sale.channel.notify.rule", "form", self.manager))
+        self.assertIn("action_retry", buttons("sale.inbox.notice", "list", self.manager))
+        channel_form = self.env["sale.channel"].with_user(self.user).get_views([(False, "form")])
+        self.assertIn("notify_rule_ids", channel_form["views"]["form"]["arch"])
+
     def test_another_companys_rules_and_notices_stay_there(self):
         other = self.env["res.company"].create({"name": "Notify Other Co"})
         channel = self.env["sale.channel"].create({"name": "Other shop", "company_id": other.id})
@@ -394,3 +413,39 @@ class TestNotifySecurity(NotifyFixtures, TransactionCase):
         self.assertFalse(as_manager.search([("channel_id", "=", channel.id)]))
         self.assertFalse(self.env["sale.channel.notify.rule"].with_user(self.manager).search(
             [("channel_id", "=", channel.id)]))
+
+
+@tagged("post_install", "-at_install")
+class TestNotifyRpc(NotifyFixtures, HttpCase):
+    """As an attacker would: a Sales Inbox User calling over JSON-RPC what the form hides."""
+
+    def setUp(self):
+        super().setUp()
+        self.bot = self.start_telegram()
+        self.rule = self.telegram_rule(self.bot)
+        self.authenticate("notify_user", "notify_user")
+
+    def call(self, model, method, *args, **kwargs):
+        return self.make_jsonrpc_request("/web/dataset/call_kw", {
+            "model": model, "method": method, "args": list(args), "kwargs": kwargs})
+
+    def test_a_user_reads_the_rule_but_not_the_bot_token(self):
+        [rule] = self.call("sale.channel.notify.rule", "read", [self.rule.id], ["telegram_chat_id", "target"])
+        self.assertEqual(rule["telegram_chat_id"], CHAT)
+        for method, args in (("read", ([self.rule.id], ["telegram_token"])),
+                             ("web_read", ([self.rule.id],)),
+                             ("search_read", ([("id", "=", self.rule.id)], ["telegram_token"]))):
+            with self.subTest(method=method):
+                try:
+                    answer = self.call("sale.channel.notify.rule", method, *args,
+                                       **({"specification": {"telegram_token": {}}} if method == "web_read" else {}))
+                except JsonRpcException as exc:
+                    self.assertEqual(exc.args[0], "odoo.exceptions.AccessError")
+                else:
+                    self.assertNotIn(self.bot.token, str(answer))
+
+    def test_a_user_cannot_press_send_test_message(self):
+        with self.assertRaises(JsonRpcException) as caught:
+            self.call("sale.channel.notify.rule", "action_send_test_message", [self.rule.id])
+        self.assertEqual(caught.exception.args[0], "odoo.exceptions.AccessError")
+        self.assertEqual(self.bot.server.requests, [], "refused before Telegram hears of it")
