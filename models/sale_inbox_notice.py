@@ -13,8 +13,8 @@ Sending is at least once: a worker stopped between Telegram's answer and its com
 notice again.
 """
 import logging
+import time
 from datetime import timedelta
-from functools import partial
 
 from markupsafe import Markup
 
@@ -23,7 +23,7 @@ from odoo.tools import plaintext2html
 
 from ..platforms.telegram import TELEGRAM_API_URL, TelegramClient, TelegramError, split_text
 from .sale_channel import MANAGER, check_group_access
-from .sale_channel_notify import EVENTS, TARGETS, TELEGRAM_URL_PARAM
+from .sale_channel_notify import EVENTS, TELEGRAM_URL_PARAM
 from .sale_inbox_job import job_error_text, log_job_error
 
 _logger = logging.getLogger(__name__)
@@ -38,6 +38,10 @@ BATCH_SIZE = 20
 #: is split into Telegram's 4096-character messages anyway.
 MAX_BODY = 12000
 CRON_XMLID = "sale_inbox.ir_cron_send_notices"
+#: Seconds one run of the job keeps claiming batches.
+CRON_TIME_BUDGET = 120
+#: Days sent and cancelled notices are kept.
+KEEP_DAYS = 30
 
 
 class SaleInboxNotice(models.Model):
@@ -51,7 +55,7 @@ class SaleInboxNotice(models.Model):
                               readonly=True)
     channel_id = fields.Many2one("sale.channel", required=True, ondelete="cascade", index=True, readonly=True)
     company_id = fields.Many2one("res.company", required=True, index=True, readonly=True)
-    target = fields.Selection(TARGETS, related="rule_id.target", string="Send To")
+    target = fields.Selection(related="rule_id.target", string="Send To")
     event = fields.Selection(EVENTS, required=True, readonly=True)
     order_id = fields.Many2one("sale.inbox.order", string="Inbox Order", ondelete="set null", readonly=True)
     subject = fields.Char(readonly=True)
@@ -158,9 +162,12 @@ class SaleInboxNotice(models.Model):
         return self.browse([row[0] for row in self.env.cr.fetchall()])
 
     @api.model
-    def _cron_send(self, batch_size=BATCH_SIZE):
-        """Send what is due, a committed batch after another; returns the notices tried."""
+    def _cron_send(self, batch_size=BATCH_SIZE, time_budget=CRON_TIME_BUDGET):
+        """Send what is due, a committed batch after another, for ``time_budget`` seconds at
+        most (a slow Telegram must not keep a cron worker past Odoo's limits: what is left is
+        sent by the next run, which is triggered at once); returns the notices tried."""
         commit = self._commit_allowed()
+        started = time.monotonic()
         done = 0
         while True:
             notices = self._claim_fresh(self._claim, batch_size)
@@ -172,7 +179,17 @@ class SaleInboxNotice(models.Model):
                 break
             # The batch's results are kept and its row locks released before the next claim.
             self.env.cr.commit()  # pylint: disable=invalid-commit
+            if time.monotonic() - started > time_budget:
+                # Committed by Odoo with the end of the run.
+                self.env.ref(CRON_XMLID).sudo()._trigger()
+                break
         return done
+
+    @api.autovacuum
+    def _gc_sent_notices(self):
+        """What was sent (or not to be sent) is kept a month, for the list; then deleted."""
+        self.search([("state", "in", ("sent", "cancelled")),
+                     ("write_date", "<", fields.Datetime.now() - timedelta(days=KEEP_DAYS))]).unlink()
 
     def _send_batch(self):
         """Each notice on its own: one that fails (even unexpectedly) is kept with its error,
@@ -185,9 +202,8 @@ class SaleInboxNotice(models.Model):
             if rule.id in failed_rules:
                 notice._failed(failed_rules[rule.id])
                 continue
-            ok, result = self._run_isolated(
-                notice, "notification", notice._send,
-                on_error=partial(notice._failed_unexpectedly))
+            ok, result = self._run_isolated(notice, "notification", notice._send,
+                                            on_error=notice._failed_unexpectedly)
             if ok and result is not None:
                 failed_rules[rule.id] = result
 
@@ -195,6 +211,10 @@ class SaleInboxNotice(models.Model):
         """Send this notice; None when sent, else the TelegramError (already recorded)."""
         self.ensure_one()
         rule = self.rule_id.sudo()
+        if not rule.active:
+            # Turned off since the event: its notices are not sent.
+            self.write({"state": "cancelled", "next_attempt_at": False})
+            return None
         try:
             self._deliver(rule, self.subject or "", self.body or "", start=self.parts_sent)
         except TelegramError as exc:

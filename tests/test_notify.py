@@ -208,6 +208,43 @@ class TestNotices(NotifyFixtures, TransactionCase):
         self.assertEqual(len(posted), 1)
         self.assertEqual(posted.author_id, self.env.ref("base.partner_root"))
 
+    def test_a_notice_that_crashes_does_not_hold_up_the_others(self):
+        """Fault injection: posting to one Discuss channel raises something nobody foresaw.
+        The other rule's notices go; the crashed one keeps its error and is tried again later."""
+        broken = self.env["discuss.channel"].create({"name": "broken-channel"})
+        bad_rule = self.env["sale.channel.notify.rule"].create({
+            "channel_id": self.channel.id, "target": "discuss", "discuss_channel_id": broken.id,
+            "on_new_order": True})
+        Notice = type(self.env["sale.inbox.notice"])
+        original = Notice._deliver_discuss
+
+        def deliver(records, rule, subject, body, start=0):
+            if rule.discuss_channel_id == broken:
+                raise RuntimeError("the discuss channel exploded")
+            return original(records, rule, subject, body, start)
+
+        for number in ("K1", "K2"):
+            self.receive(self.order_data(number))
+        with patch.object(Notice, "_deliver_discuss", deliver):
+            self.send()
+        self.assertEqual(set(self.notices(rule_id=self.rule.id).mapped("state")), {"sent"})
+        crashed = self.notices(rule_id=bad_rule.id)
+        self.assertEqual(set(crashed.mapped("state")), {"pending"})
+        self.assertEqual(set(crashed.mapped("attempts")), {1})
+        self.assertIn("RuntimeError: the discuss channel exploded", crashed[0].last_error)
+        self.assertFalse(broken.message_ids.filtered(lambda m: "#K1" in (m.body or "")))
+        # Mended, and the time come: sent.
+        crashed.sudo().write({"next_attempt_at": fields.Datetime.now() - timedelta(seconds=1)})
+        self.send()
+        self.assertEqual(set(crashed.mapped("state")), {"sent"})
+
+    def test_a_rule_turned_off_sends_nothing_more(self):
+        self.receive(self.order_data("Z1"))
+        self.rule.active = False
+        self.send()
+        self.assertEqual(self.notices().state, "cancelled")
+        self.assertFalse(self.discuss.message_ids.filtered(lambda m: "#Z1" in (m.body or "")))
+
     def test_email_target_queues_a_mail(self):
         self.rule.active = False
         self.env["sale.channel.notify.rule"].create({
