@@ -25,6 +25,8 @@
         "views/sale_inbox_order_list_views.xml",
         "views/sale_inbox_delivery_views.xml",
         "views/sale_order_views.xml",
+        "data/sale_inbox_notify_data.xml",
+        "views/sale_channel_notify_views.xml",
         "views/sale_inbox_menus.xml",
         "views/res_config_settings_views.xml",
     ],

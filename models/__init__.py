@@ -24,3 +24,7 @@ from . import sale_order
 from . import stock_move
 from . import stock_picking
 from . import sale_inbox_order_report
+from . import sale_channel_notify
+from . import sale_inbox_notice
+from . import sale_inbox_notice_events
+from . import sale_inbox_order_activity

@@ -25,3 +25,4 @@ from . import test_security_outbound
 from . import test_security_inbound
 from . import test_security_channel_rows
 from . import test_inbox_todo
+from . import test_notify
