@@ -394,11 +394,18 @@ class SaleChannel(models.Model):
                               new=len(new), known=len(methods) - len(new)), "success")
 
     def _notify(self, message, kind):
+        """The result of a button as a notification, the user staying where they are.
+
+        ``next`` closes (a wizard's dialog, if any) and hands back to the button's caller,
+        which reloads its record: the form shows the result on the same channel. Not
+        ``soft_reload``: it restores the form from the props it was opened with, and a form
+        opened with *New* then saved has no record id there, so the user landed on a blank
+        new channel."""
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {"message": message, "type": kind, "sticky": kind == "danger",
-                       "next": {"type": "ir.actions.client", "tag": "soft_reload"}},
+                       "next": {"type": "ir.actions.act_window_close"}},
         }
 
     @api.model_create_multi
