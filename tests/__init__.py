@@ -24,3 +24,5 @@ from . import test_security_actions
 from . import test_security_outbound
 from . import test_security_inbound
 from . import test_security_channel_rows
+from . import test_channel_health
+from . import test_channel_setup
