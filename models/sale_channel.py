@@ -290,14 +290,14 @@ class SaleChannel(models.Model):
         if not getattr(self._platform(), flag):
             raise UserError(message)
 
-    @api.depends("last_error", "last_error_date", "last_connection_check", "last_polled_at")
+    @api.depends("last_error", "last_error_date", "last_connection_check", "last_polled_at", "orders_imported_at")
     def _compute_connection_status(self):
-        """Whether Odoo reaches the store's API: a successful poll shows it as well as Test
-        Connection does (a polled channel that polls fine is working, not "not tested")."""
+        """Whether Odoo reaches the store's API: a successful poll or import shows it as well
+        as Test Connection does (a polled channel that polls fine is working, not "not tested")."""
         for channel in self:
             if channel._connection_error():
                 channel.connection_status = "error"
-            elif channel.last_connection_check or channel.last_polled_at:
+            elif channel.last_connection_check or channel._last_api_success():
                 channel.connection_status = "ok"
             else:
                 channel.connection_status = "unknown"

@@ -84,19 +84,19 @@ class SaleChannel(models.Model):
     # ------------------------------------------------------------------
 
     @api.depends("state", "platform", "poll_orders", "last_error", "last_error_date", "last_connection_check",
-                 "last_polled_at", "last_received_at")
+                 "last_polled_at", "orders_imported_at", "last_received_at")
     def _compute_health(self):
         """The light and its reason; the first rule that applies wins.
 
         Red:
           1. The connection fails: ``last_error`` (a failed Test Connection, poll or job) and
-             no successful poll since it.
+             no successful poll or Import Orders since it.
           2. The poll stopped: a switched-on channel polling for missed orders whose last
              successful poll is over 2 hours old (it runs every 15 minutes), or that never
              polled in the 2 hours since it was created.
         Amber:
           3. Not tested yet: nothing shows the channel works (no successful Test Connection,
-             poll or delivery from the store).
+             poll, Import Orders or delivery from the store).
           4. Webhooks silent: the platform sends webhooks, and the newest order (of the last
              7 days) came through the poll or Import Orders more than an hour after the
              store's last delivery by itself (or there was none).
@@ -143,12 +143,19 @@ class SaleChannel(models.Model):
         return {"now": now, "newest_order": newest_order, "outbox_failed": outbox_failed,
                 "outbox_late": outbox_late, "product_errors": product_errors, "sync_failed": sync_failed}
 
+    def _last_api_success(self):
+        """When Odoo last read the store's API to the end by itself (a poll, Import Orders)."""
+        self.ensure_one()
+        return max(filter(None, (self.last_polled_at, self.orders_imported_at)), default=False)
+
     def _connection_error(self):
-        """The channel's error, unless a successful poll came after it ('' then)."""
+        """The channel's error, unless the store's API answered a poll or an import since
+        ('' then)."""
         self.ensure_one()
         if not self.last_error:
             return ""
-        if self.last_polled_at and self.last_error_date and self.last_polled_at > self.last_error_date:
+        success = self._last_api_success()
+        if success and self.last_error_date and success > self.last_error_date:
             return ""
         return self.last_error
 
@@ -169,7 +176,7 @@ class SaleChannel(models.Model):
         if polls and not self.last_polled_at and self.create_date and self.create_date < now - POLL_FIRST:
             return "red", _("The poll for missed orders has not run since the channel was made (is the "
                             "scheduler running?).")
-        if not (self.last_connection_check or self.last_polled_at or self.last_received_at):
+        if not (self.last_connection_check or self._last_api_success() or self.last_received_at):
             if self.support_test_connection:
                 return "amber", _("Not tested yet: press Test Connection.")
             return "amber", _("Nothing received yet: give the store the Webhook URL (and its key).")
@@ -202,6 +209,8 @@ class SaleChannel(models.Model):
             reason = _("Working: last delivery from the store %s.", self._when(self.last_received_at))
         elif self.last_polled_at:
             reason = _("Working: last polled %s.", self._when(self.last_polled_at))
+        elif self.orders_imported_at and not self.last_connection_check:
+            reason = _("Working: orders imported %s.", self._when(self.orders_imported_at))
         else:
             reason = _("Working: connection tested %s.", self._when(self.last_connection_check))
         if self.state != "connected":
@@ -238,8 +247,8 @@ class SaleChannel(models.Model):
                 channel.setup_test = "na"
             else:
                 tested = channel.last_connection_check and not channel.last_error
-                channel.setup_test = "done" if tested or channel.last_polled_at and not channel._connection_error() \
-                    else "todo"
+                read = channel._last_api_success() and not channel._connection_error()
+                channel.setup_test = "done" if tested or read else "todo"
             methods = channel.payment_method_ids
             channel.setup_payments = "done" if methods and all(methods.mapped("is_mapped")) else "todo"
             if channel.support_sync_stock:

@@ -96,6 +96,16 @@ class TestChannelHealth(WooChannelCase):
         self.poll()
         self.assertEqual(self.light()[0], "green")
 
+    def test_import_orders_shows_the_connection_works(self):
+        self.store.route("GET", ORDERS, status=401, json={"message": "Sorry, you cannot list resources."})
+        self.woo.action_test_connection()
+        self.assertEqual(self.light()[0], "red")
+        self.woo.last_error_date = fields.Datetime.now() - timedelta(minutes=5)
+        self.store.route("GET", ORDERS, headers={"X-WP-TotalPages": "1"}, json=[])
+        self.env["sale.channel.import"].create({"channel_id": self.woo.id, "days": 3}).action_import()
+        self.assertEqual(self.light()[0], "green")
+        self.assertEqual(self.woo.connection_status, "ok")
+
     def test_poll_that_stopped_is_red(self):
         self.poll()
         self.woo.last_polled_at = fields.Datetime.now() - timedelta(hours=3)
