@@ -28,3 +28,5 @@ from . import sale_channel_notify
 from . import sale_inbox_notice
 from . import sale_inbox_notice_events
 from . import sale_inbox_order_activity
+from . import sale_channel_health
+from . import sale_channel_dashboard

@@ -100,19 +100,24 @@ class SaleChannel(models.Model):
     )
     currency_id = fields.Many2one(related="company_id.currency_id")
     active = fields.Boolean(default=True)
+    # A new channel is switched on, so that nothing the store sends while it is being set up
+    # (WooCommerce's ping, a first order) is refused; its health light says "Not tested yet"
+    # until a Test Connection, a poll or a delivery shows it works.
     state = fields.Selection(
-        [("connected", "Connected"), ("disconnected", "Disconnected")],
+        [("connected", "On"), ("disconnected", "Off")],
+        string="Switch",
         required=True,
         default="connected",
         tracking=True,
-        help="A disconnected channel refuses incoming orders (503) and runs no jobs.",
+        help="On: the channel accepts its store's orders and runs its jobs. Off: incoming orders are "
+        "refused (503) and no job runs. The switch says nothing about whether the channel works: "
+        "that is its health light.",
     )
     last_connection_check = fields.Datetime(readonly=True, copy=False)
     connection_status = fields.Selection(
-        [("unknown", "Not checked"), ("ok", "Working"), ("error", "Failing")],
+        [("unknown", "Not tested yet"), ("ok", "Working"), ("error", "Failing")],
         compute="_compute_connection_status",
     )
-
 
     # Where orders go.
     warehouse_id = fields.Many2one(
@@ -211,6 +216,9 @@ class SaleChannel(models.Model):
         string="Need Attention",
         help="Orders in error or waiting for review.",
     )
+    new_count = fields.Integer(compute="_compute_inbox_counts", string="New")
+    needs_review_count = fields.Integer(compute="_compute_inbox_counts", string="Needs Review")
+    error_count = fields.Integer(compute="_compute_inbox_counts", string="Errors")
     last_error = fields.Text(readonly=True, copy=False)
     last_error_date = fields.Datetime(readonly=True, copy=False)
 
@@ -282,12 +290,14 @@ class SaleChannel(models.Model):
         if not getattr(self._platform(), flag):
             raise UserError(message)
 
-    @api.depends("last_error", "last_connection_check")
+    @api.depends("last_error", "last_error_date", "last_connection_check", "last_polled_at", "orders_imported_at")
     def _compute_connection_status(self):
+        """Whether Odoo reaches the store's API: a successful poll or import shows it as well
+        as Test Connection does (a polled channel that polls fine is working, not "not tested")."""
         for channel in self:
-            if channel.last_error:
+            if channel._connection_error():
                 channel.connection_status = "error"
-            elif channel.last_connection_check:
+            elif channel.last_connection_check or channel._last_api_success():
                 channel.connection_status = "ok"
             else:
                 channel.connection_status = "unknown"
@@ -301,13 +311,24 @@ class SaleChannel(models.Model):
         }
         for channel in self:
             channel.inbox_count = sum(c for (cid, _state), c in counts.items() if cid == channel.id)
-            channel.attention_count = counts.get((channel.id, "error"), 0) + counts.get(
-                (channel.id, "needs_review"), 0
-            )
+            channel.new_count = counts.get((channel.id, "new"), 0)
+            channel.needs_review_count = counts.get((channel.id, "needs_review"), 0)
+            channel.error_count = counts.get((channel.id, "error"), 0)
+            channel.attention_count = channel.needs_review_count + channel.error_count
 
     def _platform(self):
         self.ensure_one()
         return platforms.get(self.platform)
+
+    @api.model
+    def fields_get(self, allfields=None, attributes=None):
+        """``active`` is read-only for whoever may not write channels: the web client then
+        offers them no Archive/Unarchive (the server refuses it anyway, by access rights)."""
+        res = super().fields_get(allfields, attributes)
+        if "active" in res and (not attributes or "readonly" in attributes) \
+                and not self.env.su and not self.env.user.has_group(MANAGER):
+            res["active"]["readonly"] = True
+        return res
 
     def _check_manager(self):
         """The top of every action that configures a channel or calls its store: managers
@@ -369,7 +390,8 @@ class SaleChannel(models.Model):
             return self._notify(self.env._("The store did not accept the connection: %s", exc), "danger")
         self.write({"last_error": False, "last_error_date": False,
                     "last_connection_check": fields.Datetime.now()})
-        return self._notify(self.env._("Connected to %s.", shop), "success")
+        return self._notify(self.env._("Connection works: Odoo reached %s. Next set-up step: payment methods.", shop),
+                            "success")
 
     def action_read_payment_methods(self):
         """Add the store's payment methods to the payments mapping (where its API lists them)."""
@@ -394,11 +416,18 @@ class SaleChannel(models.Model):
                               new=len(new), known=len(methods) - len(new)), "success")
 
     def _notify(self, message, kind):
+        """The result of a button as a notification, the user staying where they are.
+
+        ``next`` closes (a wizard's dialog, if any) and hands back to the button's caller,
+        which reloads its record: the form shows the result on the same channel. Not
+        ``soft_reload``: it restores the form from the props it was opened with, and a form
+        opened with *New* then saved has no record id there, so the user landed on a blank
+        new channel."""
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {"message": message, "type": kind, "sticky": kind == "danger",
-                       "next": {"type": "ir.actions.client", "tag": "soft_reload"}},
+                       "next": {"type": "ir.actions.act_window_close"}},
         }
 
     @api.model_create_multi

@@ -1,18 +1,35 @@
 """How a channel recognises its deliveries: API keys, webhook addresses, cached look-ups."""
 import hmac
+import ipaddress
 import logging
 import secrets
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 from odoo.tools import str2bool
 
 from ..platforms.connect import key_digest
-from ..platforms.http import ApiError
+from ..platforms.http import ApiError, address_refusal
 from .res_config_settings import PUBLIC_URL_PARAM
 from .sale_channel import CONNECT_ORDERS_PATH, MANAGER, WEBHOOK_PATH
 
 _logger = logging.getLogger(__name__)
+
+#: How stale a channel's "last delivery" may get before intake writes it again: one UPDATE per
+#: channel per minute at most, however many orders arrive.
+RECEIVED_WRITE_INTERVAL = timedelta(minutes=1)
+#: Intake results that show the store reached the channel's address with its secret (the
+#: set-up ping comes to the secret URL too); refusals and a switched-off channel do not count.
+REACHED_STATUSES = frozenset({"created", "known", "unreadable", "invalid", "ignored", "handshake"})
+#: Stores that deliver webhooks to https addresses only (Shopify signs only HTTPS deliveries).
+HTTPS_ONLY_PLATFORMS = frozenset({"shopify", "paypal", "mozello"})
+#: Host names that never lead anywhere from the internet.
+LOCAL_NAME_SUFFIXES = (".localhost", ".local", ".localdomain", ".internal", ".lan", ".home.arpa", ".test",
+                       ".invalid", ".example")
 
 
 class SaleChannel(models.Model):
@@ -67,6 +84,14 @@ class SaleChannel(models.Model):
         compute="_compute_webhook_url",
         help="Paste this address in the store's settings: orders are sent there.",
     )
+    webhook_url_warning = fields.Text(
+        compute="_compute_webhook_url",
+        help="Why the store could not use the Webhook URL as it is, and how to mend it.")
+    last_received_at = fields.Datetime(
+        string="Last Delivery", readonly=True, copy=False,
+        help="When the store last reached the channel's address (a webhook, the Connect API, "
+        "the store's set-up ping), to the minute. Orders read by the poll or Import Orders "
+        "do not count.")
 
     _sql_constraints = [
         # One URL, one channel (the unique index also serves the webhook look-up).
@@ -83,6 +108,60 @@ class SaleChannel(models.Model):
         base_url = self._public_base_url()
         for channel in self:
             channel.webhook_url = base_url + channel._webhook_path() if base_url else False
+            channel.webhook_url_warning = channel._webhook_url_problem(base_url) or False
+
+    def _webhook_url_problem(self, base_url):
+        """Why the store could not deliver to a webhook URL starting with ``base_url`` ('' when
+        it can, as far as the address tells): no address set, one that leads nowhere from the
+        internet (this server, the private network, link-local), or plain http where the store
+        wants https. Judged from the address alone: no name is looked up (it would slow the
+        form down, and this server's view of its own name is not the internet's)."""
+        self.ensure_one()
+        fix = self.env._("Set the address the internet reaches this Odoo at (https://…) in Settings → Sales → "
+                         "Sales Inbox → Public Address for Stores, then copy the Webhook URL.")
+        if not base_url:
+            return self.env._("No public address for stores is set, so the channel has no Webhook URL yet. %s", fix)
+        parts = urlsplit(base_url)
+        host = (parts.hostname or "").lower().rstrip(".")
+        why = _unreachable_host(host)
+        if why:
+            return self.env._("The Webhook URL leads to %(host)s, %(why)s: the store cannot reach it. %(fix)s",
+                              host=host or "?", why=why, fix=fix)
+        if parts.scheme != "https":
+            if self.platform in HTTPS_ONLY_PLATFORMS:
+                return self.env._("The Webhook URL is plain http: %(store)s sends its orders to https addresses "
+                                  "only. %(fix)s", store=self._platform().label, fix=fix)
+            return self.env._("The Webhook URL is plain http: orders and the customers' details would cross "
+                              "the internet unencrypted. %s", fix)
+        return ""
+
+    def _note_delivery_received(self):
+        """Remember that the store reached the channel now, for its health light.
+
+        Intake's cost: nothing when the time kept is under a minute old (read with the channel
+        already loaded); else one UPDATE, which skips a channel row that another transaction
+        holds (a poll writing its watermark) rather than wait for it: the next delivery writes
+        it. In a repeatable-read transaction a row changed by a transaction committed since
+        cannot be updated either: the same, in a savepoint, so the intake goes on."""
+        self.ensure_one()
+        now = fields.Datetime.now()
+        if self.last_received_at and self.last_received_at > now - RECEIVED_WRITE_INTERVAL:
+            return
+        self.flush_recordset(["last_received_at"])
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    """
+                    UPDATE sale_channel SET last_received_at = %(now)s
+                     WHERE id IN (SELECT id FROM sale_channel
+                                   WHERE id = %(id)s AND (last_received_at IS NULL OR last_received_at < %(stale)s)
+                                     FOR NO KEY UPDATE SKIP LOCKED)
+                    """,
+                    {"now": now, "id": self.id, "stale": now - RECEIVED_WRITE_INTERVAL},
+                )
+        except pg_errors.SerializationFailure:
+            _logger.debug("Sales channel %s: its last delivery time is left to the next delivery", self.id)
+        self.invalidate_recordset(["last_received_at"])
 
     @api.model
     def _public_base_url(self):
@@ -191,3 +270,20 @@ class SaleChannel(models.Model):
         for channel in self:
             channel.api_key = secrets.token_urlsafe(32)
             channel.message_post(body=self.env._("A new API key was generated; the old one no longer works."))
+
+
+def _unreachable_host(host):
+    """Why ``host`` (a name or an IP address) cannot be reached from the internet, else ''."""
+    if not host:
+        return "no host"
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        if host == "localhost" or host.endswith(LOCAL_NAME_SUFFIXES):
+            return "a name only this server or its own network knows"
+        if "." not in host:
+            return "a name without a domain, known only on the local network"
+        return ""
+    return address_refusal(host.strip("[]"), allow_private=False).removesuffix(
+        ", and private store addresses are not allowed")
+

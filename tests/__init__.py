@@ -26,3 +26,5 @@ from . import test_security_inbound
 from . import test_security_channel_rows
 from . import test_inbox_todo
 from . import test_notify
+from . import test_channel_health
+from . import test_channel_setup
