@@ -24,3 +24,4 @@ from . import test_security_actions
 from . import test_security_outbound
 from . import test_security_inbound
 from . import test_security_channel_rows
+from . import test_review_screen
