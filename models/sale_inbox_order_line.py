@@ -34,6 +34,12 @@ class SaleInboxOrderLine(models.Model):
     _auto = False
     _order = "order_id, sequence"
     _rec_name = "sku"
+    # What the view reads: flushed before it is queried (a SKU just linked shows at once).
+    _depends = {
+        "sale.inbox.order": ["normalized", "company_id", "channel_id"],
+        "product.product": ["default_code", "active", "product_tmpl_id"],
+        "product.template": ["company_id"],
+    }
 
     order_id = fields.Many2one("sale.inbox.order", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)
