@@ -25,6 +25,8 @@ class SaleInboxOrder(models.Model):
     payment_method_id = fields.Many2one(
         "sale.channel.payment.method", string="Payments Mapping", compute="_compute_payment_method",
         help="The channel's row for the store's payment method: the journal that receives its payments.")
+    problems_checked_at = fields.Datetime(
+        readonly=True, copy=False, help="When the order's problems were last looked for (it had stopped).")
     payment_journal_id = fields.Many2one("account.journal", compute="_compute_payment_method")
     payment_method_mapped = fields.Boolean(compute="_compute_payment_method")
 
@@ -98,6 +100,7 @@ class SaleInboxOrder(models.Model):
             if not problems[order] and order.error_message and not covered:
                 # What the checks do not know (a foreign document, a crash): the step's own error.
                 problems[order].append({"kind": "other", "message": order.error_message})
+        self.with_context(sale_inbox_internal=True).write({"problems_checked_at": fields.Datetime.now()})
         self.env["sale.inbox.order.problem"].create([
             dict(vals, order_id=order.id, sequence=sequence)
             for order in self for sequence, vals in enumerate(problems[order])
