@@ -1,6 +1,8 @@
 """The review screen of an inbox order: the store's lines with the products found, every
 problem of a failed order at once with the button that fixes it, what each group may press,
 and Cancel leaving no orphan draft quotation."""
+from unittest.mock import patch
+
 from lxml import etree
 
 from odoo.exceptions import AccessError, UserError
@@ -135,6 +137,26 @@ class TestReviewScreen(InboxFixtures, TransactionCase):
         self.assertEqual((inbox.state, inbox.failed_step), ("error", "email"))
         self.assertEqual([p.kind for p in inbox.problem_ids], ["other"])
         self.assertIn("e-mail", inbox.problem_ids.message)
+
+    def test_a_failing_problem_check_never_disturbs_processing(self):
+        good = [self.receive(self.order_data(f"G{i}")) for i in range(2)]
+        bad = self.receive(self.order_data("G-bad", lines=[
+            {"sku": "SI-GHOST", "name": "Ghost", "quantity": 1, "unit_price": 3}]))
+        Inbox = type(self.env["sale.inbox.order"])
+
+        def broken(orders, after_fix=False):
+            raise RuntimeError("problem check broken for the test")
+
+        with patch.object(Inbox, "_check_problems", broken), self.assertLogs(
+                "odoo.addons.sale_inbox.models.sale_inbox_order_review", "WARNING"):
+            self.run_cron()
+        self.assertEqual([o.state for o in good], ["done", "done"])
+        self.assertEqual((bad.state, bad.failed_step), ("error", "products"))
+        self.assertIn("SI-GHOST", bad.error_message)
+        self.assertFalse(bad.problem_ids)
+        bad.with_user(self.user).action_check_again()
+        self.assertEqual(self.kinds(bad), [("sku_missing", "SI-GHOST")])
+        self.assertFalse((good[0] | good[1]).problem_ids)
 
     def test_the_problem_check_is_set_based(self):
         """The check runs a fixed number of queries whatever the number of failed orders."""
