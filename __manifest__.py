@@ -22,6 +22,7 @@
         "views/sale_channel_payment_method_views.xml",
         "views/sale_channel_partner_views.xml",
         "views/sale_inbox_order_views.xml",
+        "views/sale_inbox_review_views.xml",
         "views/sale_inbox_order_list_views.xml",
         "views/sale_inbox_delivery_views.xml",
         "views/sale_order_views.xml",

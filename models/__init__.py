@@ -17,6 +17,9 @@ from . import sale_channel_sync
 from . import sale_inbox_delivery
 from . import sale_inbox_order
 from . import sale_inbox_order_intake
+from . import sale_inbox_order_line
+from . import sale_inbox_order_problem
+from . import sale_inbox_order_review
 from . import sale_inbox_processor
 from . import sale_inbox_processor_build
 from . import sale_inbox_processor_money

@@ -335,6 +335,13 @@ class SaleInboxOrder(models.Model):
         # A person waiting (a click) gets a duplicate key as the order's error at once.
         orders = orders.with_context(sale_inbox_unique_is_final=True) if not automatic else orders
         orders._count_attempt()
+        orders._process_guarded(automatic)
+        # The person's view of what went wrong: every problem of the orders that stopped
+        # (processing itself stops at the first), none for the others.
+        orders.sudo()._refresh_problems()
+
+    def _process_guarded(self, automatic):
+        orders = self
         processor = orders.env["sale.inbox.processor"]
         try:
             with orders.env.cr.savepoint():
@@ -596,8 +603,39 @@ class SaleInboxOrder(models.Model):
         return True
 
     def action_cancel(self):
+        """Set the orders aside; the draft quotation processing built for one goes too, so that
+        no orphan quotation is left (nor counted as sold in the stores' availability). A
+        confirmed sales order, or a document processing did not make, is left as it is."""
         self._check_button()
-        self.filtered(lambda o: o.state not in ("done", "cancelled")).sudo().write({"state": "cancelled"})
+        todo = self.filtered(lambda o: o.state not in ("done", "cancelled"))
+        if not todo:
+            return True
+        todo._lock_for_manual_processing()
+        todo.sudo()._drop_own_drafts()
+        todo.sudo().write({"state": "cancelled"})
+        todo.sudo().problem_ids.unlink()
+        return True
+
+    def _drop_own_drafts(self):
+        """Delete the draft quotations processing made for these orders (as superuser: the
+        person cancelling may not delete sales orders; only drafts that link back)."""
+        drafts = self.sale_order_id.filtered(
+            lambda so: so.state == "draft" and so.inbox_order_id in self and so.inbox_order_id.sale_order_id == so
+            and so.company_id == so.inbox_order_id.company_id and not so.invoice_ids)
+        if not drafts:
+            return
+        owners = {so.id: so.inbox_order_id for so in drafts}
+        names = {so.id: so.name for so in drafts}
+        # As _action_cancel does for a quotation: its units count as sold until it goes.
+        products = drafts.order_line.product_id.filtered("default_code")
+        for so_id, order in owners.items():
+            order.message_post(body=self.env._("Draft %s deleted with the cancelled order.", names[so_id]))
+        self.filtered(lambda o: o.sale_order_id in drafts).with_context(sale_inbox_internal=True).write(
+            {"sale_order_id": False, "built_fingerprint": False, "partner_id": False,
+             "odoo_amount_total": 0.0, "amount_difference": 0.0})
+        drafts.unlink()
+        if products:
+            self.env["sale.channel.product"]._queue_push(product_ids=products.ids)
 
     def action_reset_to_new(self):
         """A cancelled order that never became a document goes back to the inbox."""

@@ -28,3 +28,4 @@ from . import test_inbox_todo
 from . import test_notify
 from . import test_channel_health
 from . import test_channel_setup
+from . import test_review_screen
