@@ -13,6 +13,8 @@ const ORDER = "TOUR-2001";
 const METHOD = "banklink";
 const UNKNOWN_SKU = "SI-MUGG";
 const PRODUCT_SKU = "SI-MUG";
+// Steps that wait for processing (Retry): longer than the usual 10 s on a busy machine.
+const SERVER_TIMEOUT = 30000;
 
 function openMenu(xmlid) {
     return [
@@ -48,6 +50,7 @@ function problemShown(text) {
     return {
         content: `The order says what is wrong: ${text}`,
         trigger: `.o_form_view .o_field_widget[name="error_message"]:contains("${text}")`,
+        timeout: SERVER_TIMEOUT,
     };
 }
 
@@ -126,6 +129,7 @@ registry.category("web_tour.tours").add("sale_inbox_fix_order", {
         {
             content: "The order is done",
             trigger: '.o_form_view .o_statusbar_status button.o_arrow_button_current[data-value="done"]',
+            timeout: SERVER_TIMEOUT,
         },
         {
             content: "and has its sales order",

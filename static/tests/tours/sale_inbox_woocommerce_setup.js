@@ -26,6 +26,7 @@ function successAndStillOnTheChannel(what) {
         {
             content: `${what}: success is shown`,
             trigger: ".o_notification:has(.o_notification_bar.bg-success)",
+            timeout: 30000,
         },
         {
             content: `${what}: the form still shows the channel`,
