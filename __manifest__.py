@@ -44,6 +44,11 @@
     "demo": [
         "demo/sale_inbox_demo.xml",
     ],
+    "images": [
+        "static/description/screenshot_inbox.png",
+        "static/description/screenshot_review.png",
+        "static/description/screenshot_channels.png",
+    ],
     "application": False,
     "installable": True,
 }

@@ -46,6 +46,11 @@ ensure_odoo() {
     return 1
 }
 
+# Packages of the virtualenv beside the requirements files; part of its stamp, so that adding
+# one here updates every existing virtualenv. websocket-client drives Chromium in Odoo's browser
+# tours (HttpCase.start_tour): without it Odoo skips every tour without a word.
+VENV_EXTRA=("websocket-client==1.9.2")
+
 # The virtualenv is rebuilt only when what goes into it changes.
 ensure_venv() {
     local python stamp_src stamp
@@ -54,14 +59,14 @@ ensure_venv() {
     stamp_src="$ROOT/requirements.txt $ROOT/requirements-test.txt"
     if odoo_present; then stamp_src="$stamp_src $ODOO_SRC/requirements.txt"; fi
     # shellcheck disable=SC2086
-    stamp=$(cat $stamp_src | sha1sum | cut -c1-16)
+    stamp=$( { cat $stamp_src; printf '%s\n' "${VENV_EXTRA[@]}"; } | sha1sum | cut -c1-16)
     if [ -f "$VENV/.stamp" ] && [ "$(cat "$VENV/.stamp")" = "$stamp" ]; then return 0; fi
     say "Preparing the virtualenv $VENV"
     [ -x "$VENV/bin/python" ] || "$python" -m venv "$VENV"
     # setuptools 81 dropped pkg_resources, which Odoo 18's gevent imports: with --workers the
     # long-polling worker dies at start and its master restarts it over and over (a core burnt).
     "$VENV/bin/python" -m pip install --quiet --upgrade pip wheel "setuptools<81" 2>&1 | grep -v '^WARNING: Location' >&2 || true
-    local reqs=("-r" "$ROOT/requirements.txt" "-r" "$ROOT/requirements-test.txt")
+    local reqs=("-r" "$ROOT/requirements.txt" "-r" "$ROOT/requirements-test.txt" "${VENV_EXTRA[@]}")
     if odoo_present; then
         # Odoo's pins as they build on this Python: the binary psycopg2 wheel, a cbor2 that
         # builds on 3.11, and no python-ldap (only the auth_ldap addon needs it).
@@ -72,12 +77,36 @@ ensure_venv() {
         reqs+=("-r" "$SALE_INBOX_HOME/odoo-requirements.txt")
     fi
     "$VENV/bin/python" -m pip install --quiet "${reqs[@]}" 2>&1 | grep -v '^WARNING: Location' >&2 || true
-    "$VENV/bin/python" -c 'import pytest, requests' || die "the virtualenv could not be built"
+    "$VENV/bin/python" -c 'import pytest, requests, websocket' || die "the virtualenv could not be built"
     if odoo_present; then
         "$VENV/bin/python" -c 'import psycopg2, lxml, werkzeug, babel, PyPDF2' \
             || die "Odoo's requirements did not install in $VENV"
     fi
     echo "$stamp" > "$VENV/.stamp"
+}
+
+# The browser Odoo's tours drive, found the way Odoo looks for it (by name on PATH, see
+# odoo/tests/common.py _find_executable). As root with apt, installed from Debian's packages
+# when missing. Prints its path; returns 1 (with a loud message) when there is none.
+CHROME_NAMES="google-chrome chromium chromium-browser google-chrome-stable"
+find_chrome() {
+    local name
+    for name in $CHROME_NAMES; do
+        if command -v "$name" >/dev/null 2>&1; then command -v "$name"; return 0; fi
+    done
+    return 1
+}
+
+ensure_chrome() {
+    if find_chrome; then return 0; fi
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "Installing Chromium (browser tours, screenshots) from Debian's packages"
+        (apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || true
+        if find_chrome; then return 0; fi
+    fi
+    say "!!! No Chromium or Chrome on PATH ($CHROME_NAMES): the browser tours CANNOT run and will FAIL."
+    say "!!! Install it (sudo apt-get install chromium) or put one of these names on PATH."
+    return 1
 }
 
 pg_ready() { pg_isready -q ${PGHOST:+-h "$PGHOST"} ${PGPORT:+-p "$PGPORT"} 2>/dev/null; }
