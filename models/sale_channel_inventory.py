@@ -164,7 +164,7 @@ class SaleChannel(models.Model):
         for done, channel in enumerate(due):
             trigger = "manual" if channel.sync_requested else "daily"
             self._run_isolated(channel, "stock sync", partial(channel._sync_stock, trigger, commit=commit),
-                               own_transaction=True)
+                               own_transaction=True, on_error=channel._sync_unit_failed)
             channel.write({"sync_requested": False, "last_sync_date": now.date()})
             self._notify_job_progress(done + 1, len(due) - done - 1)
             if commit:
@@ -191,6 +191,12 @@ class SaleChannel(models.Model):
                 # The claim and what the store accepted (or the rows queued again) are kept,
                 # and the claimed rows' locks released, before the next channel.
                 self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    def _sync_unit_failed(self, error):
+        """A sync that failed outside its run's own error handling: shown on the channel, and
+        on its form, which otherwise would show it queued or running for ever."""
+        self._record_job_error(error)
+        self._publish_progress("sync", "failed", message=error)
 
     def _push_failed(self, rows, error):
         """A push that failed outside its own error handling: shown on the channel, and its

@@ -3,6 +3,7 @@ may follow it, and the Store Products report right after a sync."""
 import copy
 import json
 import pathlib
+from unittest.mock import patch
 
 from lxml import etree
 
@@ -101,6 +102,28 @@ class TestStockProgress(ProgressMessages, StockFixtures, TransactionCase):
         self.assertEqual(failed["state"], "failed")
         self.assertTrue(failed["message"])
         self.assertEqual(failed["message"], self.shop.sync_ids[:1].message, "the error the run records")
+        self.assertEqual(self.progress(other)[-1]["state"], "done")
+        self.assertEqual(other.store_product_ids.filtered(lambda r: r.sku == "SI-MUG").last_quantity, 20)
+
+    def test_a_sync_that_breaks_before_its_run_says_so_and_the_next_channel_goes(self):
+        other_store = self.start_store()
+        other = self.shop.copy({"name": "Woo 2", "store_url": other_store.url, "api_login": "ck",
+                                "api_secret": "cs"})
+        FakeWooCatalog(other_store, [{"id": 11, "sku": "SI-MUG", "type": "simple", "manage_stock": True}])
+        Channel = type(self.env["sale.channel"])
+        close_runs = Channel._close_interrupted_runs
+
+        def broken_for_the_first(channel):
+            if channel == self.shop:
+                raise ZeroDivisionError("division by zero")
+            return close_runs(channel)
+
+        (self.shop | other).action_sync_now()
+        with patch.object(Channel, "_close_interrupted_runs", broken_for_the_first):
+            self.env["sale.channel"]._cron_sync_stock()
+        failed = self.progress(self.shop)[-1]
+        self.assertEqual((failed["state"], failed["message"]), ("failed", "ZeroDivisionError: division by zero"))
+        self.assertEqual(self.shop.last_error, "ZeroDivisionError: division by zero")
         self.assertEqual(self.progress(other)[-1]["state"], "done")
         self.assertEqual(other.store_product_ids.filtered(lambda r: r.sku == "SI-MUG").last_quantity, 20)
 
