@@ -31,6 +31,8 @@
         "views/sale_inbox_menus.xml",
         "views/res_config_settings_views.xml",
         "views/sale_channel_dashboard_views.xml",
+        "views/sale_channel_progress_views.xml",
+        "report/sale_report_views.xml",
     ],
     "assets": {
         # Globs, so that a new component or tour needs no manifest change.

@@ -138,6 +138,8 @@ class SaleChannel(models.Model):
         for channel in self:
             channel._check_takes_stock()
         self.write({"sync_requested": True})
+        for channel in self:
+            channel._publish_progress("sync", "queued")
         self.env.ref("sale_inbox.ir_cron_sync_stock").sudo()._trigger()
         return self._notify(self.env._("The stock sync has started; its run appears under Sync Runs."), "info")
 
@@ -162,7 +164,7 @@ class SaleChannel(models.Model):
         for done, channel in enumerate(due):
             trigger = "manual" if channel.sync_requested else "daily"
             self._run_isolated(channel, "stock sync", partial(channel._sync_stock, trigger, commit=commit),
-                               own_transaction=True)
+                               own_transaction=True, on_error=channel._sync_unit_failed)
             channel.write({"sync_requested": False, "last_sync_date": now.date()})
             self._notify_job_progress(done + 1, len(due) - done - 1)
             if commit:
@@ -190,6 +192,12 @@ class SaleChannel(models.Model):
                 # and the claimed rows' locks released, before the next channel.
                 self.env.cr.commit()  # pylint: disable=invalid-commit
 
+    def _sync_unit_failed(self, error):
+        """A sync that failed outside its run's own error handling: shown on the channel, and
+        on its form, which otherwise would show it queued or running for ever."""
+        self._record_job_error(error)
+        self._publish_progress("sync", "failed", message=error)
+
     def _push_failed(self, rows, error):
         """A push that failed outside its own error handling: shown on the channel, and its
         rows queued again (the claim took them off the queue)."""
@@ -207,6 +215,9 @@ class SaleChannel(models.Model):
         self._check_takes_stock()
         self._close_interrupted_runs()
         run = self.env["sale.channel.sync"].create({"channel_id": self.id, "trigger": trigger})
+        # Outside the cron (Push Odoo Figure) the request commits once, at its end.
+        progress = partial(self._publish_progress, "sync", own_cursor=not commit)
+        progress("running")
         if commit:
             # The run shows as running (and its progress) while it goes. A push's claim is
             # committed with it: from here on a failure queues the unsent rows again.
@@ -228,8 +239,9 @@ class SaleChannel(models.Model):
                 changed, prices = self._stock_changes(rows, force, always=probes)
                 requests = client.stock_requests([update for _row, update in changed])
         except Exception as exc:  # noqa: BLE001 - any failure is this run's, recorded on it
-            return self._sync_failed(run, client, exc, given or self.env["sale.channel.product"])
+            return self._sync_failed(run, client, exc, given or self.env["sale.channel.product"], commit=commit)
         run.write({"checked": len(rows), "changed": len(changed)})
+        progress("running", 0, len(requests))
         row_of = {update.sku: row for row, update in changed}
         sent = failed = 0
         refused_all = []
@@ -243,12 +255,13 @@ class SaleChannel(models.Model):
             except Exception as exc:  # noqa: BLE001 - what was not sent waits for the next run
                 unsent = self.env["sale.channel.product"].browse(
                     [row_of[u.sku].id for later in requests[done:] for u in later])
-                return self._sync_failed(run, client, exc, unsent, sent=sent, failed=failed)
+                return self._sync_failed(run, client, exc, unsent, sent=sent, failed=failed, commit=commit)
             sent, failed = sent + len(accepted), failed + len(refused)
             refused_all += refused
             unknown = (unknown - {row.sku for row, _u in accepted}) | {row.sku for row, _why in lacking}
             run.write({"sent": sent, "failed": failed, "api_calls": client.http.calls,
                        "progress": round(100 * (done + 1) / len(requests))})
+            progress("running", done + 1, len(requests))
             if commit:
                 # Each answer is kept as it comes: a failure later loses only what was not sent.
                 self.env.cr.commit()  # pylint: disable=invalid-commit
@@ -262,7 +275,13 @@ class SaleChannel(models.Model):
                    "api_calls": client.http.calls, "message": "\n".join(message) or False})
         if not refused_all:
             self.write({"last_error": False, "last_error_date": False})
+        progress("done", len(requests), len(requests), self._sync_summary(run))
         return run
+
+    def _sync_summary(self, run):
+        summary = self.env._("%(sent)s sent, %(failed)s refused, %(checked)s checked.",
+                             sent=run.sent, failed=run.failed, checked=run.checked)
+        return f"{summary} {run.message}" if run.message else summary
 
     def _close_interrupted_runs(self):
         """A run still 'running' after an hour was cut short (the worker stopped): say so, so
@@ -273,7 +292,7 @@ class SaleChannel(models.Model):
         stale.write({"state": "failed", "finished_at": fields.Datetime.now(),
                      "message": self.env._("Interrupted: the run stopped before it finished.")})
 
-    def _sync_failed(self, run, client, exc, unsent, sent=0, failed=0):
+    def _sync_failed(self, run, client, exc, unsent, sent=0, failed=0, commit=False):
         """Nothing unsent is marked as sent; with Push on Change it is queued again."""
         log_job_error(self, "stock sync", exc)
         error = job_error_text(exc)
@@ -282,6 +301,7 @@ class SaleChannel(models.Model):
         self._record_job_error(error)
         if self.push_on_change and unsent:
             unsent.write({"push_queued": True})
+        self._publish_progress("sync", "failed", message=error, own_cursor=not commit)
         return run
 
     def _stock_client(self):
@@ -401,17 +421,34 @@ class SaleChannel(models.Model):
         self._check_takes_stock()
         self._check_supports("can_reconcile_stock", self.env._(
             "%s's catalog cannot be read for a reconciliation.", self._platform().label))
-        client = self._stock_client()
+        # One request reads the whole catalog: each page read is announced at once.
+        progress = partial(self._publish_progress, "reconcile", own_cursor=True)
+        progress("running")
         try:
-            items = {item.sku: item for page in client.catalog() for item in page}
-        except ApiError as exc:
-            self.write({"last_error": str(exc), "last_error_date": fields.Datetime.now()})
-            raise UserError(self.env._("The store did not answer: %s", exc)) from exc
-        self.env["sale.channel.product"]._reconcile(self, items)
+            items = self._read_catalog(progress)
+            differences = self.env["sale.channel.product"]._reconcile(self, items)
+        except Exception as exc:
+            progress("failed", message=job_error_text(exc))
+            raise
+        progress("done", message=self.env._("%(read)s products read, %(differ)s differ from Odoo.",
+                                             read=len(items), differ=differences))
         action = self.env["ir.actions.act_window"]._for_xml_id("sale_inbox.sale_channel_product_action")
         action["domain"] = [("channel_id", "=", self.id)]
         action["context"] = {"search_default_differences": 1, "default_channel_id": self.id}
         return action
+
+    def _read_catalog(self, progress):
+        """{SKU: StoreItem} of the store's whole catalog, announcing each page read."""
+        client = self._stock_client()
+        items = {}
+        try:
+            for pages, page in enumerate(client.catalog(), start=1):
+                items.update((item.sku, item) for item in page)
+                progress("running", pages, 0, self.env._("%s products read from the store.", len(items)))
+        except ApiError as exc:
+            self.write({"last_error": str(exc), "last_error_date": fields.Datetime.now()})
+            raise UserError(self.env._("The store did not answer: %s", exc)) from exc
+        return items
 
     def _store_prices(self, products):
         """{product id: price the store should show}, in the store's currency, to the cent."""

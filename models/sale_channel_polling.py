@@ -27,12 +27,13 @@ class SaleChannel(models.Model):
         help="Newest change the poll has stored; the next poll reads from a little before it.",
     )
 
-    def _import_orders(self, since, commit_pages=False):
+    def _import_orders(self, since, commit_pages=False, progress=None):
         """Put every order changed in the store since ``since`` through intake, page by page.
 
         The same intake as webhooks, so an order a webhook brought is recognised (same
         content: nothing happens; changed content: a pending delivery). Returns counts and
-        the newest change seen, which the poll keeps as its watermark.
+        the newest change seen, which the poll keeps as its watermark. ``progress(pages,
+        counts)`` is called after each page (Import Orders shows it as it goes).
         """
         self.ensure_one()
         platform = self._platform()
@@ -42,7 +43,7 @@ class SaleChannel(models.Model):
         Inbox = self.env["sale.inbox.order"].sudo()
         counts = {"created": 0, "known": 0, "unreadable": 0, "refused": 0}
         newest = None
-        for page in client.orders_since(since.strftime("%Y-%m-%dT%H:%M:%SZ")):
+        for pages, page in enumerate(client.orders_since(since.strftime("%Y-%m-%dT%H:%M:%SZ")), start=1):
             for data in page:
                 body = json.dumps(data).encode()
                 # The webhooks' intake; read from the store's own API, the order is authentic.
@@ -63,6 +64,8 @@ class SaleChannel(models.Model):
                 # The page is stored (with the watermark that covers it): a failure on a later
                 # page reads again from there, not from the start.
                 self.env.cr.commit()  # pylint: disable=invalid-commit
+            if progress:
+                progress(pages, counts)
         complete_up_to = getattr(client, "complete_up_to", None)
         if complete_up_to and (newest is None or complete_up_to > newest):
             newest = complete_up_to

@@ -49,10 +49,12 @@ class SaleChannelProduct(models.Model):
 
     # Reconciliation: the store's figure against Odoo's, as read at one moment.
     store_quantity = fields.Float(string="In the Store", readonly=True, digits="Product Unit of Measure",
-                                  help="The quantity the store showed at the last reconciliation.")
+                                  help="The quantity the store showed at the last reconciliation, or "
+                                  "accepted from Odoo since.")
     store_tracks_stock = fields.Boolean(readonly=True)
     odoo_quantity = fields.Float(string="Odoo Would Send", readonly=True, digits="Product Unit of Measure",
-                                 help="The available quantity Odoo computed at the last reconciliation.")
+                                 help="The available quantity Odoo computed at the last reconciliation or "
+                                 "sync.")
     reconciled_at = fields.Datetime(string="Compared On", readonly=True)
     differs = fields.Boolean(
         readonly=True, index=True,
@@ -117,7 +119,9 @@ class SaleChannelProduct(models.Model):
     @api.model
     def _record_accepted(self, accepted):
         """[(row, StockUpdate)] the store accepted: one statement for the whole request. A
-        store that takes a quantity for a SKU has it (a probe of a SKU it lacked is mapped)."""
+        store that takes a quantity for a SKU has it (a probe of a SKU it lacked is mapped),
+        and from then on both figures of the Store Products report are that quantity: what
+        the store has and what Odoo computed, until the next sync or reconciliation."""
         if not accepted:
             return
         self.flush_model()
@@ -126,8 +130,7 @@ class SaleChannelProduct(models.Model):
             UPDATE sale_channel_product AS row
                SET state = 'mapped', last_quantity = v.qty, last_price = COALESCE(v.price, row.last_price),
                    last_sync_at = now() at time zone 'UTC', last_error = NULL,
-                   store_quantity = CASE WHEN row.reconciled_at IS NULL THEN row.store_quantity ELSE v.qty END,
-                   differs = false
+                   store_quantity = v.qty, odoo_quantity = v.qty, store_tracks_stock = true, differs = false
               FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::float[]) AS qty,
                            unnest(%s::float[]) AS price) AS v
              WHERE row.id = v.id
@@ -136,7 +139,7 @@ class SaleChannelProduct(models.Model):
              [float(u.price) if u.price is not None else None for _r, u in accepted]),
         )
         self.invalidate_model(["state", "last_quantity", "last_price", "last_sync_at", "last_error",
-                               "store_quantity", "differs"])
+                               "store_quantity", "odoo_quantity", "store_tracks_stock", "differs"])
 
     @api.model
     def _record_refused(self, refused):
