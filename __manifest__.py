@@ -27,6 +27,7 @@
         "views/sale_order_views.xml",
         "views/sale_inbox_menus.xml",
         "views/res_config_settings_views.xml",
+        "views/sale_channel_mail_views.xml",
     ],
     "assets": {
         # Globs, so that a new component or tour needs no manifest change.

@@ -23,3 +23,5 @@ from . import sale_inbox_processor_money
 from . import sale_order
 from . import stock_move
 from . import stock_picking
+# After the processor it extends.
+from . import sale_channel_mail
