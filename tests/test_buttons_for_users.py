@@ -281,3 +281,15 @@ class TestButtonsForUsers(InboxFixtures, TransactionCase):
         for name in ("action_test_connection", "action_sync_now", "action_accept_difference",
                      "action_regenerate_api_key"):
             self.assertNotIn(name, for_user)
+
+    def test_a_person_without_an_email_address_notes_in_the_chatter(self):
+        """A manager's correction is noted in the order's chatter as theirs, though they have
+        no e-mail address: the entry goes out from the company's address."""
+        self.env.company.email = "shop@example.com"
+        order = self.env["sale.inbox.order"].search([("external_id", "=", "B-3")])
+        corrected = order.normalized.replace('"NOPE"', '"SI-MUG"')
+        order.with_user(self.manager).write({"normalized": corrected})
+        note = order.message_ids[0]
+        self.assertIn("corrected by", note.body)
+        self.assertEqual(note.author_id, self.manager.partner_id)
+        self.assertIn("shop@example.com", note.email_from)
