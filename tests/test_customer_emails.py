@@ -1,6 +1,7 @@
 """Customers' e-mails of a channel go only to the countries it lists: the invoice or order
 that Send by Email sends, and Odoo's delivery confirmation (with its tracking reference)."""
-from odoo.tests import TransactionCase, tagged
+from odoo.exceptions import AccessError
+from odoo.tests import TransactionCase, new_test_user, tagged
 
 from .common import InboxFixtures
 
@@ -102,3 +103,23 @@ class TestCustomerEmailCountries(InboxFixtures, TransactionCase):
         before = picking.message_ids
         picking.button_validate()
         self.assertTrue((picking.message_ids - before).filtered(lambda m: partner in m.partner_ids))
+
+    def test_a_warehouse_worker_validates_a_held_delivery(self):
+        """Whoever validates the delivery needs no right on sales orders or channels."""
+        self.env.company.stock_move_email_validation = True
+        self.channel.write({"document_type": "order", "add_payment": False})
+        inbox = self.receive(self.order_from("W-LT", "LT", "jonas@example.com"))
+        self.run_cron()
+        worker = new_test_user(self.env, "inbox_worker_mails", groups="stock.group_stock_user")
+        picking = inbox.sale_order_id.picking_ids.with_user(worker)
+        for move in picking.move_ids:
+            move.quantity = move.product_uom_qty
+            move.picked = True
+        picking.button_validate()
+        self.assertEqual(picking.state, "done")
+        self.assertIn("Lithuania", picking.sudo().message_ids[0].body)
+
+    def test_only_managers_choose_the_countries(self):
+        user = new_test_user(self.env, "inbox_user_mails", groups="sale_inbox.group_sale_inbox_user")
+        with self.assertRaises(AccessError):
+            self.channel.with_user(user).write({"customer_email_country_ids": [(4, self.lithuania.id)]})
