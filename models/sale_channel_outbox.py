@@ -228,10 +228,12 @@ class SaleChannelOutbox(models.Model):
                             delivered={sku: Decimal(str(qty)) for sku, qty in (self.delivered or {}).items()})
 
     def _mark_sent(self, result):
+        # What was done, in the store's words (its status by name, not by code).
+        result = self._result_text(result)
         self.write({"state": "sent", "sent_at": fields.Datetime.now(), "result": result[:250],
                     "attempts": self.attempts + 1, "last_error": False})
         self.sale_order_id._message_log(body=self.env._("%(store)s told: %(result)s.", store=self.channel_id.name,
-                                                        result=self._result_text(result)))
+                                                        result=result))
 
     def _postpone(self, error):
         """The store did not answer: try again later, waiting longer each time."""

@@ -29,6 +29,7 @@ class TestOutboxLabels(InboxFixtures, TransactionCase):
         note = self.so.message_ids[0].body
         self.assertIn("“Being handled”", note)
         self.assertNotIn("on_order", note)
+        self.assertEqual(message.result, "status “Being handled”", "the outbox's and the order's Result column")
 
     def test_a_refused_status_is_noted_by_its_name(self):
         message = self.message("on_order")
