@@ -33,6 +33,7 @@
         "views/sale_channel_dashboard_views.xml",
         "views/sale_channel_progress_views.xml",
         "report/sale_report_views.xml",
+        "views/sale_channel_mail_views.xml",
     ],
     "assets": {
         # Globs, so that a new component or tour needs no manifest change.

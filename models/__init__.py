@@ -34,3 +34,5 @@ from . import sale_inbox_notice_events
 from . import sale_inbox_order_activity
 from . import sale_channel_health
 from . import sale_channel_dashboard
+# After the processor it extends.
+from . import sale_channel_mail

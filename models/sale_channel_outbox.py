@@ -61,7 +61,11 @@ class SaleChannelOutbox(models.Model):
     odoo_stage = fields.Selection(
         [(stage, STAGE_LABELS[stage]) for stage in ODOO_STAGES], readonly=True,
         help="The stage the order reached.")
-    store_status = fields.Char(required=True, readonly=True, help="What the store is told.")
+    store_status = fields.Char(string="Store Status Code", required=True, readonly=True,
+                               help="The store's code of the status it is told.")
+    store_status_label = fields.Char(
+        string="Store Status", compute="_compute_store_status_label",
+        help="What the store is told, as the store names it.")
     tracking_number = fields.Char(readonly=True)
     tracking_url = fields.Char(string="Tracking URL", readonly=True)
     carrier = fields.Char(readonly=True)
@@ -80,6 +84,33 @@ class SaleChannelOutbox(models.Model):
     sent_at = fields.Datetime(readonly=True)
     result = fields.Char(readonly=True, help="What the store was asked to do.")
     last_error = fields.Text(readonly=True)
+
+    @api.depends("store_status", "channel_id.platform")
+    def _compute_store_status_label(self):
+        for message in self:
+            message.store_status_label = message._status_label()
+
+    @api.depends("store_status_label", "sale_order_id")
+    def _compute_display_name(self):
+        for message in self:
+            message.display_name = f"{message.sale_order_id.name or ''}: {message.store_status_label or ''}"
+
+    def _status_label(self):
+        """The store's name of the status (IdoSell's ``on_order`` is "Being handled"); the code
+        itself when the platform lists no such status."""
+        self.ensure_one()
+        if not self.channel_id or not self.store_status:
+            return self.store_status or ""
+        labels = {status.code: status.label for status in self.channel_id._platform().order_statuses}
+        return labels.get(self.store_status, self.store_status)
+
+    def _result_text(self, result):
+        """What the store's client reports, the status in it by its label: clients answer
+        ``status <code>`` (and what else they did: ``, tracking …``)."""
+        prefix = f"status {self.store_status}"
+        if result.startswith(prefix):
+            return self.env._("status “%s”", self._status_label()) + result[len(prefix):]
+        return result
 
     @api.model
     def _cron_send(self, time_budget=240):
@@ -197,10 +228,12 @@ class SaleChannelOutbox(models.Model):
                             delivered={sku: Decimal(str(qty)) for sku, qty in (self.delivered or {}).items()})
 
     def _mark_sent(self, result):
+        # What was done, in the store's words (its status by name, not by code).
+        result = self._result_text(result)
         self.write({"state": "sent", "sent_at": fields.Datetime.now(), "result": result[:250],
                     "attempts": self.attempts + 1, "last_error": False})
         self.sale_order_id._message_log(body=self.env._("%(store)s told: %(result)s.", store=self.channel_id.name,
-                                               result=result))
+                                                        result=result))
 
     def _postpone(self, error):
         """The store did not answer: try again later, waiting longer each time."""
@@ -222,8 +255,8 @@ class SaleChannelOutbox(models.Model):
         self.channel_id.write({"last_error": error, "last_error_date": fields.Datetime.now()})
         for message in self:
             message.sale_order_id._message_log(body=self.env._(
-                "%(store)s was not told '%(status)s': %(error)s", store=message.channel_id.name,
-                status=message.store_status, error=error))
+                "%(store)s was not told “%(status)s”: %(error)s", store=message.channel_id.name,
+                status=message._status_label(), error=error))
 
     # People write no message (the access rights give managers read only): what the store is
     # told is the sales order's and the job's. A manager's Retry and Don't Send change only the

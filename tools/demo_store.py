@@ -41,6 +41,14 @@ PRICES = {"SI-MUG": Decimal("12.50"), "SI-TEE": Decimal("30.00"), "SI-CAP": Deci
 IDOSELL_PRICES = {"SI-MUG": Decimal("14.95"), "SI-TEE": Decimal("34.50"), "SI-CAP": Decimal("20.70")}
 
 
+def say(source, message):
+    """One line on stderr, prefixed with who speaks, written at once: the terminal is shared
+    with Odoo's log, and a line written in pieces would be cut by Odoo's lines."""
+    text = " ".join(str(message).split())  # an answer's newlines would break the line
+    sys.stderr.write(f"[{source}] {text}\n")
+    sys.stderr.flush()
+
+
 def money(value):
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
@@ -142,20 +150,20 @@ def serve_idosell(port, api_key="demo-idosell-key"):
     def put_orders(request):
         answer = FakeIdoSell.put_orders(shop, request)
         for item in request.json()["params"]["orders"]:
-            print(f"demo IdoSell: order {item['orderSerialNumber']} is now {item['orderStatus']}", file=sys.stderr)
+            say("demo IdoSell", f"Odoo set order {item['orderSerialNumber']} to status {item['orderStatus']}")
         return answer
 
     def stock(request):
         products = request.json()["params"]["products"]
-        print("demo IdoSell: stock " + ", ".join(
-            f"{p['productSizeCodeExternal']}={p['productSizeQuantity']}" for p in products), file=sys.stderr)
+        say("demo IdoSell", "Odoo sent stock: " + ", ".join(
+            f"{p['productSizeCodeExternal']}={p['productSizeQuantity']}" for p in products))
         return 200, {}, {"results": {"productsResults": [
             dict(p, faultCode=0, faultString="") for p in products]}}
 
     store.route("PUT", f"{base}/orders/orders", handler=put_orders)
     store.route("PUT", f"{base}/products/stockQuantity", handler=stock)
     store.start()
-    print(f"demo IdoSell: serving {store.url}", file=sys.stderr)
+    say("demo IdoSell", f"serving {store.url} (the Demo IdoSell Shop channel polls it)")
     return store
 
 
@@ -171,6 +179,43 @@ def wait_for(url, seconds):
     return False
 
 
+def describe(response):
+    """An answer of the Connect API in a few words: the HTTP status, the inbox state, why."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code} {response.reason}"
+    if not isinstance(body, dict):
+        return f"HTTP {response.status_code}"
+    state = str(body.get("status") or body.get("error") or "").replace("_", " ")
+    message = body.get("message") or ""
+    documents = ", ".join(filter(None, [body.get("sale_order"), body.get("invoice")]))
+    text = f"HTTP {response.status_code}, {state}" if state else f"HTTP {response.status_code}"
+    if documents:
+        text += f" ({documents})"
+    return f"{text}: {message}" if message else text
+
+
+def report_outcomes(session, url, orders, seconds=30):
+    """Once Odoo has processed them (or after ``seconds``), one line per order saying where it
+    ended up in the inbox, as the Connect API tells a shop."""
+    deadline = time.monotonic() + seconds
+    answers = {}
+    while orders and time.monotonic() < deadline:
+        for order in orders:
+            try:
+                answers[order["number"]] = session.get(f"{url}{PATH}/{order['id']}", timeout=10)
+            except requests.RequestException as exc:
+                say("demo store", f"could not ask about order {order['number']}: {exc}")
+                return
+        waiting = [r for r in answers.values() if r.ok and r.json().get("status") == "new"]
+        if not waiting:
+            break
+        time.sleep(2)
+    for number, response in answers.items():
+        say("demo store", f"order {number} in the inbox: {describe(response)}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://localhost:8069")
@@ -184,16 +229,22 @@ def main(argv=None):
             serve_idosell(args.idosell_port)
         except OSError as exc:
             # Another demo store holds the port: the Connect orders still go.
-            print(f"demo IdoSell: cannot serve on port {args.idosell_port}: {exc}", file=sys.stderr)
+            say("demo IdoSell", f"cannot serve on port {args.idosell_port}: {exc}")
             args.idosell_port = 0
     if args.wait and not wait_for(args.url, args.wait):
-        print(f"demo store: Odoo did not answer at {args.url}", file=sys.stderr)
+        say("demo store", f"Odoo did not answer at {args.url}")
         return 1
     session = requests.Session()
     session.headers.update({"Authorization": f"Bearer {args.key}", "Content-Type": "application/json"})
+    new = []
     for order in demo_orders():
         response = session.post(args.url + PATH, data=json.dumps(order), timeout=30)
-        print(f"demo store: {order['number']} -> {response.status_code} {response.text[:120]}", file=sys.stderr)
+        say("demo store", f"sent order {order['number']}: {describe(response)}")
+        if response.status_code == 201:
+            new.append(order)
+    # Orders the inbox knew already were answered with where they stand; the new ones are told
+    # once processing has had its go.
+    report_outcomes(session, args.url, new)
     if args.idosell_port:
         threading.Event().wait()
     return 0

@@ -61,4 +61,12 @@ def test_the_demo_idosell_shop_serves_its_orders_to_the_idosell_client(capsys):
     assert mug_order.total == Decimal("2") * Decimal("14.95") + Decimal("20.70") + Decimal("5.75")
     assert mug_order.paid and not parsed["5002"].paid, "prepaid: paid once being handled"
     printed = capsys.readouterr().err
-    assert "order 5001 is now finished" in printed and "stock SI-MUG=7" in printed
+    # One line per event, each prefixed with who speaks (the terminal is shared with Odoo's log).
+    assert "[demo IdoSell] Odoo set order 5001 to status finished\n" in printed
+    assert "[demo IdoSell] Odoo sent stock: SI-MUG=7\n" in printed
+    assert all(line.startswith("[demo IdoSell] ") for line in printed.splitlines())
+
+
+def test_a_demo_store_line_is_one_prefixed_line(capsys):
+    demo_store.say("demo store", "an answer\nover two lines")
+    assert capsys.readouterr().err == "[demo store] an answer over two lines\n"
