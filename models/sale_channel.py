@@ -532,8 +532,16 @@ class SaleChannel(models.Model):
             [("channel_id", "in", self.ids), ("state", "=", "new")]
         )
         if not orders:
-            raise UserError(self.env._("No new orders wait in this channel's inbox."))
+            # Nothing to do is not an error: a message, not a dialog to dismiss.
+            return self._notify(self.env._("Nothing to process: no new orders wait in this channel's inbox."),
+                                "info")
         orders.action_process()
+        done = orders.filtered(lambda order: order.state == "done")
+        if len(done) == len(orders):
+            return self._notify(self.env._("%(count)s order(s) processed.", count=len(orders)), "success")
+        return self._notify(self.env._(
+            "%(done)s of %(count)s order(s) processed; the others wait in the inbox with what stops them.",
+            done=len(done), count=len(orders)), "warning")
 
     @api.model
     def _demo_map_card_payments(self, method_ids):

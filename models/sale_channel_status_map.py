@@ -55,9 +55,10 @@ class SaleChannelStatusMap(models.Model):
     @api.constrains("store_status", "channel_id")
     def _check_store_status(self):
         for line in self:
-            known = [s.code for s in line.channel_id._platform().order_statuses]
-            if known and line.store_status not in known:
+            statuses = line.channel_id._platform().order_statuses
+            if statuses and line.store_status not in {status.code for status in statuses}:
+                # The code is what the field takes; the label is how a person knows it.
                 raise ValidationError(self.env._(
                     "%(status)s is not a %(platform)s order status. Known statuses: %(known)s.",
                     status=line.store_status, platform=line.channel_id._platform().label,
-                    known=", ".join(known)))
+                    known=", ".join(f"{status.label} ({status.code})" for status in statuses)))

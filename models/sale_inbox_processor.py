@@ -364,6 +364,7 @@ class SaleInboxProcessor(models.AbstractModel):
         if channel.status_sync == "none":
             return orders
         moves_orders = channel.status_sync in ("from_store", "both")
+        labels = {status.code: status.label for status in channel._platform().order_statuses}
         first_stage = {}
         for line in channel.status_map_ids.sorted("stage_sequence"):
             first_stage.setdefault(line.store_status, line.odoo_stage)
@@ -379,8 +380,8 @@ class SaleInboxProcessor(models.AbstractModel):
                 continue
             note = self._move_to_stage(so, stage)
             if note:
-                so._message_log(body=self.env._("The store reports '%(status)s': %(note)s",
-                                                status=status, note=note))
+                so._message_log(body=self.env._("The store reports “%(status)s”: %(note)s",
+                                                status=labels.get(status, status), note=note))
                 run.notes[order.id].append(note)
         return orders
 

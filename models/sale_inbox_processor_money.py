@@ -47,9 +47,9 @@ class SaleInboxProcessor(models.AbstractModel):
                     "journal can receive the payment."))
             elif not method.is_mapped:
                 order._fail("payment_mapping", self.env._(
-                    "Payment method “%(method)s” (%(code)s) is not mapped to a journal. Map it "
+                    "Payment method “%(method)s” is not mapped to a journal. Map it "
                     "in the channel's Payments Mapping, then Retry.",
-                    method=method.name, code=method.code))
+                    method=method.name or method.code))
             else:
                 going_on |= order
         return going_on
@@ -249,7 +249,11 @@ class SaleInboxProcessor(models.AbstractModel):
                 so._get_confirmation_template() if so.state == "sale"
                 else self.env.ref("sale.email_template_edi_sale")
             )
-            so.message_post_with_source(template, subtype_xmlid="mail.mt_comment")
+            # From the salesperson (else the company), not from whoever pressed Retry: the
+            # customer answers the salesperson, and a user without an e-mail address could
+            # not send at all.
+            author = so.user_id.partner_id if so.user_id.partner_id.email else so.company_id.partner_id
+            so.message_post_with_source(template, subtype_xmlid="mail.mt_comment", author_id=author.id)
             if so.state == "draft":
                 so.state = "sent"
         todo.write({"email_sent": True})

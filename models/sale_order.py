@@ -30,6 +30,9 @@ class SaleOrder(models.Model):
     store_status = fields.Char(
         readonly=True, copy=False,
         help="The order's status in the store, as last reported by the store or told to it.")
+    store_status_label = fields.Char(
+        string="Store Status", compute="_compute_store_status_label",
+        help="The order's status in the store, by the name the store gives it.")
     store_stages = fields.Json(
         readonly=True, copy=False,
         help="The stages of this order that status sync has dealt with (sent, or came from the store): "
@@ -53,6 +56,16 @@ class SaleOrder(models.Model):
         if not self.env.su and PROCESSING_FIELDS.intersection(vals):
             raise AccessError(self.env._("Only the Sales Inbox links a sales order to a store order."))
         return super().write(vals)
+
+    @api.depends("store_status", "channel_id.platform")
+    def _compute_store_status_label(self):
+        labels = {}
+        for order in self:
+            platform = order.channel_id.platform
+            if platform and platform not in labels:
+                labels[platform] = {status.code: status.label
+                                    for status in order.channel_id._platform().order_statuses}
+            order.store_status_label = labels.get(platform, {}).get(order.store_status, order.store_status)
 
     def action_view_inbox_order(self):
         self.ensure_one()

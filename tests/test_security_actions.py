@@ -130,8 +130,13 @@ class TestSecurityActions(StockFixtures, HttpCase):
         """Users work the inbox: Process Now, the channel's inbox, outbox and store products."""
         self.receive(self.order_data("U1"))
         channel = self.channel.with_user(self.user)
-        channel.action_process_now()
+        result = channel.action_process_now()
         self.assertEqual(self.env["sale.inbox.order"].search([("external_id", "=", "U1")]).state, "done")
+        self.assertEqual((result["tag"], result["params"]["type"]), ("display_notification", "success"))
+        # Nothing left: a message, not an error dialog.
+        result = channel.action_process_now()
+        self.assertEqual((result["params"]["type"], result["params"]["message"]),
+                         ("info", "Nothing to process: no new orders wait in this channel's inbox."))
         self.assertEqual(channel.action_view_inbox()["domain"], [("channel_id", "=", self.channel.id)])
         channel.action_view_outbox()
         channel.action_view_store_products()
