@@ -49,7 +49,7 @@ class SaleChannel(models.Model):
         HEALTH, compute="_compute_health",
         help="Green: working. Amber: something needs a look (not tested yet, a status or a stock "
         "quantity the store refused, orders arriving only through the poll). Red: the store cannot "
-        "be reached or the poll stopped. The Connect/Disconnect switch is separate: it says whether "
+        "be reached or the poll stopped. The On/Off switch is separate: it says whether "
         "the channel accepts orders, not whether it works.")
     health_reason = fields.Char(compute="_compute_health", string="Why")
 
@@ -65,8 +65,8 @@ class SaleChannel(models.Model):
     # What the jobs record
     # ------------------------------------------------------------------
 
-    def _import_orders(self, since, commit_pages=False):
-        result = super()._import_orders(since, commit_pages=commit_pages)
+    def _import_orders(self, since, commit_pages=False, progress=None):
+        result = super()._import_orders(since, commit_pages=commit_pages, progress=progress)
         if not commit_pages:
             # Import Orders (the poll commits its pages): the set-up step is done once the
             # store's orders were read to the end.

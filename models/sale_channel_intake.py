@@ -123,7 +123,7 @@ class SaleChannel(models.Model):
             return self.env._("No public address for stores is set, so the channel has no Webhook URL yet. %s", fix)
         parts = urlsplit(base_url)
         host = (parts.hostname or "").lower().rstrip(".")
-        why = _unreachable_host(host)
+        why = _unreachable_host(self.env, host)
         if why:
             return self.env._("The Webhook URL leads to %(host)s, %(why)s: the store cannot reach it. %(fix)s",
                               host=host or "?", why=why, fix=fix)
@@ -272,17 +272,17 @@ class SaleChannel(models.Model):
             channel.message_post(body=self.env._("A new API key was generated; the old one no longer works."))
 
 
-def _unreachable_host(host):
+def _unreachable_host(env, host):
     """Why ``host`` (a name or an IP address) cannot be reached from the internet, else ''."""
     if not host:
-        return "no host"
+        return env._("no host")
     try:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         if host == "localhost" or host.endswith(LOCAL_NAME_SUFFIXES):
-            return "a name only this server or its own network knows"
+            return env._("a name only this server or its own network knows")
         if "." not in host:
-            return "a name without a domain, known only on the local network"
+            return env._("a name without a domain, known only on the local network")
         return ""
     return address_refusal(host.strip("[]"), allow_private=False).removesuffix(
         ", and private store addresses are not allowed")

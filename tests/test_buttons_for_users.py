@@ -100,6 +100,8 @@ class TestButtonsForUsers(InboxFixtures, TransactionCase):
         env["sale.channel.payment.method"].create({"channel_id": cls.idosell.id, "code": "cod", "name": "COD"})
         # The Import Orders wizard, as a manager opens it.
         env["sale.channel.import"].with_user(cls.manager).create({"channel_id": cls.idosell.id})
+        # Link Product's dialog, as a manager opens it from an order stopped by an unknown SKU.
+        env["sale.inbox.link.product"].with_user(cls.manager).create({"order_id": unknown.id, "sku": "NOPE"})
 
     # ------------------------------------------------------------------
     # The views as a user gets them
@@ -247,6 +249,10 @@ class TestButtonsForUsers(InboxFixtures, TransactionCase):
             for invisible, fields in variants:
                 shown.extend(self._shown_on(user, model, path, invisible, fields))
             if not shown:
+                if self.env[model].is_transient():
+                    # A dialog this user is never given (its opening button is not theirs, or
+                    # refuses them): checked through that button, on the model that shows it.
+                    continue
                 unclicked.append(f"{model} {'.'.join(path)} {name}")
                 continue
             # One record of each model the button is shown on, each in its own state.

@@ -16,8 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = ".. Generated below from readme/*.rst by tools/readme.py: edit those files, then run it."
 # The usual order of an Odoo addon's readme fragments; any other fragment follows, by name.
-ORDER = ["DESCRIPTION", "SCREENSHOTS", "INSTALL", "CONFIGURE", "USAGE", "PLATFORMS", "DESIGN", "CONTRIBUTING", "ROADMAP", "HISTORY",
-         "CONTRIBUTORS", "CREDITS"]
+ORDER = ["DESCRIPTION", "SCREENSHOTS", "INSTALL", "CONFIGURE", "USAGE", "PLATFORMS", "DESIGN", "CONTRIBUTING",
+         "ROADMAP", "HISTORY", "CONTRIBUTORS", "CREDITS"]
 
 
 def fragments(root=ROOT):
