@@ -57,13 +57,19 @@ class TestTours(InboxFixtures, HttpCase):
             {"id": "cheque", "title": "Check payments", "enabled": False}])
         store.start()
         self.addCleanup(store.stop)
+        self.bank.name = "Tour Bank"
         self.start_tour("/odoo/action-sale_inbox.sale_channel_action", "sale_inbox_woocommerce_setup",
                         login="admin", cookies={"sale_inbox_tour_store": store.url}, timeout=TOUR_TIMEOUT)
         channel = self.env["sale.channel"].search([("name", "=", "Tour WooCommerce")])
         self.assertEqual((len(channel), channel.platform, channel.store_url),
                          (1, "woocommerce", store.url))
-        self.assertEqual(sorted(channel.payment_method_ids.mapped("code")), ["cod", "stripe"])
+        methods = {m.code: m for m in channel.payment_method_ids}
+        self.assertEqual(sorted(methods), ["cod", "stripe"], "the store's enabled gateways were read")
+        self.assertEqual(methods["stripe"].journal_id, self.bank, "the card method was mapped in the tour")
+        self.assertFalse(methods["cod"].means_paid)
         self.assertTrue(store.calls("GET", "/wp-json/wc/v3/orders"), "Test Connection asked the store")
+        self.assertEqual((channel.setup_credentials, channel.setup_test, channel.setup_payments),
+                         ("done", "done", "done"))
 
     def test_a_person_fixes_an_order_that_needs_review(self):
         user = self.make_user("tour-inbox-manager", "sale_inbox.group_sale_inbox_manager")
@@ -74,6 +80,17 @@ class TestTours(InboxFixtures, HttpCase):
         inbox = self.receive(data)
         self.run_cron()
         self.assertEqual((inbox.state, inbox.failed_step), ("error", "payment_mapping"), inbox.error_message)
+        self.assertEqual(sorted(inbox.problem_ids.mapped("kind")), ["method_unmapped", "sku_missing"],
+                         "the review screen lists both problems at once")
+        attempts = inbox.attempt_count
         self.start_tour("/odoo", "sale_inbox_fix_order", login=user.login, timeout=TOUR_TIMEOUT)
+        self.env.invalidate_all()  # what the browser's requests changed
         self.assertEqual(inbox.state, "done", inbox.error_message)
-        self.assertEqual(inbox.sale_order_id.order_line.product_id.mapped("default_code")[:1], ["SI-MUG"])
+        self.assertEqual(inbox.attempt_count, attempts + 1, "one Retry was enough")
+        self.assertFalse(inbox.problem_ids)
+        # Link Product made the store's SKU the mug's internal reference.
+        self.assertEqual(self.mug.default_code, "SI-MUGG")
+        self.assertIn(self.mug, inbox.sale_order_id.order_line.product_id)
+        method = self.env["sale.channel.payment.method"].search(
+            [("channel_id", "=", inbox.channel_id.id), ("code", "=", "banklink")])
+        self.assertEqual(method.journal_id, self.bank, "Map Method set the journal")

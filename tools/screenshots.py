@@ -52,16 +52,23 @@ class Shot:
 
 
 SHOTS = [
+    # The to-do inbox: a kanban in columns by state, filtered on "To Do".
+    # At 1280 px its columns are wider than the screen: scrolled to the right end, it shows the
+    # columns that hold the work (Needs Review, Error) whole, and Done and Cancelled folded.
     Shot("inbox", ["sale_inbox.sale_inbox_order_action"],
-         ready=".o_kanban_view .o_kanban_record:not(.o_kanban_ghost)"),
+         ready=".o_kanban_renderer.o_kanban_grouped .o_kanban_group .o_kanban_record:not(.o_kanban_ghost)",
+         script="for (const el of document.querySelectorAll('.o_content, .o_kanban_renderer')) "
+                "{ el.scrollLeft = el.scrollWidth; }"),
+    # The review screen of an order that stopped, its problems listed with the buttons that fix
+    # them: the demo's order with a SKU Odoo does not know first (its line shows Link Product).
     Shot("review", ["sale_inbox.sale_inbox_order_action"],
-         record=("sale.inbox.order", [[("failed_step", "=", "products")],
+         record=("sale.inbox.order", [[("failed_step", "=", "products"), ("problem_ids", "!=", False)],
+                                      [("state", "in", ["needs_review", "error"]), ("problem_ids", "!=", False)],
                                       [("state", "in", ["needs_review", "error"])]]),
-         ready=".o_form_view .o_form_saved"),
-    # The channels overview once it exists; the channels list until then.
-    Shot("channels", ["sale_inbox.sale_channel_overview_action", "sale_inbox.sale_channel_dashboard_action",
-                      "sale_inbox.sale_channel_action"],
-         ready=".o_action_manager .o_view_controller :is(.o_kanban_record, .o_data_row)"),
+         ready='.o_form_view .o_form_saved div[name="problems"] .o_data_row'),
+    # The channels overview: a card per channel, its health light, counts and graph.
+    Shot("channels", ["sale_inbox.sale_channel_dashboard_action", "sale_inbox.sale_channel_action"],
+         ready=".o_action_manager .o_view_controller :is(.o_kanban_record:not(.o_kanban_ghost), .o_data_row)"),
 ]
 
 
