@@ -40,3 +40,14 @@ class SaleChannelPaymentMethod(models.Model):
     def _compute_is_mapped(self):
         for method in self:
             method.is_mapped = bool(method.journal_id) or not method.means_paid
+
+    def write(self, vals):
+        result = super().write(vals)
+        if {"journal_id", "means_paid"} & set(vals):
+            # The review screen lists what stops an order: a method just mapped no longer does.
+            self.env["sale.inbox.order"].sudo().search([
+                ("channel_id", "in", self.channel_id.ids),
+                ("payment_method_code", "in", self.mapped("code")),
+                ("state", "in", ("error", "needs_review")),
+            ])._refresh_problems(after_fix=True)
+        return result

@@ -131,10 +131,14 @@ class SaleInboxOrder(models.Model):
                 if not line.sku or line.sku in seen:
                     continue
                 seen.add(line.sku)
-                if not counts.get(line.sku):
+                if not counts.get(line.sku) and line.name:
                     problems[order].append({"kind": "sku_missing", "sku": line.sku, "message": self.env._(
                         "No product has the internal reference %(sku)s (%(name)s): link a product or create one.",
-                        sku=line.sku, name=line.name or "?")})
+                        sku=line.sku, name=line.name)})
+                elif not counts.get(line.sku):
+                    problems[order].append({"kind": "sku_missing", "sku": line.sku, "message": self.env._(
+                        "No product has the internal reference %(sku)s: link a product or create one.",
+                        sku=line.sku)})
                 elif counts[line.sku] > 1:
                     problems[order].append({"kind": "sku_ambiguous", "sku": line.sku, "message": self.env._(
                         "Several products share the internal reference %s: keep one.", line.sku)})
