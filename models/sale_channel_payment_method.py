@@ -1,4 +1,10 @@
 from odoo import api, fields, models
+from odoo.exceptions import AccessError
+
+from .sale_channel import MANAGER
+
+#: What an inbox user may give a method that has no mapping yet (from the order it stops).
+FIRST_MAPPING_FIELDS = frozenset({"journal_id", "means_paid"})
 
 
 class SaleChannelPaymentMethod(models.Model):
@@ -42,6 +48,8 @@ class SaleChannelPaymentMethod(models.Model):
             method.is_mapped = bool(method.journal_id) or not method.means_paid
 
     def write(self, vals):
+        if not self.env.su and not self.env.user.has_group(MANAGER):
+            self._check_first_mapping(vals)
         result = super().write(vals)
         if {"journal_id", "means_paid"} & set(vals):
             # The review screen lists what stops an order: a method just mapped no longer does.
@@ -51,3 +59,13 @@ class SaleChannelPaymentMethod(models.Model):
                 ("state", "in", ("error", "needs_review")),
             ])._refresh_problems(after_fix=True)
         return result
+
+    def _check_first_mapping(self, vals):
+        """An inbox user maps a store's payment method the first time, from the order it
+        stops (the review screen): its journal, or that it is not paid online. Changing a
+        mapping, or anything else of the row, is a manager's: payments follow it."""
+        if set(vals) - FIRST_MAPPING_FIELDS or self.filtered("is_mapped"):
+            raise AccessError(self.env._("Only a Sales Inbox manager can change a payment method's mapping."))
+        for method in self:
+            method.channel_id.sudo().message_post(body=self.env._(
+                "Payment method %(method)s mapped by %(user)s.", method=method.name, user=self.env.user.name))

@@ -217,6 +217,14 @@ class SaleInboxOrder(models.Model):
         raise AccessError(self.env._(
             "Only a Sales Inbox manager, or someone who may create products, can link or create a product."))
 
+    def _check_link_rights(self, product):
+        """Linking a product that has no Internal Reference only names it as the store does:
+        any inbox user may, from the order it stops. Replacing a product's reference may
+        break another store's lookups: the same people as for creating products."""
+        self._check_button()
+        if product.sudo().default_code:
+            self._check_product_rights()
+
     def _sku_line(self, sku):
         self.ensure_one()
         try:
@@ -229,9 +237,10 @@ class SaleInboxOrder(models.Model):
         return line
 
     def action_open_link_product(self, sku):
-        """Choose an existing product for a SKU of the order (the Link Product dialog)."""
+        """Choose an existing product for a SKU of the order (the Link Product dialog); who
+        may link which product is checked on the product chosen (``_check_link_rights``)."""
         self.ensure_one()
-        self._check_product_rights()
+        self._check_button()
         line = self._sku_line(sku)
         wizard = self.env["sale.inbox.link.product"].create({"order_id": self.id, "sku": line.sku,
                                                              "line_name": line.name})
@@ -248,7 +257,7 @@ class SaleInboxOrder(models.Model):
         """Make ``product`` the one processing finds for ``sku``: the products step looks SKUs up
         as the variant's Internal Reference, so that is what is set."""
         self.ensure_one()
-        self._check_product_rights()
+        self._check_link_rights(product)
         line = self._sku_line(sku)
         product = product.sudo()
         if product.company_id and product.company_id != self.company_id:
@@ -306,21 +315,27 @@ class SaleInboxOrder(models.Model):
 
     def action_map_payment_method(self):
         """Open the channel's row for the order's payment method, made if the store's method is
-        not known yet, to choose the journal that receives its payments (managers)."""
+        not known yet, to choose the journal that receives its payments. Any inbox user may map
+        a method that has no mapping yet (the order it stops is theirs to fix); changing a
+        mapping is a manager's (see ``sale.channel.payment.method.write``)."""
         self.ensure_one()
-        check_group_access(self, MANAGER, "write")
+        check_group_access(self, USER, "write")
         code = self.payment_method_code
         if not code:
             raise UserError(self.env._("The store names no payment method for this order."))
-        self.channel_id.check_access("write")
+        manager = self.env.su or self.env.user.has_group(MANAGER)
+        self.channel_id.check_access("write" if manager else "read")
         method = self.payment_method_id
+        if method.is_mapped and not manager:
+            raise AccessError(self.env._("Only a Sales Inbox manager can change a payment method's mapping."))
         if not method:
             try:
                 name = self._read_normalized().payment.method_name
             except InvalidPayload:
                 name = ""
-            method = self.env["sale.channel.payment.method"].create(
-                {"channel_id": self.channel_id.id, "code": code, "name": name or code})
+            # The row of the method the order names, nothing more: made for a user too.
+            method = self.env["sale.channel.payment.method"].sudo().create(
+                {"channel_id": self.channel_id.id, "code": code, "name": name or code}).sudo(False)
         return {
             "type": "ir.actions.act_window",
             "name": self.env._("Map Payment Method"),
@@ -405,9 +420,9 @@ class SaleInboxLinkProduct(models.TransientModel):
 
     @api.model_create_multi
     def create(self, vals_list):
-        # Only through the order's button, which checks the rights first.
+        # Only through the order's button; Link checks the rights on the product chosen.
         for vals in vals_list:
-            self.env["sale.inbox.order"].browse(vals.get("order_id"))._check_product_rights()
+            self.env["sale.inbox.order"].browse(vals.get("order_id"))._check_button()
         return super().create(vals_list)
 
     def action_link(self):

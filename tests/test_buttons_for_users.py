@@ -61,7 +61,11 @@ class TestButtonsForUsers(InboxFixtures, TransactionCase):
         unknown = test.receive(test.order_data("B-3", lines=[{"sku": "NOPE", "quantity": 1, "unit_price": 5}]))
         foreign = test.receive(test.order_data("B-4"))
         cancelled = test.receive(test.order_data("B-5"))
+        unmapped_data = test.order_data("B-8")
+        unmapped_data["payment"].update(method="banklink", method_name="Bank link")
+        unmapped = test.receive(unmapped_data)
         cls.env["sale.inbox.order"]._cron_process()
+        assert unmapped.problem_ids.filtered(lambda p: p.kind == "method_unmapped"), unmapped.error_message
         foreign._fail("order", "A sales order of another origin is linked.")
         cancelled.sudo().write({"state": "cancelled"})
         assert done.state == "done" and review.state == "needs_review" and unknown.state == "error", \
@@ -100,6 +104,13 @@ class TestButtonsForUsers(InboxFixtures, TransactionCase):
         env["sale.channel.payment.method"].create({"channel_id": cls.idosell.id, "code": "cod", "name": "COD"})
         # The Import Orders wizard, as a manager opens it.
         env["sale.channel.import"].with_user(cls.manager).create({"channel_id": cls.idosell.id})
+        # A notification rule of the channel, and a notice it could not send.
+        rule = env["sale.channel.notify.rule"].create({
+            "channel_id": cls.woo.id, "target": "discuss",
+            "discuss_channel_id": env["discuss.channel"].create({"name": "Shop orders"}).id})
+        env["sale.inbox.notice"].create({
+            "rule_id": rule.id, "channel_id": cls.woo.id, "company_id": cls.woo.company_id.id, "event": "error",
+            "subject": "Order in error", "body": "B-3 stopped", "state": "failed", "last_error": "refused"})
         # Link Product's dialog, as a manager opens it from an order stopped by an unknown SKU.
         env["sale.inbox.link.product"].with_user(cls.manager).create({"order_id": unknown.id, "sku": "NOPE"})
 

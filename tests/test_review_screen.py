@@ -211,24 +211,52 @@ class TestReviewScreen(InboxFixtures, TransactionCase):
     # Who may press what
     # ------------------------------------------------------------------
 
-    def test_a_user_cannot_change_products_methods_or_currencies(self):
+    def test_a_user_fixes_what_stops_an_order_but_changes_no_settings(self):
+        """A salesperson (Sales Inbox User) links a product that has no Internal Reference yet
+        and maps a payment method nobody mapped: that fixes the order in front of them. What
+        changes settings others rely on (a product's existing reference, a mapping, new
+        products, currencies, pricelists) stays with those who own them."""
         inbox = self.receive(self.foreign_order("U1"))
         self.run_cron()
         as_user = inbox.with_user(self.user)
-        for method, args in (("action_open_link_product", ("SI-NEW-1",)),
-                             ("action_create_product_for_sku", ("SI-NEW-1",)),
-                             ("action_map_payment_method", ()), ("action_activate_currency", ()),
-                             ("action_create_pricelist", ())):
+        for method, args in (("action_create_product_for_sku", ("SI-NEW-1",)),
+                             ("action_activate_currency", ()), ("action_create_pricelist", ())):
             with self.subTest(method=method), self.assertRaises(AccessError):
                 getattr(as_user, method)(*args)
-        with self.assertRaises(AccessError):
-            self.env["sale.inbox.link.product"].with_user(self.user).create(
-                {"order_id": inbox.id, "sku": "SI-NEW-1"})
         self.assertFalse(self.env["product.product"].search([("default_code", "=", "SI-NEW-1")]))
         self.assertFalse(self.nok.active)
+
+        # Link Product: not a product that has a reference already (another store finds it so)...
+        action = as_user.action_open_link_product("SI-NEW-1")
+        wizard = self.env[action["res_model"]].with_user(self.user).browse(action["res_id"])
+        wizard.product_id = self.mug
+        with self.assertRaises(AccessError):
+            wizard.action_link()
+        self.assertEqual(self.mug.default_code, "SI-MUG")
+        # ...but one without: it takes the SKU.
+        scarf = self.env["product.product"].create({"name": "Scarf", "list_price": 10, "invoice_policy": "order"})
+        wizard.product_id = scarf
+        wizard.action_link()
+        self.assertEqual(scarf.default_code, "SI-NEW-1")
+
+        # Map Method: the first mapping is the user's, with a note on the channel...
+        action = as_user.action_map_payment_method()
+        method = self.env[action["res_model"]].with_user(self.user).browse(action["res_id"])
+        with self.assertRaises(AccessError):
+            method.write({"name": "Renamed"})
+        method.write({"journal_id": self.bank.id})
+        self.assertTrue(method.is_mapped)
+        self.assertIn("mapped by", self.channel.message_ids[:1].body)
+        self.assertNotIn(("method_unmapped", "banklink"), self.kinds(inbox))
+        # ...changing it is a manager's, by the button or by RPC.
+        with self.assertRaises(AccessError):
+            as_user.action_map_payment_method()
+        with self.assertRaises(AccessError):
+            method.write({"journal_id": False})
+        self.assertEqual(method.journal_id, self.bank)
         # Reading the problems and checking again are the user's.
         as_user.action_check_again()
-        self.assertEqual(len(as_user.problem_ids), 4)
+        self.assertEqual(self.kinds(inbox), [("currency_inactive", "NOK"), ("sku_missing", "SI-NEW-2")])
 
     def _buttons(self, user):
         arch = self.env["sale.inbox.order"].with_user(user).get_views([(False, "form")])["views"]["form"]["arch"]
@@ -243,7 +271,8 @@ class TestReviewScreen(InboxFixtures, TransactionCase):
         self.run_cron()
         self.assertTrue(inbox.problem_ids)
         buttons = set(self._buttons(self.user))
-        self.assertNotIn(("problem_ids", "action_link_product"), buttons)
+        self.assertIn(("problem_ids", "action_link_product"), buttons)
+        self.assertIn(("problem_ids", "action_map_payment_method"), buttons)
         self.assertNotIn(("line_ids", "action_create_product"), buttons)
         self.assertIn((None, "action_check_again"), buttons)
         for field, name in sorted(buttons, key=str):

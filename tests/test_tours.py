@@ -71,9 +71,13 @@ class TestTours(InboxFixtures, HttpCase):
         self.assertEqual((channel.setup_credentials, channel.setup_test, channel.setup_payments),
                          ("done", "done", "done"))
 
-    def test_a_person_fixes_an_order_that_needs_review(self):
-        user = self.make_user("tour-inbox-manager", "sale_inbox.group_sale_inbox_manager")
+    def test_a_salesperson_fixes_an_order_that_needs_review(self):
+        # A Sales Inbox User, not a manager: what stops the order is theirs to fix.
+        user = self.make_user("tour-inbox-salesperson", "sale_inbox.group_sale_inbox_user")
         self.bank.name = "Tour Bank"
+        # The product the store sells as SI-MUGG, in Odoo without an Internal Reference yet.
+        travel_mug = self.env["product.product"].create({
+            "name": "Travel Mug", "list_price": 12.5, "invoice_policy": "order", "taxes_id": self.mug.taxes_id.ids})
         data = self.order_data("TOUR-2001", number="TOUR-2001")
         data["lines"][0]["sku"] = "SI-MUGG"
         data["payment"].update(method="banklink", method_name="Bank link")
@@ -88,9 +92,10 @@ class TestTours(InboxFixtures, HttpCase):
         self.assertEqual(inbox.state, "done", inbox.error_message)
         self.assertEqual(inbox.attempt_count, attempts + 1, "one Retry was enough")
         self.assertFalse(inbox.problem_ids)
-        # Link Product made the store's SKU the mug's internal reference.
-        self.assertEqual(self.mug.default_code, "SI-MUGG")
-        self.assertIn(self.mug, inbox.sale_order_id.order_line.product_id)
+        # Link Product made the store's SKU the product's internal reference.
+        self.assertEqual(travel_mug.default_code, "SI-MUGG")
+        self.assertIn(travel_mug, inbox.sale_order_id.order_line.product_id)
+        self.assertEqual(self.mug.default_code, "SI-MUG")
         method = self.env["sale.channel.payment.method"].search(
             [("channel_id", "=", inbox.channel_id.id), ("code", "=", "banklink")])
         self.assertEqual(method.journal_id, self.bank, "Map Method set the journal")

@@ -25,6 +25,8 @@ export class ChannelProgress extends Component {
         this.onProgress = this.onProgress.bind(this);
         useEffect(
             (resId) => {
+                // Another record (the pager, New): what was shown was the previous one's.
+                this.state.progress = null;
                 if (!resId) {
                     return;
                 }

@@ -1,5 +1,5 @@
 /** @odoo-module **/
-/* A Sales Inbox manager fixes an order that stopped: the store's payment method is not mapped
+/* A salesperson (Sales Inbox User) fixes an order that stopped: the store's payment method is not mapped
    and a line's SKU is unknown. They open it from the inbox (a kanban of what is to do, in
    columns), see both problems at once in the review screen's "What stops this order", fix each
    with its own button (Link Product: the existing product; Map Method: the journal), press
@@ -12,8 +12,9 @@ import { stepUtils } from "@web_tour/tour_service/tour_utils";
 
 const ORDER = "TOUR-2001";
 const METHOD = "banklink";
+const METHOD_NAME = "Bank link";
 const UNKNOWN_SKU = "SI-MUGG";
-const PRODUCT = "Enamel Mug";
+const PRODUCT = "Travel Mug";
 const JOURNAL = "Tour Bank";
 // Steps that wait for processing (Retry): longer than the usual 10 s on a busy machine.
 const SERVER_TIMEOUT = 30000;
@@ -75,7 +76,7 @@ registry.category("web_tour.tours").add("sale_inbox_fix_order", {
         },
         {
             content: "Its payment: the store's method, not mapped, with Map Method beside it",
-            trigger: `${FORM} .o_inner_group:has(.o_field_widget[name="payment_method_code"]:contains("${METHOD}")):not(:has(.o_field_widget[name="payment_journal_id"])) button[name="action_map_payment_method"]`,
+            trigger: `${FORM} .o_inner_group:has(.o_field_widget[name="payment_method_id"]:contains("${METHOD_NAME}")):not(:has(.o_field_widget[name="payment_journal_id"])) button[name="action_map_payment_method"]`,
         },
         // Link Product: the SKU is the existing mug.
         {
