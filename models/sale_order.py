@@ -31,7 +31,7 @@ class SaleOrder(models.Model):
         readonly=True, copy=False,
         help="The order's status in the store, as last reported by the store or told to it.")
     store_status_label = fields.Char(
-        string="Store Status", compute="_compute_store_status_label",
+        string="Status in the Store", compute="_compute_store_status_label",
         help="The order's status in the store, by the name the store gives it.")
     store_stages = fields.Json(
         readonly=True, copy=False,
