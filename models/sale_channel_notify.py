@@ -96,6 +96,10 @@ class SaleChannelNotifyRule(models.Model):
         for rule in self:
             if rule.target == "discuss" and not rule.discuss_channel_id:
                 raise ValidationError(self.env._("Choose the Discuss channel the notifications go to."))
+            if rule.target == "discuss" and not self.env.su:
+                # Notices are posted by the job as superuser: a person names only a
+                # conversation they can read themselves (not someone's private chat).
+                rule.discuss_channel_id.check_access("read")
             if rule.target == "email" and not (rule.user_ids or (rule.email_to or "").strip()):
                 raise ValidationError(self.env._("Choose the users, or write the addresses, the e-mails go to."))
             if rule.target == "telegram" and not (rule.telegram_chat_id or "").strip():

@@ -73,8 +73,10 @@ class SaleChannel(models.Model):
     def write(self, vals):
         starting = self.browse()
         if vals.get("last_error") and listens(self.env, self.ids, "channel_failing"):
-            # Told when it starts failing, not at every failed call after.
-            starting = self.filtered(lambda channel: not channel.last_error)
+            # Told when it starts failing, not at every failed call after: "failing" as the
+            # health light reads it (an error no poll or import answered since), since an
+            # error a later success proved past stays written on the channel.
+            starting = self.filtered(lambda channel: not channel._connection_error())
         result = super().write(vals)
         if starting:
             self.env["sale.inbox.notice"]._record_safely([{
@@ -108,7 +110,7 @@ class SaleChannelOutbox(models.Model):
             self.env["sale.inbox.notice"]._record_safely([{
                 "channel_id": message.channel_id.id, "event": "outbox_failure",
                 "subject": self.env._("%(store)s was not told '%(status)s' for order %(order)s",
-                                      store=message.channel_id.name, status=message.store_status,
+                                      store=message.channel_id.name, status=message.store_status_label,
                                       order=message.sale_order_id.name or message.external_id),
                 "body": message.last_error or "",
             } for message in self])

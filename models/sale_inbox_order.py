@@ -33,6 +33,7 @@ STEPS = [
     ("payment_mapping", "Payments mapping"),
     ("customer", "Customer"),
     ("products", "Products"),
+    ("currency", "Currency and pricelist"),
     ("order", "Creating the sales document"),
     ("amount_check", "Amount check"),
     ("confirm", "Confirmation"),

@@ -108,8 +108,9 @@ class SaleInboxOrder(models.Model):
                 else:
                     subject = self.env._("Order %(order)s of %(channel)s failed",
                                          order=order.name, channel=order.channel_id.name)
-                step = labels.get(order.failed_step)
-                reason = f"{step}: {order.error_message or ''}" if step else order.error_message or ""
+                # The step only: the error's text may quote what the store sent (a customer's
+                # data), and notices leave Odoo; the link shows it to whoever may read it.
+                reason = labels.get(order.failed_step) or ""
                 items.append({"channel_id": order.channel_id.id, "event": state, "order_id": order.id,
                               "subject": subject, "body": f"{reason}\n{order_url(order)}".strip()})
             except Exception as exc:  # noqa: BLE001

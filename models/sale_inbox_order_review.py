@@ -8,13 +8,15 @@ from odoo.exceptions import AccessError, UserError
 
 from ..platforms import InvalidPayload
 from .sale_channel import MANAGER, USER, check_group_access
+from .sale_inbox_order import log_unexpected
 
 _logger = logging.getLogger(__name__)
 
 #: The states of an order that failed: the only ones whose problems are looked for.
 FAILED_STATES = ("error", "needs_review")
-#: The steps whose failures the checks find again by themselves ("order": currency and pricelist).
-CHECKED_STEPS = ("payment_mapping", "products", "order", "amount_check")
+#: The steps whose failures the checks find again by themselves. Not "order": its other
+#: failures (a foreign document, a crash building the sales order) are no check's to clear.
+CHECKED_STEPS = ("payment_mapping", "products", "currency", "amount_check")
 
 
 class SaleInboxOrder(models.Model):
@@ -67,8 +69,7 @@ class SaleInboxOrder(models.Model):
                 if failed:
                     failed._check_problems(after_fix)
         except Exception as exc:  # noqa: BLE001 -- the list of problems is a help, not the work
-            _logger.warning("Sales Inbox: looking for the problems of orders %s failed (%s)",
-                            self.ids, type(exc).__name__)
+            log_unexpected(_logger, "Sales Inbox: looking for the problems of orders %s failed", exc, self.ids)
 
     def _check_problems(self, after_fix=False):
         """Run every check on these (failed) orders and store what each finds: a search per

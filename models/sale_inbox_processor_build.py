@@ -39,6 +39,8 @@ class SaleInboxProcessor(models.AbstractModel):
             elif so.state == "draft":
                 name = so.name
                 so.unlink()
+                # A difference accepted was the old content's: the new one is checked afresh.
+                order.write({"amount_accepted": False, "odoo_amount_total": 0.0, "amount_difference": 0.0})
                 run.notes[order.id].append(self.env._("draft %s replaced, as the order changed", name))
             else:
                 run.notes[order.id].append(self.env._(
@@ -211,12 +213,12 @@ class SaleInboxProcessor(models.AbstractModel):
             code = run.normalized(order).currency
             currency = currencies.get(code)
             if not currency:
-                order._fail("order", self.env._("Currency %s is not active in Odoo: activate it, then Retry.", code))
+                order._fail("currency", self.env._("Currency %s is not active in Odoo: activate it, then Retry.", code))
                 continue
             if code not in run.pricelists:
                 run.pricelists[code] = self._pricelist_for(run, currency)
             if not run.pricelists[code] and currency != run.company.currency_id:
-                order._fail("order", self.env._(
+                order._fail("currency", self.env._(
                     "No pricelist in %s: create one (Sales → Products → Pricelists), then Retry.", code))
                 continue
             going_on |= order

@@ -184,11 +184,21 @@ class TestNotices(NotifyFixtures, TransactionCase):
             "new_order": 3, "error": 1, "needs_review": 1, "channel_failing": 1, "sync_failure": 1,
             "outbox_failure": 1})
         self.assertEqual(events["error"][0].order_id, bad)
-        self.assertIn("SI-MISSING", events["error"][0].body)
+        # The step, not the error's text (it may quote what the store sent).
+        self.assertIn("Products", events["error"][0].body)
+        self.assertNotIn("SI-MISSING", events["error"][0].body)
         self.assertIn(f"/odoo/sale.inbox.order/{bad.id}", events["error"][0].body)
         self.assertIn("#E1", self.notices(event="new_order", order_id=inbox.id).subject)
         self.assertNotIn("Anna", " ".join(self.notices().mapped("body") + self.notices().mapped("subject")),
                          "no customer's name in what leaves Odoo")
+
+    def test_a_channel_failing_again_after_a_success_is_told_again(self):
+        """An error stays written on the channel after a poll proved it past: failing anew
+        is still news (it was told once, then never again)."""
+        self.channel.write({"last_error": "HTTP 401 — wrong key", "last_error_date": fields.Datetime.now()})
+        self.channel.write({"last_polled_at": fields.Datetime.now() + timedelta(seconds=5)})
+        self.channel.write({"last_error": "HTTP 503", "last_error_date": fields.Datetime.now() + timedelta(seconds=10)})
+        self.assertEqual(len(self.notices(event="channel_failing")), 2)
 
     def test_an_order_failing_again_is_not_told_twice(self):
         rule = self.rule
@@ -392,6 +402,14 @@ class TestNotifySecurity(NotifyFixtures, TransactionCase):
         super().setUp()
         self.bot = self.start_telegram()
         self.rule = self.telegram_rule(self.bot)
+
+    def test_a_manager_names_only_a_conversation_they_can_read(self):
+        """Notices are posted as superuser: a rule must not let a manager write into a private
+        conversation of others."""
+        private = self.env["discuss.channel"].create({"name": "board", "channel_type": "group"})
+        with self.assertRaises(AccessError):
+            self.env["sale.channel.notify.rule"].with_user(self.manager).create({
+                "channel_id": self.channel.id, "target": "discuss", "discuss_channel_id": private.id})
 
     def test_a_user_cannot_read_the_bot_token(self):
         rule = self.rule.with_user(self.user)

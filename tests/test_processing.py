@@ -131,6 +131,21 @@ class TestProcessing(InboxFixtures, TransactionCase):
         self.assertEqual(inbox.state, "done", inbox.error_message)
         self.assertEqual(inbox.sale_order_id.state, "sale")
 
+    def test_an_accepted_difference_does_not_carry_over_to_a_changed_order(self):
+        """A difference a manager accepted was the old content's: when the store changes the
+        order and its quotation is rebuilt, the new total is checked again."""
+        self.channel.document_type = "quotation"
+        inbox = self.receive(self.order_data(total=69.57))
+        self.run_cron()
+        self.assertEqual((inbox.state, inbox.failed_step), ("needs_review", "amount_check"))
+        inbox.action_accept_difference()
+        self.assertEqual(inbox.state, "done", inbox.error_message)
+        self.assertTrue(inbox.amount_accepted)
+        self.receive(self.order_data(total=10.0))
+        self.run_cron()
+        self.assertEqual((inbox.state, inbox.failed_step), ("needs_review", "amount_check"), inbox.error_message)
+        self.assertFalse(inbox.amount_accepted)
+
     def test_tolerance_and_continue_action(self):
         self.channel.amount_tolerance = 0.01
         within = self.receive(self.order_data("E1", total=69.57))

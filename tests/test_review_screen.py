@@ -108,7 +108,7 @@ class TestReviewScreen(InboxFixtures, TransactionCase):
             {"sku": "SI-MUG", "name": "Enamel mug", "quantity": 1, "unit_price": 20}]))
         self.card.copy({"code": "banklink"})
         self.run_cron()
-        self.assertEqual((inbox.state, inbox.failed_step), ("error", "order"))
+        self.assertEqual((inbox.state, inbox.failed_step), ("error", "currency"))
         self.assertEqual(self.kinds(inbox), [("pricelist_missing", "NOK")])
         with self.assertRaises(AccessError):
             inbox.problem_ids.with_user(self.user).action_create_pricelist()
@@ -129,6 +129,16 @@ class TestReviewScreen(InboxFixtures, TransactionCase):
         problem.with_user(self.manager).action_accept_difference()
         self.assertEqual(inbox.state, "done", inbox.error_message)
         self.assertFalse(inbox.problem_ids)
+
+    def test_a_fix_elsewhere_never_clears_an_error_the_checks_do_not_know(self):
+        """An order stopped at the sales-document step by something no check looks for (a
+        document of another origin): a fix made for other orders (a method mapped, Check
+        Again) must not leave it saying "nothing left in the way"."""
+        inbox = self.receive(self.order_data("F1"))
+        self.run_cron()
+        inbox._fail("order", "A sales order of another origin is linked.")
+        inbox._refresh_problems(after_fix=True)
+        self.assertEqual(self.kinds(inbox), [("other", "")])
 
     def test_an_error_the_checks_do_not_know_is_still_listed(self):
         self.channel.send_email = True
