@@ -36,3 +36,5 @@ from . import sale_channel_health
 from . import sale_channel_dashboard
 # After the processor it extends.
 from . import sale_channel_mail
+from . import sale_channel_warehouse
+from . import sale_channel_marketplace

@@ -232,6 +232,10 @@ class SaleChannel(models.Model):
     support_read_status = fields.Boolean(compute="_compute_support_fields")
     support_list_payment_methods = fields.Boolean(compute="_compute_support_fields")
     support_register_webhook = fields.Boolean(compute="_compute_support_fields")
+    support_list_warehouses = fields.Boolean(compute="_compute_support_fields")
+    support_print_labels = fields.Boolean(compute="_compute_support_fields")
+    support_cancel_with_reason = fields.Boolean(compute="_compute_support_fields")
+    is_marketplace = fields.Boolean(compute="_compute_support_fields")
     support_webhooks = fields.Boolean(compute="_compute_support_fields")
     # The label each credential field has for the platform; empty when it does not use it.
     api_key_label = fields.Char(compute="_compute_credential_labels")
@@ -259,7 +263,9 @@ class SaleChannel(models.Model):
             flags = platforms.get(channel.platform).capabilities() if channel.platform else {}
             for flag in CAPABILITIES:
                 channel["support_" + flag.removeprefix("can_")] = flags.get(flag, False)
-            channel.support_webhooks = bool(channel.platform) and platforms.get(channel.platform).sends_webhooks
+            platform = platforms.get(channel.platform) if channel.platform else None
+            channel.support_webhooks = bool(platform) and platform.sends_webhooks
+            channel.is_marketplace = bool(platform) and platform.is_marketplace
 
     @api.depends("platform")
     def _compute_credential_labels(self):

@@ -20,13 +20,15 @@ from .base import (  # noqa: F401
 from .connect import Connect
 from .idosell import IdoSell
 from .mozello import Mozello
+from .ozon import Ozon
 from .paypal import PayPal
 from .shopify import Shopify
 from .woocommerce import WooCommerce
 
 #: Every platform, in the order the channel form lists them.
 _REGISTRY: dict[str, Platform] = {
-    platform.code: platform for platform in (Connect(), Shopify(), WooCommerce(), Mozello(), PayPal(), IdoSell())
+    platform.code: platform
+    for platform in (Connect(), Shopify(), WooCommerce(), Mozello(), PayPal(), IdoSell(), Ozon())
 }
 
 

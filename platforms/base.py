@@ -229,8 +229,27 @@ class NormalizedOrder:
     #: When the store last changed the order (ISO 8601), so that a late, older delivery
     #: never overwrites a newer one.
     updated_at: str = ""
+    # Marketplaces (Ozon): who keeps and ships the goods, from which of the store's
+    # warehouses, and why the store cancelled. Left out of the JSON form while empty, so
+    # that web shops' orders (and their fingerprints) are as they were.
+    #: "" (the merchant ships, as from every web shop) or "marketplace" (the marketplace
+    #: ships from its own warehouse: Ozon FBO).
+    fulfilled_by: str = ""
+    #: The store's id of the warehouse the order ships from (the channel maps it to an Odoo
+    #: warehouse).
+    warehouse_ref: str = ""
+    #: The store's words for why it cancelled the order.
+    cancel_reason: str = ""
+    #: The store cancelled after the goods had left the merchant's warehouse.
+    cancelled_after_ship: bool = False
+    #: The store order this one was split from (a marketplace posting split into packages):
+    #: its goods are already on that order's sales order.
+    split_from: str = ""
 
     SCHEMA_VERSION: ClassVar[int] = 1
+    #: Fields left out of the JSON form while they hold their default (see above).
+    OPTIONAL_FIELDS: ClassVar[tuple[str, ...]] = (
+        "fulfilled_by", "warehouse_ref", "cancel_reason", "cancelled_after_ship", "split_from")
 
     @property
     def paid(self) -> bool:
@@ -239,7 +258,11 @@ class NormalizedOrder:
     def to_dict(self) -> dict:
         """Plain JSON data: numbers stay JSON numbers, so that a manager can correct them by
         hand (money amounts are far inside a float's exact range)."""
-        return _plain(self)
+        data = _plain(self)
+        for name in self.OPTIONAL_FIELDS:
+            if not data[name]:
+                del data[name]
+        return data
 
     def to_json(self) -> str:
         return self.serialize()[0]
@@ -361,6 +384,11 @@ class NormalizedOrder:
             note=str(data.get("note") or ""),
             status=str(data.get("status") or ""),
             updated_at=str(data.get("updated_at") or ""),
+            fulfilled_by=str(data.get("fulfilled_by") or ""),
+            warehouse_ref=str(data.get("warehouse_ref") or ""),
+            cancel_reason=str(data.get("cancel_reason") or ""),
+            cancelled_after_ship=bool(data.get("cancelled_after_ship")),
+            split_from=str(data.get("split_from") or ""),
         )
         errors += order._missing()
         if errors:
@@ -539,6 +567,8 @@ class StockUpdate:
     price: Decimal | None = None
     #: Where the store keeps the quantity when that is not the product (Shopify's inventory item).
     inventory_id: str = ""
+    #: The store's warehouse the quantity is for (stores with several: Ozon); '' for one.
+    warehouse_ref: str = ""
 
 
 @dataclass
@@ -612,6 +642,10 @@ class StatusUpdate:
     carrier: str = ""
     #: {SKU: quantity delivered so far}, for stores that record partial deliveries.
     delivered: dict[str, Decimal] = field(default_factory=dict)
+    #: Why the merchant cancels, for stores that ask (Ozon: an id of its live reason list,
+    #: and a text where the reason needs one).
+    reason_code: str = ""
+    reason_text: str = ""
 
 
 class StatusClient:
@@ -710,6 +744,9 @@ CAPABILITIES = (
     "can_read_status",
     "can_list_payment_methods",
     "can_register_webhook",
+    "can_list_warehouses",
+    "can_print_labels",
+    "can_cancel_with_reason",
 )
 
 
@@ -758,6 +795,18 @@ class Platform:
     #: Odoo can point the store's order notifications at the channel (client
     #: ``set_notifications``): Register Webhook.
     can_register_webhook: ClassVar[bool] = False
+    #: The store ships and keeps stock per warehouse of its own (client ``warehouses``): the
+    #: channel lists them (Read Warehouses) and maps each to an Odoo warehouse.
+    can_list_warehouses: ClassVar[bool] = False
+    #: The store prints the package labels (client ``package_labels``): Print Labels on
+    #: deliveries.
+    can_print_labels: ClassVar[bool] = False
+    #: Cancelling an order in the store needs one of its reasons (client ``cancel_reasons``):
+    #: Odoo asks the person for one.
+    can_cancel_with_reason: ClassVar[bool] = False
+    #: The customer of every order is the marketplace, not the buyer: orders are sold to the
+    #: channel's marketplace partner (the buyer's name and address kept for the delivery).
+    is_marketplace: ClassVar[bool] = False
     #: Stock lives per location and the channel names one (client ``locations``): when it is
     #: not set, the stock sync takes the shop's only location or asks the merchant to choose.
     needs_stock_location: ClassVar[bool] = False

@@ -52,6 +52,9 @@ PROBES = {
     "can_list_payment_methods": ("payment_methods", lambda client, _p: client.payment_methods()),
     "can_register_webhook": ("set_notifications", lambda client, _p: client.set_notifications("https://odoo.example/x")),
     "needs_stock_location": ("locations", lambda client, _p: client.locations()),
+    "can_list_warehouses": ("warehouses", lambda client, _p: client.warehouses()),
+    "can_print_labels": ("package_labels", lambda client, _p: client.package_labels(["1-1"])),
+    "can_cancel_with_reason": ("cancel_reasons", lambda client, _p: client.cancel_reasons(["1-1"])),
 }
 
 
@@ -150,7 +153,7 @@ def test_a_platform_claiming_what_its_client_lacks_is_caught():
 
 def test_supporting_reads_the_declarations():
     assert platforms.supporting("can_sync_stock") == ("shopify", "woocommerce", "mozello", "idosell")
-    assert platforms.supporting("can_poll_orders") == ("shopify", "woocommerce", "mozello", "idosell")
+    assert platforms.supporting("can_poll_orders") == ("shopify", "woocommerce", "mozello", "idosell", "ozon")
     assert platforms.supporting("can_register_webhook") == ("mozello",)
     assert platforms.supporting("can_list_payment_methods") == ("woocommerce",)
     assert platforms.supporting("needs_stock_location") == ("shopify",)

@@ -1,0 +1,154 @@
+"""Ozon Seller API: a marketplace, FBS (the merchant packs and ships from its warehouses) and
+FBO (Ozon keeps the goods in its own warehouses and ships them).
+
+The platform is split by concern: ``api`` (transport and errors), ``orders`` (postings in),
+``fulfilment`` (assembled, labels), ``cancellation`` and ``stock`` (stock and prices per
+warehouse); ``fake`` is the fake Ozon server the tests run against. The client is their sum.
+
+Ozon's push notifications carry no signature: a push is never taken as an order, it only
+makes Odoo read the posting it names from Ozon's API (see ``push_postings``).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..base import (
+    AuthenticationError,
+    Credential,
+    Delivery,
+    InvalidPayload,
+    OrderStatus,
+    Platform,
+    PlatformError,
+    StatusClient,
+    StatusUpdate,
+    StockClient,
+    read_json,
+)
+from ..http import client_options
+from .api import API_BASE, OzonError, OzonNotFound  # noqa: F401
+from .cancellation import OzonCancellation
+from .fulfilment import OzonFulfilment
+from .orders import SCHEME_KEY, OzonOrders, read_posting
+from .stock import OzonStock
+
+#: Push types that name a posting to read again; the others are acknowledged and unread.
+POSTING_PUSHES = frozenset({"TYPE_NEW_POSTING", "TYPE_POSTING_CANCELLED", "TYPE_STATE_CHANGED",
+                            "TYPE_CUTOFF_DATE_CHANGED", "TYPE_DELIVERY_DATE_CHANGED"})
+PING = "TYPE_PING"
+#: The Ozon status "assembled" (packed, waiting for the courier) is sent as.
+ASSEMBLED = "awaiting_deliver"
+CANCELLED = "cancelled"
+
+
+class OzonClient(OzonOrders, OzonFulfilment, OzonCancellation, OzonStock, StockClient, StatusClient):
+    """One Ozon seller account's API."""
+
+    def set_order_status(self, update: StatusUpdate) -> str:
+        if update.status == ASSEMBLED:
+            return self.ship(update)
+        if update.status == CANCELLED:
+            return self.cancel(update)
+        # Every other status is Ozon's to set (delivery, acceptance): nothing to send.
+        return f"nothing sent: Ozon sets '{update.status}' itself"
+
+
+class Ozon(Platform):
+    code = "ozon"
+    label = "Ozon"
+    credentials = (
+        Credential("api_login", "Client ID",
+                   "Seller account → Settings → Seller API: the Client ID.", required=True),
+        Credential("api_secret", "API Key",
+                   "An API key of the same page, with the roles for postings, products, prices and "
+                   "stocks (Admin, or the FBS/FBO and product roles).", required=True),
+        Credential("store_url", "API Address",
+                   f"{API_BASE} when empty (another address only for a test server)."),
+    )
+    can_test_connection = True
+    can_poll_orders = True
+    can_read_status = True
+    can_list_warehouses = True
+    is_marketplace = True
+    # New-posting pushes may come late or not at all (Ozon says so): the channel polls too.
+    poll_by_default = True
+    order_statuses = (
+        OrderStatus("awaiting_registration", "Awaiting registration", 0),
+        OrderStatus("acceptance_in_progress", "Acceptance in progress", 0),
+        OrderStatus("awaiting_approve", "Awaiting approval", 0),
+        OrderStatus("awaiting_verification", "Awaiting verification", 0),
+        OrderStatus("awaiting_packaging", "Awaiting packaging", 1),
+        OrderStatus("cancelled_from_split_pending", "Split into other postings", 1),
+        OrderStatus(ASSEMBLED, "Assembled, awaiting shipment", 3),
+        OrderStatus("arbitration", "Arbitration", 4),
+        OrderStatus("client_arbitration", "Delivery arbitration", 4),
+        OrderStatus("sent_by_seller", "Sent by the seller", 4),
+        OrderStatus("driver_pickup", "With the driver", 4),
+        OrderStatus("not_accepted", "Not accepted at the sorting centre", 4),
+        OrderStatus("delivering", "Delivering", 5),
+        OrderStatus("delivered", "Delivered", 6),
+        OrderStatus(CANCELLED, "Cancelled", 9),
+    )
+    default_status_map = {
+        "quotation": "awaiting_packaging", "confirmed": "awaiting_packaging",
+        "partially_delivered": "awaiting_packaging", "delivered": ASSEMBLED,
+        "invoiced": "awaiting_packaging", "paid": "awaiting_packaging", "cancelled": CANCELLED,
+    }
+
+    def ignored_event(self, headers: Mapping[str, str], body: bytes) -> str:
+        kind = push_type(body)
+        if kind and kind != PING and kind not in POSTING_PUSHES:
+            return "This notification says nothing about a posting."
+        return ""
+
+    def verify(self, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> None:
+        # Ozon signs nothing: what comes to the webhook address is never taken as an order.
+        raise AuthenticationError("Ozon notifications are not signed: their postings are read from the API")
+
+    def parse(self, body: bytes, content_type: str = "application/json") -> Delivery:
+        """A posting as the client's lists and ``posting`` give it."""
+        data = read_json(body)
+        if not isinstance(data, dict):
+            raise InvalidPayload("the body is not an Ozon posting")
+        order = read_posting(data, self.order_status)
+        return Delivery(external_id=order.external_id, order=order)
+
+    def order_status(self, status: str) -> str:
+        return CANCELLED if status == CANCELLED else status
+
+    def client(self, credentials: Mapping[str, str], **kwargs) -> OzonClient:
+        return OzonClient(credentials.get("api_login") or "", credentials.get("api_secret") or "",
+                          credentials.get("store_url") or "", **client_options(credentials, kwargs))
+
+
+def push_type(body: bytes) -> str:
+    """The ``message_type`` of a push ('' when the body is not a JSON object with one)."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return ""
+    kind = data.get("message_type") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else ""
+
+
+def push_postings(body: bytes) -> list[tuple[str, str]]:
+    """(posting number, scheme guess) of a posting push: what to read again from the API.
+    Nothing else of a push is trusted. InvalidPayload when it names no posting."""
+    data = read_json(body)
+    if not isinstance(data, dict) or push_type(body) not in POSTING_PUSHES:
+        raise InvalidPayload("not an Ozon posting notification")
+    number = data.get("posting_number")
+    if not isinstance(number, str) or not number.strip() or len(number) > 100:
+        raise InvalidPayload("the notification names no posting_number")
+    return [(number.strip(), "fbs")]
+
+
+def ping_answer(now_iso: str, version: str) -> dict[str, Any]:
+    """What Ozon expects back from a TYPE_PING."""
+    return {"version": version, "name": "sale_inbox", "time": now_iso}
+
+
+__all__ = ["Ozon", "OzonClient", "OzonError", "OzonNotFound", "PlatformError", "SCHEME_KEY",
+           "ping_answer", "push_postings", "push_type"]
