@@ -1,5 +1,6 @@
 """A demo shop: sends a handful of orders to the demo Connect channel through the real API,
-and (with ``--idosell-port``) serves a demo IdoSell shop that the demo IdoSell channel polls.
+and (with ``--idosell-port``) serves a demo IdoSell shop that the demo IdoSell channel polls,
+and (with ``--ozon-port``) a demo Ozon seller account for the demo Ozon channel.
 
 Run by tools/run once Odoo is up; running it again sends the same orders, which the inbox
 recognises (200, nothing duplicated). Usable against any Connect channel:
@@ -7,7 +8,10 @@ recognises (200, nothing duplicated). Usable against any Connect channel:
     python tools/demo_store.py --url http://localhost:8069 --key <the channel's API key>
 
 The IdoSell shop answers the order search with three orders changed in the last hour and
-prints every status and stock quantity Odoo sends it; it runs until stopped.
+prints every status and stock quantity Odoo sends it; it runs until stopped. The Ozon account
+is the tests' fake Ozon (limits and error answers included) with four postings: two FBS (one
+of them rFBS, with the buyer's address), one FBO already delivered and one FBS Ozon cancelled;
+it prints every request Odoo makes.
 """
 import argparse
 import json
@@ -167,6 +171,69 @@ def serve_idosell(port, api_key="demo-idosell-key"):
     return store
 
 
+#: The demo Ozon account's store warehouses (the demo channel maps them to the main warehouse).
+OZON_FBS_WAREHOUSE = 22000000000001
+OZON_RFBS_WAREHOUSE = 22000000000002
+
+
+def ozon_postings(ozon):
+    """The demo Ozon account's postings, priced in the demo company's currency (Ozon sells in
+    several) at the IdoSell shop's gross prices."""
+    def items(*pairs):
+        return [(sku, quantity, str(IDOSELL_PRICES[sku])) for sku, quantity in pairs]
+
+    anna = CUSTOMERS[0]
+    postings = [
+        ozon.fbs_posting("70000001-0001-1", items(("SI-MUG", 2), ("SI-CAP", 1)), warehouse_id=OZON_FBS_WAREHOUSE),
+        ozon.fbs_posting("70000002-0001-1", items(("SI-TEE", 1)), warehouse_id=OZON_RFBS_WAREHOUSE,
+                         customer={"customer_id": 1, "name": anna["name"], "phone": "",
+                                   "address": {"address_tail": anna["address"]["street"],
+                                               "city": anna["address"]["city"],
+                                               "zip_code": anna["address"]["zip"], "country": "LV",
+                                               "region": ""}},
+                         addressee={"name": anna["name"], "phone": "+371 2000 0000"}),
+        ozon.fbo_posting("70000003-0001-1", items(("SI-TEE", 2)), status="delivered"),
+        ozon.fbs_posting("70000004-0001-1", items(("SI-CAP", 2)), status="cancelled",
+                         warehouse_id=OZON_FBS_WAREHOUSE,
+                         cancellation={"cancel_reason_id": 506, "cancel_reason": "The buyer cancelled the order",
+                                       "cancellation_type": "client", "cancelled_after_ship": False,
+                                       "affect_cancellation_rating": False, "cancellation_initiator": "CLIENT"}),
+    ]
+    for age, posting in enumerate(postings, start=1):
+        for product in posting["products"]:
+            product["currency_code"] = "USD"
+        # Changed some minutes ago, as a real account's are: the first poll reads them all.
+        posting["_changed_at"] -= timedelta(minutes=10 * age)
+        ozon.add_posting(posting)
+
+
+def serve_ozon(port, client_id="demo-ozon-client", api_key="demo-ozon-key"):
+    """The demo Ozon seller account on 127.0.0.1:port, printing every request Odoo makes."""
+    from platforms.ozon.fake import FakeOzon
+    from platforms.testing import FakeStore
+
+    class DemoOzon(FakeOzon):
+        def handlers(self):
+            def told(path, handler):
+                def answer(body):
+                    status, payload = handler(body)
+                    say("demo Ozon", f"Odoo called {path}: HTTP {status}")
+                    return status, payload
+                return answer
+            return {path: told(path, handler) for path, handler in super().handlers().items()}
+
+    store = FakeStore(port=port)
+    ozon = DemoOzon(store, client_id=client_id, api_key=api_key)
+    ozon.warehouses = [
+        {"warehouse_id": OZON_FBS_WAREHOUSE, "name": "Demo FBS", "is_rfbs": False, "status": "created"},
+        {"warehouse_id": OZON_RFBS_WAREHOUSE, "name": "Demo rFBS", "is_rfbs": True, "status": "created"},
+    ]
+    ozon_postings(ozon)
+    store.start()
+    say("demo Ozon", f"serving {store.url} (the Demo Ozon Seller channel polls it)")
+    return store
+
+
 def wait_for(url, seconds):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -223,7 +290,15 @@ def main(argv=None):
     parser.add_argument("--wait", type=int, default=0, help="seconds to wait for Odoo to answer")
     parser.add_argument("--idosell-port", type=int, default=0,
                         help="also serve the demo IdoSell shop on this port, until stopped")
+    parser.add_argument("--ozon-port", type=int, default=0,
+                        help="also serve the demo Ozon seller account on this port, until stopped")
     args = parser.parse_args(argv)
+    if args.ozon_port:
+        try:
+            serve_ozon(args.ozon_port)
+        except OSError as exc:
+            say("demo Ozon", f"cannot serve on port {args.ozon_port}: {exc}")
+            args.ozon_port = 0
     if args.idosell_port:
         try:
             serve_idosell(args.idosell_port)
@@ -245,7 +320,7 @@ def main(argv=None):
     # Orders the inbox knew already were answered with where they stand; the new ones are told
     # once processing has had its go.
     report_outcomes(session, args.url, new)
-    if args.idosell_port:
+    if args.idosell_port or args.ozon_port:
         threading.Event().wait()
     return 0
 

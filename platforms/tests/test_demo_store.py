@@ -70,3 +70,23 @@ def test_the_demo_idosell_shop_serves_its_orders_to_the_idosell_client(capsys):
 def test_a_demo_store_line_is_one_prefixed_line(capsys):
     demo_store.say("demo store", "an answer\nover two lines")
     assert capsys.readouterr().err == "[demo store] an answer over two lines\n"
+
+
+def test_the_demo_ozon_account_serves_postings_the_ozon_channel_reads():
+    from platforms.ozon import Ozon
+    from platforms.testing import ALLOW_LOCAL
+
+    store = demo_store.serve_ozon(0)
+    try:
+        client = Ozon().client({"api_login": "demo-ozon-client", "api_secret": "demo-ozon-key",
+                                "store_url": store.url, **ALLOW_LOCAL})
+        postings = [posting for page in client.orders_since("2026-01-01T00:00:00Z") for posting in page]
+        orders = {o.external_id: o for o in (Ozon().parse(json.dumps(p).encode()).order for p in postings)}
+    finally:
+        store.stop()
+    assert set(orders) == {"70000001-0001-1", "70000002-0001-1", "70000003-0001-1", "70000004-0001-1"}
+    assert orders["70000004-0001-1"].status == "cancelled"
+    assert orders["70000003-0001-1"].fulfilled_by == "marketplace"
+    assert orders["70000002-0001-1"].shipping_address.city == "Riga"
+    assert {o.currency for o in orders.values()} == {"USD"}
+    assert all(line.sku in demo_store.IDOSELL_PRICES for o in orders.values() for line in o.lines)
