@@ -51,6 +51,10 @@ class SaleChannel(models.Model):
         except ApiError as exc:
             raise UserError(self.env._("The store did not answer: %s", exc)) from exc
         new, updated, gone = self._update_store_warehouses(listed)
+        if self.is_marketplace:
+            # Made now rather than by the first order's processing (which would lock the
+            # channel row for it): shown on the page, to be replaced if the merchant has one.
+            self._marketplace_partner()
         unmapped = self.store_warehouse_ids.filtered(lambda w: not w.warehouse_id)
         message = self.env._("%(new)s warehouses added, %(updated)s updated, %(gone)s no longer listed.",
                              new=new, updated=updated, gone=gone)

@@ -88,7 +88,9 @@ class TestOzonOrders(OzonFixtures, TransactionCase):
             [("channel_id", "=", self.channel.id), ("state", "=", "pending")]), 0, "nor any new version")
 
     def test_fbs_posting_is_sold_to_the_marketplace_from_the_mapped_warehouse_and_confirmed(self):
-        self.channel.wait_for_payment = True  # the marketplace pays later: nothing to wait for
+        # The marketplace pays later (payouts): nothing to wait for, no payment to add, and the
+        # documents are made as the channel says.
+        self.channel.write({"wait_for_payment": True, "add_payment": True, "document_type": "invoice"})
         self.ozon.add_posting(self.ozon.fbs_posting("2000-0001-1", [("MUG-01", 2, "450.00")]))
         self.poll()
         self.process()
@@ -104,6 +106,9 @@ class TestOzonOrders(OzonFixtures, TransactionCase):
         self.assertEqual(so.warehouse_id, self.warehouse)
         self.assertEqual(so.amount_total, 900.0)
         self.assertEqual(so.picking_ids.picking_type_id.warehouse_id, self.warehouse)
+        self.assertEqual(order.invoice_id.state, "posted")
+        self.assertEqual(order.invoice_id.payment_state, "not_paid")
+        self.assertFalse(order.payment_id)
 
     def test_rfbs_buyer_address_goes_on_a_delivery_contact_of_the_marketplace(self):
         self.ozon.add_posting(self.ozon.fbs_posting(
@@ -251,6 +256,7 @@ class TestOzonOrders(OzonFixtures, TransactionCase):
         self.assertEqual(by_ref[str(RFBS)].warehouse_id, self.warehouse_two)
         self.assertTrue(by_ref["22000000000003"].active)
         self.assertEqual(len(rows), 3)
+        self.assertEqual(self.channel.marketplace_partner_id.name, "Ozon", "the marketplace customer is made too")
 
 
 @tagged("post_install", "-at_install")
