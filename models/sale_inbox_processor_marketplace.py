@@ -159,6 +159,7 @@ class SaleInboxProcessor(models.AbstractModel):
         new = (orders - linked).filtered(lambda o: not o.sale_order_id and run.normalized(o).split_from)
         if linked:
             self._split_update(run, linked)
+        orders -= self._stop_cancelled_split_parents(run, orders - linked - new)
         if not new:
             return orders - linked
         refs = {run.normalized(o).split_from for o in new}
@@ -177,6 +178,24 @@ class SaleInboxProcessor(models.AbstractModel):
             else:
                 self._fail_split(order, parent)
         return going_on
+
+    def _stop_cancelled_split_parents(self, run, orders):
+        """Orders the marketplace cancels while orders split off them share their sales order:
+        cancelling it would cancel those parts' goods too, so a person decides. Returns the
+        orders stopped."""
+        cancelled = orders.filtered(lambda o: o.sale_order_id and run.normalized(o).status == CANCELLED)
+        if not cancelled:
+            return cancelled
+        parts = self.env["sale.inbox.order"].search([("split_parent_id", "in", cancelled.ids),
+                                                     ("state", "!=", "cancelled")])
+        stopped = parts.split_parent_id & cancelled
+        for order in stopped:
+            names = ", ".join(parts.filtered(lambda p, o=order: p.split_parent_id == o).mapped("name"))
+            order._fail("cancellation", self.env._(
+                "The marketplace cancelled this order, but %(parts)s, split off it, are part of %(so)s: the "
+                "sales order is left as it is, for you to decide.", parts=names, so=order.sale_order_id.name),
+                state="needs_review")
+        return stopped
 
     def _step_link_split_postings(self, run, orders):
         """Link the split orders whose parent got its sales order in this batch."""

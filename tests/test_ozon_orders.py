@@ -228,6 +228,14 @@ class TestOzonOrders(OzonFixtures, TransactionCase):
         self.process()
         self.assertEqual(child.state, "done", child.error_message)
         self.assertEqual(self.env["sale.order"].search_count([("channel_id", "=", self.channel.id)]), 1)
+        # The parent cancelled later: its sales order holds the split part's goods too, so it
+        # is not cancelled by itself; a person decides.
+        self.ozon.set_status("4000-0001-1", "cancelled")
+        self.poll()
+        self.process()
+        self.assertEqual((parent.state, parent.failed_step), ("needs_review", "cancellation"))
+        self.assertIn("4000-0001-2", parent.error_message)
+        self.assertEqual(so.state, "sale")
 
     def test_split_posting_arriving_with_its_parent_is_linked_in_the_same_run(self):
         self.ozon.add_posting(self.ozon.fbs_posting("4000-0002-1", [("MUG-01", 1, "450.00")],
