@@ -34,6 +34,8 @@
         "views/sale_channel_progress_views.xml",
         "report/sale_report_views.xml",
         "views/sale_channel_mail_views.xml",
+        "data/sale_channel_marketplace_data.xml",
+        "views/sale_channel_marketplace_views.xml",
     ],
     "assets": {
         # Globs, so that a new component or tour needs no manifest change.

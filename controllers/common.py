@@ -36,6 +36,13 @@ def error(status, code, message, headers=None, **extra):
                                       headers=headers)
 
 
+def push_error(status, code, message, details=""):
+    """A refusal in the shape stores that push notifications expect (Ozon's):
+    ``{"error": {"code", "message", "details"}}``."""
+    return request.make_json_response({"error": {"code": code, "message": message, "details": details}},
+                                      status=status)
+
+
 class StoreDispatcher(HttpDispatcher):
     """Odoo's ``http`` dispatch for the store routes, minus what must not happen before a
     store is authenticated.

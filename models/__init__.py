@@ -38,3 +38,7 @@ from . import sale_channel_dashboard
 from . import sale_channel_mail
 from . import sale_channel_warehouse
 from . import sale_channel_marketplace
+from . import sale_channel_reread
+from . import sale_inbox_order_marketplace
+# After the processor files it extends.
+from . import sale_inbox_processor_marketplace

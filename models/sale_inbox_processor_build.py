@@ -6,11 +6,17 @@ The ``_prepare_*_vals`` methods are the override points for what is created."""
 from collections import defaultdict
 
 from odoo import Command, models
+from odoo.osv import expression
 from odoo.tools import float_round
 
 from ..platforms.base import utc_naive
 
 _ADDRESS_KEYS = ("name", "street", "street2", "city", "zip", "country_id", "state_id")
+
+
+def _like_escape(text):
+    """``text`` as a LIKE pattern matching only itself."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _to_build(orders):
@@ -111,9 +117,6 @@ class SaleInboxProcessor(models.AbstractModel):
         """Invoice and delivery contacts as children of the customer, reused when equal."""
         Partner = self.env["res.partner"]
         parents = {run.partners[o.id].id for o in orders}
-        existing = {}
-        for child in Partner.search([("parent_id", "in", list(parents)), ("type", "in", ("invoice", "delivery"))]):
-            existing.setdefault(self._address_key(child.parent_id.id, child.type, child), child)
 
         def wanted_contacts(order):
             n = run.normalized(order)
@@ -125,6 +128,17 @@ class SaleInboxProcessor(models.AbstractModel):
                 vals = self._prepare_address_vals(run, address)
                 vals["name"] = vals["name"] or parent.name
                 yield kind, address, vals
+
+        # Only the contacts that could be equal (by name): a marketplace customer has one
+        # delivery contact per buyer, thousands of them, not to be read for every batch.
+        names = {vals["name"].strip() for order in orders for _kind, _address, vals in wanted_contacts(order)
+                 if vals is not None and vals["name"]}
+        existing = {}
+        if names:
+            domain = [("parent_id", "in", list(parents)), ("type", "in", ("invoice", "delivery"))]
+            domain += expression.OR([[("name", "=ilike", _like_escape(name))] for name in names])
+            for child in Partner.search(domain):
+                existing.setdefault(self._address_key(child.parent_id.id, child.type, child), child)
 
         wanted = {}
         for order in orders:

@@ -97,6 +97,25 @@ class Ozon(Platform):
         "invoiced": "awaiting_packaging", "paid": "awaiting_packaging", "cancelled": CANCELLED,
     }
 
+    #: Pushes name postings to read again (``read_push``); the webhook stores only that.
+    rereads_pushes = True
+
+    def read_push(self, body: bytes) -> tuple[str, list[tuple[str, str]]]:
+        """What a push asks for: ("ping", []), ("postings", [(number, scheme or '')]) or
+        ("other", []). InvalidPayload when the body is no Ozon notification."""
+        data = read_json(body)
+        kind = push_type(body)
+        if not isinstance(data, dict) or not kind:
+            raise InvalidPayload("the body is not an Ozon notification (no message_type)")
+        if kind == PING:
+            return "ping", []
+        if kind in POSTING_PUSHES:
+            return "postings", push_postings(body)
+        return "other", []
+
+    def ping_answer(self, now_iso: str, version: str) -> dict[str, Any]:
+        return ping_answer(now_iso, version)
+
     def ignored_event(self, headers: Mapping[str, str], body: bytes) -> str:
         kind = push_type(body)
         if kind and kind != PING and kind not in POSTING_PUSHES:
@@ -134,15 +153,19 @@ def push_type(body: bytes) -> str:
 
 
 def push_postings(body: bytes) -> list[tuple[str, str]]:
-    """(posting number, scheme guess) of a posting push: what to read again from the API.
-    Nothing else of a push is trusted. InvalidPayload when it names no posting."""
+    """(posting number, scheme) of a posting push: what to read again from the API. The
+    scheme is '' (unknown: a push does not say whether the posting is FBS or FBO). Nothing
+    else of a push is trusted. InvalidPayload when it names no posting."""
     data = read_json(body)
     if not isinstance(data, dict) or push_type(body) not in POSTING_PUSHES:
         raise InvalidPayload("not an Ozon posting notification")
     number = data.get("posting_number")
     if not isinstance(number, str) or not number.strip() or len(number) > 100:
         raise InvalidPayload("the notification names no posting_number")
-    return [(number.strip(), "fbs")]
+    number = number.strip()
+    if any(ord(char) < 32 for char in number):
+        raise InvalidPayload("the notification's posting_number holds control characters")
+    return [(number, "")]
 
 
 def ping_answer(now_iso: str, version: str) -> dict[str, Any]:

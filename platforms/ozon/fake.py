@@ -49,6 +49,9 @@ class FakeOzonCore:
         self.postings: dict[str, dict] = {}
         self.warehouses: list[dict] = [
             {"warehouse_id": 22000000000001, "name": "Main FBS", "is_rfbs": False, "status": "created"}]
+        #: posting number -> (status, body) the get methods answer instead (a test breaks one
+        #: posting's reading, e.g. with a 200 carrying an HTML page).
+        self.broken: dict[str, tuple[int, Any]] = {}
         self._hits: dict[str, list[datetime]] = {}
         self._ids = itertools.count(100000001)
         self.register()
@@ -245,7 +248,10 @@ class FakeOzonCore:
                       key=lambda p: p["posting_number"])
 
     def _get(self, body: dict, scheme: str) -> tuple:
-        posting = self.postings.get(body.get("posting_number") or "")
+        number = body.get("posting_number") or ""
+        if number in self.broken:
+            return self.broken[number]
+        posting = self.postings.get(number)
         if not posting or posting["_scheme"] != scheme:
             return 404, rpc_error(5, "POSTING_NOT_FOUND")
         return 200, {"result": self.public(posting)}

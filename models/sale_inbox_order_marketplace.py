@@ -1,0 +1,25 @@
+"""Marketplace postings on the inbox order: a posting split from another shares its sales order."""
+from odoo import fields, models
+
+
+class SaleInboxOrder(models.Model):
+    _inherit = "sale.inbox.order"
+
+    split_parent_id = fields.Many2one(
+        "sale.inbox.order", string="Split From", readonly=True, copy=False, index="btree_not_null",
+        help="The marketplace split this order's goods off that order (packing into several "
+        "packages): they are on that order's sales order already, so this one has none of its own.")
+
+    def _foreign_documents(self):
+        """The sales order of the order it was split from is this order's too (processing
+        never acts on it for this order: see ``_step_split_postings``)."""
+        foreign = super()._foreign_documents()
+        so = foreign.get("sale_order_id")
+        if so and self.split_parent_id and so == self.split_parent_id.sale_order_id \
+                and so.inbox_order_id == self.split_parent_id and so.company_id == self.company_id:
+            del foreign["sale_order_id"]
+            if self.invoice_id and self.invoice_id not in so.invoice_ids:
+                foreign["invoice_id"] = self.invoice_id
+            else:
+                foreign.pop("invoice_id", None)
+        return foreign
