@@ -34,6 +34,8 @@
         "views/sale_channel_progress_views.xml",
         "report/sale_report_views.xml",
         "views/sale_channel_mail_views.xml",
+        "views/stock_picking_views.xml",
+        "data/stock_picking_label_cron.xml",
     ],
     "assets": {
         # Globs, so that a new component or tour needs no manifest change.

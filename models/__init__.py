@@ -38,3 +38,4 @@ from . import sale_channel_dashboard
 from . import sale_channel_mail
 from . import sale_channel_warehouse
 from . import sale_channel_marketplace
+from . import stock_picking_marketplace
