@@ -2,6 +2,7 @@
 pointed at it, and sales orders made by the inbox from the fake's FBS postings (read as the
 platform reads them, ``Ozon().parse``)."""
 import json
+from datetime import datetime, timezone
 
 from odoo.addons.sale_inbox.platforms.ozon import SCHEME_KEY
 from odoo.addons.sale_inbox.platforms.ozon.fake import FakeOzon
@@ -10,6 +11,16 @@ from .common import StoreChannelFixtures
 
 #: Ozon SKUs of the fixtures' products (what /v4/posting/fbs/ship must be sent).
 SKUS = {"TSHIRT-RED-M": 358924380, "MUG-01": 148192774}
+
+
+class Clock:
+    """The fake Ozon's clock, moved by the tests (labels are not ready until 45 s after packing)."""
+
+    def __init__(self):
+        self.moment = datetime.now(timezone.utc).replace(tzinfo=None)
+
+    def __call__(self):
+        return self.moment
 
 
 class OzonShipFixtures(StoreChannelFixtures):
@@ -29,7 +40,8 @@ class OzonShipFixtures(StoreChannelFixtures):
         store.start()
         self.addCleanup(store.stop)
         self.store = store
-        self.ozon = FakeOzon(store)
+        self.clock = Clock()
+        self.ozon = FakeOzon(store, now=self.clock)
         self.channel.store_url = store.url
         return self.ozon
 
