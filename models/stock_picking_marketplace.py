@@ -31,6 +31,9 @@ LABEL_RETRY_MINUTES = 1
 LABEL_MAX_ATTEMPTS = 30
 #: Deliveries the label job takes per run.
 LABEL_CLAIM = 200
+#: Marks the merged PDFs made for a person to print (no record of their own): the label job
+#: deletes those older than a day.
+PRINT_FILE_MARK = "sale_inbox: labels to print"
 
 
 class SaleChannel(models.Model):
@@ -64,7 +67,7 @@ class StockPicking(models.Model):
     store_prints_labels = fields.Boolean(compute="_compute_store_packs")
     store_assembled_state = fields.Selection(
         [("none", "Not Sent"), ("pending", "Assembled: Sending"), ("sent", "Assembled Sent"),
-         ("failed", "Assembled Refused"), ("cancelled", "Not Sent")],
+         ("failed", "Assembled Refused"), ("cancelled", "Not Sent (Cancelled)")],
         string="Assembled in Store", compute="_compute_store_assembled",
         help="Whether the marketplace was told the order is assembled (through the status outbox).")
     store_assembled_message = fields.Text(
@@ -280,7 +283,7 @@ class StockPicking(models.Model):
             # The person's own file (no record): only they and administrators can read it.
             attachment = self.env["ir.attachment"].create({
                 "name": "Store labels.pdf", "type": "binary", "datas": base64.b64encode(merged),
-                "mimetype": "application/pdf"})
+                "mimetype": "application/pdf", "description": PRINT_FILE_MARK})
             download = {"type": "ir.actions.act_url", "url": f"/web/content/{attachment.id}?download=true",
                         "target": "self"}
         if not notes:
@@ -305,7 +308,15 @@ class StockPicking(models.Model):
                 # This channel's labels are attached and its deliveries updated: kept, whatever
                 # the next channel does (each delivery's state is final for this run).
                 self.env.cr.commit()  # pylint: disable=invalid-commit
+        self._delete_old_print_files()
         return len(pickings)
+
+    @api.model
+    def _delete_old_print_files(self):
+        """The merged PDFs people downloaded (each delivery keeps its own label)."""
+        self.env["ir.attachment"].sudo().search([
+            ("description", "=", PRINT_FILE_MARK), ("res_model", "=", False),
+            ("create_date", "<", fields.Datetime.now() - timedelta(days=1))]).unlink()
 
     def _retry_channel_labels(self, channel):
         numbers = {picking: picking._store_posting() for picking in self}

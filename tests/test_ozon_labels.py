@@ -70,6 +70,14 @@ class TestOzonLabels(OzonShipFixtures, HttpCase):
         # Printed again: from the attachments, Ozon is not asked again.
         self.assertEqual(len(pages(self.download(pickings.action_print_store_labels()))), 3)
         self.assertEqual(len(self.store.calls("POST", LABEL)), 1)
+        # The merged files are the person's, and go a day later; the deliveries keep theirs.
+        merged = self.env["ir.attachment"].browse(int(action["url"].split("/web/content/")[1].split("?")[0]))
+        self.assertEqual(merged.create_uid, self.user)
+        self.env.cr.execute("UPDATE ir_attachment SET create_date = create_date - interval '2 days' WHERE id = %s",
+                            (merged.id,))
+        self.env["stock.picking"]._cron_retry_store_labels()
+        self.assertFalse(merged.exists())
+        self.assertTrue(pickings.store_label_attachment_id.exists())
 
     def test_21_deliveries_take_2_requests(self):
         pickings = self.packed(21, prefix="5100")

@@ -2,9 +2,13 @@
 /v4/posting/fbs/ship through the status outbox, once per posting, with the products by Ozon
 SKU; a posting needing product data is refused with what to fill in, parked, and sent again
 by a person."""
+import json
+
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import JsonRpcException
+
+from odoo.addons.sale_inbox.platforms.ozon import SCHEME_KEY
 
 from .ozon_ship_common import SKUS, OzonShipFixtures
 
@@ -110,6 +114,23 @@ class TestOzonShip(OzonShipFixtures, HttpCase):
         self.send_outbox()
         self.assertEqual(self.assembled(order).state, "sent")
         self.assertFalse(self.store.calls("POST", SHIP))
+
+    def test_an_fbo_delivery_sends_nothing(self):
+        # Ozon packs FBO orders in its own warehouses: nothing to tell it.
+        posting = self.ozon.add_posting(self.ozon.fbo_posting("1000-0009-1", [("MUG-01", 1, "12.50", SKUS["MUG-01"])],
+                                                              status="awaiting_packaging"))
+        for product in posting["products"]:
+            product["currency_code"] = "EUR"
+        self.Inbox._receive(self.channel, json.dumps(dict(self.ozon.public(posting), **{SCHEME_KEY: "fbo"})).encode(),
+                            "application/json")
+        self.process()
+        order = self.inbox().filtered(lambda o: o.external_id == "1000-0009-1").sale_order_id
+        picking = self.delivery(order)
+        self.assertTrue(picking)
+        self.assertFalse(picking.store_packs)
+        self.assertFalse(picking.store_prints_labels)
+        self.validate(picking)
+        self.assertFalse(self.assembled(order))
 
     def test_a_salesperson_outside_the_inbox_cannot_send_assembled(self):
         order = self.posting("1000-0008-1")
