@@ -154,7 +154,12 @@ class StockPicking(models.Model):
         asks, ``retry_refused``). Returns (queued, already there). As superuser."""
         queued = known = 0
         values = []
-        for order in self.filtered("store_packs").sale_id:
+        orders = self.filtered("store_packs").sale_id
+        if orders:
+            # Two people (or a person and a validation) at once: the second waits for the
+            # first and then sees its message, rather than queueing another.
+            self.env.cr.execute("SELECT id FROM sale_order WHERE id IN %s FOR UPDATE", (tuple(orders.ids),))
+        for order in orders:
             channel = order.channel_id
             status = channel._assembled_status()
             existing = order.outbox_ids.filtered(lambda m, s=status: m.store_status == s and m.state != "cancelled")
