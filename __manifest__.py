@@ -36,6 +36,8 @@
         "views/sale_channel_mail_views.xml",
         "data/sale_channel_marketplace_data.xml",
         "views/sale_channel_marketplace_views.xml",
+        "views/stock_picking_views.xml",
+        "data/stock_picking_label_cron.xml",
     ],
     "assets": {
         # Globs, so that a new component or tour needs no manifest change.

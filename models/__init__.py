@@ -42,3 +42,4 @@ from . import sale_channel_reread
 from . import sale_inbox_order_marketplace
 # After the processor files it extends.
 from . import sale_inbox_processor_marketplace
+from . import stock_picking_marketplace

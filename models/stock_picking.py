@@ -8,6 +8,8 @@ class StockPicking(models.Model):
         result = super()._action_done()
         # A delivery done is a stage of its sales order that its store may have to hear of.
         self.sale_id._sale_inbox_stage_changed()
+        # After the status mapping: "assembled" it queued already is not queued twice.
+        self._store_assembled_on_validate()
         return result
 
     def _send_confirmation_email(self):

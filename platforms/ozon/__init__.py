@@ -71,6 +71,11 @@ class Ozon(Platform):
     can_poll_orders = True
     can_read_status = True
     can_list_warehouses = True
+    # "Assembled" goes to Ozon (ship); "cancelled" too once cancellation is built.
+    can_send_status = True
+    can_print_labels = True
+    #: The status that says "assembled" (the delivery's Mark Assembled in Store sends it).
+    assembled_status = ASSEMBLED
     is_marketplace = True
     # New-posting pushes may come late or not at all (Ozon says so): the channel polls too.
     poll_by_default = True
