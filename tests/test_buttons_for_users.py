@@ -12,6 +12,7 @@ chatter entries must not need one.
 A button the test cannot find a record for is a failure too, naming the button, so that a
 new button of a model with records here cannot go unclicked.
 """
+import json
 import logging
 from collections import defaultdict
 
@@ -21,6 +22,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools.safe_eval import safe_eval
 
+from odoo.addons.sale_inbox.platforms.ozon.fake import FakeOzon
 from odoo.addons.sale_inbox.platforms.testing import FakeIdoSell, FakeStore
 
 from .common import InboxFixtures
@@ -90,6 +92,25 @@ class TestButtonsForUsers(InboxFixtures, TransactionCase):
         })
         env["sale.channel"].create({"name": "Mozello shop", "platform": "mozello", "store_url": cls.store.url,
                                     "api_secret": "mozello-key"})
+        # A marketplace (Ozon, on the same fake store): its warehouses, a notified posting to
+        # read, and an order the merchant packs (FBS), whose delivery shows Mark Assembled in
+        # Store and Print Marketplace Labels.
+        ozon = FakeOzon(cls.store)
+        ozon_channel = env["sale.channel"].create({
+            "name": "Ozon shop", "platform": "ozon", "store_url": cls.store.url, "api_login": ozon.client_id,
+            "api_secret": ozon.api_key, "auto_process": True, "auto_confirm": True,
+            "store_warehouse_ids": [(0, 0, {"ref": "22000000000001", "name": "Main FBS",
+                                            "warehouse_id": env["stock.warehouse"].search(
+                                                [("company_id", "=", cls.company.id)], limit=1).id})]})
+        env["sale.channel.reread"]._queue(ozon_channel, [("B-9-2", "")])
+        posting = ozon.add_posting(ozon.fbs_posting("B-9-1", [("SI-MUG", 1, "12.50", 11)]))
+        for product in posting["products"]:
+            product["currency_code"] = cls.currency.name
+        body = json.dumps(dict(ozon.public(posting), sale_inbox_scheme="fbs")).encode()
+        posted = env["sale.inbox.order"].sudo().browse(
+            env["sale.inbox.order"].sudo()._receive(ozon_channel, body, "application/json")[0])
+        env["sale.inbox.order"]._cron_process()
+        assert posted.sale_order_id.picking_ids, (posted.state, posted.error_message)
         env["sale.channel.product"].create([
             {"channel_id": cls.idosell.id, "product_id": cls.mug.id, "sku": "SI-MUG", "state": "mapped",
              "store_quantity": 3, "odoo_quantity": 5, "differs": True},
