@@ -71,6 +71,10 @@ class Ozon(Platform):
     can_poll_orders = True
     can_read_status = True
     can_list_warehouses = True
+    # Stock per warehouse, prices and the catalog: see ``stock``.
+    can_sync_stock = True
+    can_sync_prices = True
+    can_reconcile_stock = True
     is_marketplace = True
     # New-posting pushes may come late or not at all (Ozon says so): the channel polls too.
     poll_by_default = True
