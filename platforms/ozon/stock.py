@@ -185,9 +185,12 @@ class OzonStock(OzonApi):
 
     def _only_warehouse(self) -> str:
         """The account's warehouse when it has exactly one ('' otherwise): where quantities
-        without a store warehouse go."""
-        listed = self.warehouses() if hasattr(self, "warehouses") else []
-        return listed[0]["ref"] if len(listed) == 1 else ""
+        without a store warehouse go. Asked once per client (Ozon answers the list once a
+        minute)."""
+        if "_only_warehouse_ref" not in self.__dict__:
+            listed = self.warehouses() if hasattr(self, "warehouses") else []
+            self._only_warehouse_ref = listed[0]["ref"] if len(listed) == 1 else ""
+        return self._only_warehouse_ref
 
     def _read_answer(self, answer: Any, keys: list[tuple]) -> dict[Any, str | None]:
         by_pair = {}
@@ -242,7 +245,8 @@ class OzonStock(OzonApi):
                 entry["currency_code"] = self.currency_code
             prices.append(entry)
         answer = self.result(PRICES, {"prices": prices})
-        by_offer = {str(r.get("offer_id")): r for r in answer if isinstance(r, dict)} if isinstance(answer, list) else {}
+        rows = answer if isinstance(answer, list) else []
+        by_offer = {str(r.get("offer_id")): r for r in rows if isinstance(r, dict)}
         results: dict[str, str | None] = {}
         for update in updates:
             row = by_offer.get(update.sku)
