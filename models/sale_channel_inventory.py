@@ -111,7 +111,16 @@ class SaleChannel(models.Model):
         Stock = self.env["sale.channel.stock"]
         for channel in self:
             product = channel.stock_preview_product_id
-            channel.stock_preview = Stock._explain(channel, product) if product else False
+            if not product:
+                channel.stock_preview = False
+            elif channel._stock_per_warehouse():
+                # One figure per store warehouse, each from its own Odoo warehouses.
+                channel.stock_preview = "\n".join(
+                    f"{store_warehouse.name}: "
+                    + Stock._explain(channel, product, Stock._store_warehouse_sources(store_warehouse))
+                    for store_warehouse in channel._stock_store_warehouses())
+            else:
+                channel.stock_preview = Stock._explain(channel, product)
 
     def _compute_sync_progress(self):
         since = fields.Datetime.now() - timedelta(hours=SYNC_RUN_TIMEOUT_HOURS)

@@ -153,14 +153,15 @@ class SaleChannelStock(models.AbstractModel):
             quantity = min(quantity, channel.stock_cap)
         return max(0.0, quantity)
 
-    def _explain(self, channel, product):
-        """The computation for one product, in words."""
-        onhand, to_deliver, quoted, in_inbox = self._figures(channel, [product.id]).get(
+    def _explain(self, channel, product, warehouses=None):
+        """The computation for one product, in words (``warehouses``: see ``_figures``)."""
+        warehouses = warehouses or self._warehouses(channel)
+        onhand, to_deliver, quoted, in_inbox = self._figures(channel, [product.id], warehouses).get(
             product.id, (0.0, 0.0, 0.0, 0.0))
         sent = self._apply_formula(channel, onhand, to_deliver, quoted, in_inbox)
         parts = [
             self.env._("%(qty)s on hand in %(warehouses)s", qty=onhand,
-              warehouses=", ".join(self._warehouses(channel).mapped("name")) or "-"),
+              warehouses=", ".join(warehouses.mapped("name")) or "-"),
             self.env._("− %s still to deliver for confirmed sales orders", to_deliver),
             self.env._("− %s in store orders left as quotations", quoted),
             self.env._("− %s in inbox orders not yet turned into sales orders", in_inbox),

@@ -120,6 +120,13 @@ class TestOzonStock(StockFixtures, TransactionCase):
         self.assertEqual(self.free("SI-MUG"), (10, 0, 0))
         # T-shirt: 5 - 2 = 3 (not under 3); C: 7 - 2 = 5.
         self.assertEqual(self.free("SI-TEE"), (3, 0, 5))
+        # The channel's "Check a Product" says it per store warehouse.
+        self.channel_ozon.stock_preview_product_id = self.mug
+        preview = self.channel_ozon.stock_preview.splitlines()
+        self.assertEqual(len(preview), 3)
+        self.assertTrue(preview[0].startswith("FBS One: "), preview[0])
+        self.assertIn("Sent to the store: 10", preview[0])
+        self.assertIn("Sent to the store: 0", preview[1])
 
     def test_a_pair_changed_within_30_seconds_waits_for_a_later_run(self):
         self.sync()
