@@ -34,6 +34,7 @@
         "views/sale_channel_progress_views.xml",
         "report/sale_report_views.xml",
         "views/sale_channel_mail_views.xml",
+        "views/sale_channel_stock_warehouse_views.xml",
     ],
     "assets": {
         # Globs, so that a new component or tour needs no manifest change.

@@ -252,6 +252,8 @@ class TestOzonStock(StockFixtures, TransactionCase):
         self.assertEqual((self.row("SI-MUG").store_quantity, self.row("SI-MUG").odoo_quantity), (26, 24))
         self.assertTrue(self.row("SI-MUG").differs)
         self.assertFalse(self.row("SI-TEE").differs)
+        action = self.row("SI-MUG").action_view_warehouse_stock()
+        self.assertEqual(len(self.env[action["res_model"]].search(action["domain"])), 3)
         self.row("SI-MUG").action_push_odoo_quantity()
         self.assertEqual(self.free("SI-MUG"), (20, 4, 0))
 

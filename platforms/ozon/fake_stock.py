@@ -164,7 +164,8 @@ class FakeOzonStock:
         if cursor and not cursor.isdigit():
             return self._refuse(INFO_STOCKS, "invalid cursor")
         offers = (body.get("filter") or {}).get("offer_id") or None
-        matching = sorted(o for o in self.products if offers is None or o in offers)
+        wanted = set(offers) if offers is not None else None
+        matching = sorted(o for o in self.products if wanted is None or o in wanted)
         start = int(cursor or 0)
         chunk = matching[start:start + limit]
         following = str(start + limit) if start + limit < len(matching) else ""
