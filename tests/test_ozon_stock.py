@@ -283,3 +283,33 @@ class TestOzonStock(StockFixtures, TransactionCase):
             pair.action_push_odoo_quantity()
         with self.assertRaises(AccessError):
             self.row("SI-MUG").with_user(user).action_push_odoo_quantity()
+
+    def test_a_waiting_pair_is_queued_again_for_push_on_change(self):
+        self.channel_ozon.push_on_change = True
+        self.sync()
+        self.set_quantity(self.tee, self.wh_c, 2)
+        row = self.row("SI-TEE")
+        row.push_queued = False
+        self.env["sale.channel"]._cron_push_stock()  # nothing queued: nothing sent
+        row.push_queued = True
+        self.env["sale.channel"]._cron_push_stock()
+        self.assertEqual(self.free("SI-TEE")[2], 7, "sent less than 30 s ago: waits")
+        self.assertTrue(row.push_queued, "queued again for the push job's next run")
+        self.age(31)
+        self.env["sale.channel"]._cron_push_stock()
+        self.assertEqual(self.free("SI-TEE")[2], 2)
+        self.assertFalse(row.push_queued)
+
+    def test_the_sync_job_goes_on_past_a_broken_ozon_channel(self):
+        broken = self.channel_ozon.copy({"name": "Ozon broken", "api_login": "999", "api_secret": "wrong",
+                                         "store_url": self.store.url})
+        self.env["sale.channel.warehouse"].create(
+            {"channel_id": broken.id, "ref": REFS[0], "name": "FBS One", "warehouse_id": self.warehouse.id})
+        (self.channel_ozon | broken).write({"state": "connected", "sync_requested": True})
+        self.env["sale.channel"]._cron_sync_stock()
+        good_run = self.channel_ozon.sync_ids[:1]
+        self.assertEqual((good_run.state, good_run.sent), ("done", 6))
+        bad_run = broken.sync_ids[:1]
+        self.assertEqual(bad_run.state, "failed")
+        self.assertTrue(broken.last_error, "the broken channel shows why")
+        self.assertFalse(broken.sync_requested, "not repeated at every cron run")
