@@ -38,6 +38,7 @@
         "views/sale_channel_marketplace_views.xml",
         "views/stock_picking_views.xml",
         "data/stock_picking_label_cron.xml",
+        "views/sale_channel_stock_warehouse_views.xml",
     ],
     "assets": {
         # Globs, so that a new component or tour needs no manifest change.

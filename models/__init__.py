@@ -11,6 +11,7 @@ from . import sale_channel_outbox
 from . import sale_channel_partner
 from . import sale_channel_payment_method
 from . import sale_channel_product
+from . import sale_channel_product_stock
 from . import sale_channel_progress
 from . import sale_channel_status_map
 from . import sale_channel_stock

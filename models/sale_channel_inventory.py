@@ -9,7 +9,16 @@ from odoo.exceptions import UserError
 
 from .. import platforms
 from ..platforms.base import StockUpdate
-from ..platforms.http import ApiError
+from ..platforms.http import (
+    ApiAddressRefused,
+    ApiAuthError,
+    ApiError,
+    ApiOtherAddress,
+    ApiRateLimited,
+    ApiRedirected,
+    ApiUnavailable,
+)
+from .sale_channel_product import _parse_times
 from .sale_inbox_job import job_error_text, log_job_error
 
 _logger = logging.getLogger(__name__)
@@ -19,6 +28,14 @@ _logger = logging.getLogger(__name__)
 UNKNOWN_SKU_RECHECK_HOURS = 20
 #: Hours after which a sync run still 'running' is taken as interrupted.
 SYNC_RUN_TIMEOUT_HOURS = 1
+#: Seconds before a product-warehouse pair is sent again (Ozon takes each at most every 30 s).
+PAIR_INTERVAL_SECONDS = 30
+#: Price changes a product may have in an hour (Ozon's limit; the ones beyond wait).
+PRICE_CHANGES_PER_HOUR = 10
+#: Answers that say the store as a whole cannot be talked to now: the run stops there
+#: (any other failed request fails alone, and the run goes on with the next one).
+STORE_WIDE_ERRORS = (ApiAuthError, ApiRateLimited, ApiUnavailable, ApiAddressRefused, ApiRedirected,
+                     ApiOtherAddress)
 
 
 class SaleChannel(models.Model):
@@ -94,7 +111,16 @@ class SaleChannel(models.Model):
         Stock = self.env["sale.channel.stock"]
         for channel in self:
             product = channel.stock_preview_product_id
-            channel.stock_preview = Stock._explain(channel, product) if product else False
+            if not product:
+                channel.stock_preview = False
+            elif channel._stock_per_warehouse():
+                # One figure per store warehouse, each from its own Odoo warehouses.
+                channel.stock_preview = "\n".join(
+                    f"{store_warehouse.name}: "
+                    + Stock._explain(channel, product, Stock._store_warehouse_sources(store_warehouse))
+                    for store_warehouse in channel._stock_store_warehouses())
+            else:
+                channel.stock_preview = Stock._explain(channel, product)
 
     def _compute_sync_progress(self):
         since = fields.Datetime.now() - timedelta(hours=SYNC_RUN_TIMEOUT_HOURS)
@@ -213,6 +239,8 @@ class SaleChannel(models.Model):
         with ``commit`` (the cron), each is committed, which also shows the progress."""
         self.ensure_one()
         self._check_takes_stock()
+        if self._stock_per_warehouse():
+            return self._sync_stock_warehouses(trigger, rows=rows, force=force, commit=commit)
         self._close_interrupted_runs()
         run = self.env["sale.channel.sync"].create({"channel_id": self.id, "trigger": trigger})
         # Outside the cron (Push Odoo Figure) the request commits once, at its end.
@@ -470,3 +498,234 @@ class SaleChannel(models.Model):
                 prices[product.id] = taxes.compute_all(
                     prices[product.id], store_currency, 1.0, product=product)["total_included"]
         return {pid: store_currency.round(price) for pid, price in prices.items()}
+
+    # ------------------------------------------------------------------
+    # Stores with warehouses of their own (Ozon): one quantity per product and warehouse
+    # ------------------------------------------------------------------
+
+    def _stock_store_warehouses(self):
+        """The active store warehouses that get stock: those with an Odoo warehouse to take
+        it from."""
+        Stock = self.env["sale.channel.stock"]
+        return self.store_warehouse_ids.filtered(lambda w: w.active and Stock._store_warehouse_sources(w))
+
+    def _stock_per_warehouse(self):
+        """Whether the store keeps stock per warehouse of its own, and some of them are mapped:
+        then each product's quantity is sent per store warehouse (single-location stores are
+        synced as before)."""
+        self.ensure_one()
+        return bool(self.support_list_warehouses and self._stock_store_warehouses())
+
+    def _sync_stock_warehouses(self, trigger="manual", rows=None, force=False, commit=False):
+        """``_sync_stock`` for stores with warehouses of their own: prices first (the store
+        takes no stock for a product without one), then one quantity per product and store
+        warehouse, each request's answer recorded as it comes.
+
+        Only changes are sent, and a pair sent less than 30 s ago waits, as do price changes
+        beyond 10 an hour: they are counted as waiting and sent by a later run (Push on Change
+        queues their products again). A request that fails fails alone, its pairs recorded
+        with the error; a store that cannot be talked to (credentials, rate, down) stops the
+        run."""
+        self._close_interrupted_runs()
+        run = self.env["sale.channel.sync"].create({"channel_id": self.id, "trigger": trigger})
+        progress = partial(self._publish_progress, "sync", own_cursor=not commit)
+        progress("running")
+        if commit:
+            # As in _sync_stock: the run shows while it goes, a push's claim is kept.
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+        Row = self.env["sale.channel.product"]
+        client, unknown, given, probes = None, set(), rows, Row
+        try:
+            with self.env.cr.savepoint():
+                client = self._stock_client()
+                client.currency_code = self._store_currency().name or ""
+                if rows is None:
+                    unknown, probes = self._learn_store_products(client, recheck=trigger == "manual")
+                    rows = self.store_product_ids.filtered(lambda r: r.state == "mapped") | probes
+                else:
+                    rows = rows.filtered(lambda r: r.state == "mapped")
+                prices, prices_waiting = self._price_changes(rows, force) if self.sync_prices else ([], [])
+                pairs, pairs_waiting = self._warehouse_stock_changes(rows, force, always=probes)
+                requests = [("price", r) for r in client.price_requests([u for _row, u in prices])]
+                requests += [("stock", r) for r in client.stock_requests([u for _key, u in pairs])]
+        except Exception as exc:  # noqa: BLE001 - any failure is this run's, recorded on it
+            return self._sync_failed(run, client, exc, given or Row, commit=commit)
+        waiting = Row.browse(list({row.id for row in prices_waiting + pairs_waiting}))
+        run.write({"checked": len(rows), "changed": len(prices) + len(pairs),
+                   "waiting": len(prices_waiting) + len(pairs_waiting)})
+        progress("running", 0, len(requests))
+        row_of = {row.sku: row for row in rows}
+        warehouse_of = {w.ref: w for w in self._stock_store_warehouses()}
+        tally = {"sent": 0, "failed": 0, "waiting": run.waiting}
+        refused_all, failures = [], []
+        for done, (kind, request) in enumerate(requests):
+            try:
+                # One request and the record of its answer: undone together on any failure.
+                with self.env.cr.savepoint():
+                    if kind == "price":
+                        answer = self._push_prices(client, request, row_of)
+                    else:
+                        answer = self._push_pairs(client, request, row_of, warehouse_of)
+            except STORE_WIDE_ERRORS as exc:
+                unsent = Row.browse(list({row_of[u.sku].id for _k, later in requests[done:] for u in later}))
+                return self._sync_failed(run, client, exc, unsent, sent=tally["sent"], failed=tally["failed"],
+                                         commit=commit)
+            except Exception as exc:  # noqa: BLE001 - this request fails alone, the next ones go
+                log_job_error(self, "stock sync request", exc)
+                answer = self._request_failed(kind, request, job_error_text(exc), row_of, warehouse_of)
+                failures.append(job_error_text(exc))
+            accepted, refused, lacking, later = answer
+            tally["sent"] += len(accepted)
+            tally["failed"] += len(refused)
+            tally["waiting"] += len(later)
+            refused_all += refused
+            waiting |= Row.browse(list({row.id for row, _why in later}))
+            unknown = (unknown - {row.sku for row in accepted}) | {row.sku for row, _why in lacking}
+            run.write({"sent": tally["sent"], "failed": tally["failed"], "waiting": tally["waiting"],
+                       "api_calls": client.http.calls, "progress": round(100 * (done + 1) / len(requests))})
+            progress("running", done + 1, len(requests))
+            if commit:
+                # Each answer is kept as it comes: a failure later loses only what was not sent.
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        if waiting and self.push_on_change:
+            # Not queued through _queue_push: no wake-up now, the push job's next run sends them.
+            waiting.write({"push_queued": True})
+        message = self._warehouse_run_message(unknown, refused_all, tally["waiting"], failures)
+        run.write({"state": "done", "finished_at": fields.Datetime.now(), "progress": 100,
+                   "api_calls": client.http.calls, "message": message or False})
+        if not refused_all and not failures:
+            self.write({"last_error": False, "last_error_date": False})
+        elif failures:
+            self._record_job_error(failures[0])
+        progress("done", len(requests), len(requests), self._sync_summary(run))
+        return run
+
+    def _warehouse_run_message(self, unknown, refused, waiting, failures):
+        message = []
+        if unknown:
+            message.append(self.env._("Not in the store (%(count)s): %(skus)s", count=len(unknown),
+                                      skus=", ".join(sorted(unknown)[:50])))
+        if refused:
+            message.append(self.env._("Refused: %s", "; ".join(f"{row.sku}: {why}" for row, why in refused[:50])))
+        if failures:
+            message.append(self.env._("Requests that failed (%(count)s): %(errors)s", count=len(failures),
+                                      errors="; ".join(failures[:5])))
+        if waiting:
+            message.append(self.env._(
+                "%s changes wait for the store's limits (a product and warehouse at most every 30 s, 10 price "
+                "changes a product an hour): a later run sends them.", waiting))
+        return "\n".join(message)
+
+    def _store_currency(self):
+        pricelist = self.sync_pricelist_id or self.pricelist_id
+        return self.store_currency_id or pricelist.currency_id or self.company_id.currency_id
+
+    def _warehouse_stock_changes(self, rows, force=False, always=()):
+        """([((row, store warehouse), StockUpdate)] to send, [row] of pairs that wait): the
+        pairs whose quantity is not what the store last accepted (all with ``force``, the
+        ``always`` rows whatever they last accepted), less those sent in the last 30 s.
+        One availability query per store warehouse, one query for the pairs' state."""
+        store_warehouses = self._stock_store_warehouses()
+        Stock = self.env["sale.channel.stock"]
+        available = {w.id: Stock._available(self, rows.product_id.ids, warehouses=Stock._store_warehouse_sources(w))
+                     for w in store_warehouses}
+        states = self.env["sale.channel.product.stock"]._states(rows, store_warehouses)
+        always = set(always.ids) if always else set()
+        recent = fields.Datetime.now() - timedelta(seconds=PAIR_INTERVAL_SECONDS)
+        changed, waiting = [], []
+        for row in rows:
+            for warehouse in store_warehouses:
+                quantity = available[warehouse.id].get(row.product_id.id, 0.0)
+                last_quantity, accepted_on, sent_on = states.get((row.id, warehouse.id), (0.0, None, None))
+                if not (force or row.id in always or not accepted_on or last_quantity != quantity):
+                    continue
+                if sent_on and sent_on > recent:
+                    waiting.append(row)
+                    continue
+                changed.append(((row, warehouse), StockUpdate(
+                    row.sku, Decimal(str(quantity)), row.remote_id or "", warehouse_ref=warehouse.ref)))
+        return changed, waiting
+
+    def _price_changes(self, rows, force=False):
+        """([(row, StockUpdate with the price)] to send, [row] whose change waits): the rows
+        whose price is not the one the store last accepted, less those that had 10 changes in
+        the last hour (Ozon's limit: the change waits until the oldest is an hour old)."""
+        prices = self._store_prices(rows.product_id)
+        hour_ago = fields.Datetime.now() - timedelta(hours=1)
+        changed, waiting = [], []
+        for row in rows:
+            price = prices.get(row.product_id.id)
+            if price is None or not (force or not row.last_price_at or round(row.last_price, 2) != price):
+                continue
+            if len(_recent_changes(row.price_changed_at, hour_ago)) >= PRICE_CHANGES_PER_HOUR:
+                waiting.append(row)
+                continue
+            changed.append((row, StockUpdate(row.sku, Decimal(0), row.remote_id or "", price=Decimal(str(price)))))
+        return changed, waiting
+
+    def _push_prices(self, client, request, row_of):
+        """Send one request's prices and record the answer: (accepted rows, [(row, why)]
+        refused, [(row, why)] not in the store, [(row, why)] waiting)."""
+        results = client.push_prices(request)
+        missing = set(client.not_in_store)
+        accepted, refused, lacking, later = [], [], [], []
+        for update in request:
+            row, why = row_of[update.sku], results.get(update.sku, "not sent")
+            if why is None:
+                accepted.append((row, update.price))
+            elif getattr(why, "wait", False):
+                later.append((row, why))
+            else:
+                (lacking if update.sku in missing else refused).append((row, self.env._("Price: %s", why)))
+        self.env["sale.channel.product"]._record_prices(accepted)
+        Row = self.env["sale.channel.product"]
+        Row._record_refused(refused)
+        Row._record_not_in_store(lacking)
+        return [row for row, _p in accepted], refused, lacking, later
+
+    def _push_pairs(self, client, request, row_of, warehouse_of):
+        """Send one request's quantities and record the answer per pair, then on each store
+        product the sums (same tuple as ``_push_prices``, one entry per pair)."""
+        results = client.push_stock(request)
+        missing = set(client.not_in_store)
+        answers, accepted, refused, lacking, later = [], [], [], [], []
+        for update in request:
+            row, warehouse = row_of[update.sku], warehouse_of[update.warehouse_ref]
+            why = results.get((update.sku, update.warehouse_ref), "not sent")
+            if why is None:
+                state = "sent"
+                accepted.append(row)
+            elif getattr(why, "wait", False):
+                state = "waiting"
+                later.append((row, why))
+            else:
+                state = "refused"
+                if update.sku in missing:
+                    lacking.append((row, why))
+                else:
+                    refused.append((row, f"{warehouse.name}: {why}"))
+            answers.append((row.id, warehouse.id, update.quantity, state, why or ""))
+        self.env["sale.channel.product.stock"]._record_answers(self, answers)
+        Row = self.env["sale.channel.product"]
+        Row._sum_warehouse_stock(self._stock_store_warehouses(), {row_of[u.sku].id for u in request},
+                                 {row.id for row in accepted})
+        Row._record_not_in_store(list({row.id: (row, why) for row, why in lacking}.values()))
+        return accepted, refused, lacking, later
+
+    def _request_failed(self, kind, request, error, row_of, warehouse_of):
+        """A request that failed on its own (an answer that is not Ozon's, an unexpected
+        error): its pairs (or prices) are recorded as refused with the error, and sent again
+        by the next run, as they are still changes."""
+        refused = [(row_of[u.sku], error) for u in request]
+        if kind == "stock":
+            answers = [(row_of[u.sku].id, warehouse_of[u.warehouse_ref].id, u.quantity, "refused", error)
+                       for u in request]
+            self.env["sale.channel.product.stock"]._record_answers(self, answers)
+        self.env["sale.channel.product"]._record_refused(list({row.id: (row, why) for row, why in refused}.values()))
+        return [], refused, [], []
+
+
+
+def _recent_changes(text, since):
+    """The price change times of a store product (``price_changed_at``) after ``since``."""
+    return [moment for moment in _parse_times(text) if moment > since]

@@ -1,7 +1,9 @@
+from datetime import timedelta
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from .sale_channel import MANAGER, check_group_access
+from .sale_channel import MANAGER, USER, check_group_access
 
 
 class SaleChannelProduct(models.Model):
@@ -59,6 +61,15 @@ class SaleChannelProduct(models.Model):
     differs = fields.Boolean(
         readonly=True, index=True,
         help="At the last reconciliation the store and Odoo disagreed on this SKU.")
+
+    # Stores that keep stock per warehouse of their own (Ozon): the figures above are the
+    # sums of these.
+    stock_ids = fields.One2many("sale.channel.product.stock", "product_row_id", string="Stock per Warehouse")
+    last_price_at = fields.Datetime(string="Price Accepted On", readonly=True)
+    price_changed_at = fields.Char(
+        readonly=True,
+        help="When the store took this product's last price changes (up to 10, UTC, space separated): "
+        "Ozon takes at most 10 an hour, the ones beyond wait.")
 
     _sql_constraints = [
         ("product_unique", "unique(channel_id, product_id)", "A product is mapped once per channel."),
@@ -142,6 +153,58 @@ class SaleChannelProduct(models.Model):
                                "store_quantity", "odoo_quantity", "store_tracks_stock", "differs"])
 
     @api.model
+    def _record_prices(self, accepted):
+        """[(row, price)] the store accepted: the price, when, and the change's time among the
+        product's last 10 (the store takes at most 10 an hour), in one statement."""
+        if not accepted:
+            return
+        now = fields.Datetime.now()
+        hour_ago = now - timedelta(hours=1)
+        times = []
+        for row, _price in accepted:
+            recent = [t for t in _parse_times(row.price_changed_at) if t > hour_ago] + [now]
+            times.append(" ".join(t.strftime("%Y-%m-%dT%H:%M:%S") for t in recent[-10:]))
+        self.flush_model()
+        self.env.cr.execute(
+            """
+            UPDATE sale_channel_product AS row
+               SET last_price = v.price, last_price_at = %s, price_changed_at = v.times
+              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::float[]) AS price, unnest(%s::varchar[]) AS times) AS v
+             WHERE row.id = v.id
+            """,
+            (now, [row.id for row, _p in accepted], [float(p) for _r, p in accepted], times))
+        self.invalidate_model(["last_price", "last_price_at", "price_changed_at"])
+
+    @api.model
+    def _sum_warehouse_stock(self, store_warehouses, row_ids, accepted_ids):
+        """The figures of store products sent per warehouse: the sums of their pairs, and the
+        pairs' refusals as the row's error; a row with a pair accepted is in the store."""
+        if not row_ids:
+            return
+        self.env["sale.channel.product.stock"].flush_model()
+        self.flush_model()
+        self.env.cr.execute(
+            """
+            UPDATE sale_channel_product AS row
+               SET last_quantity = agg.qty, last_sync_at = agg.synced, last_error = LEFT(agg.errors, 500),
+                   store_quantity = agg.store, odoo_quantity = agg.odoo, differs = agg.differs,
+                   store_tracks_stock = true,
+                   state = CASE WHEN row.id = ANY(%(accepted)s) THEN 'mapped' ELSE row.state END
+              FROM (SELECT s.product_row_id, SUM(s.last_quantity) AS qty, MAX(s.last_sync_at) AS synced,
+                           string_agg(w.name || ': ' || s.last_error, '; ' ORDER BY w.name)
+                               FILTER (WHERE s.state = 'refused') AS errors,
+                           SUM(s.store_quantity) AS store, SUM(s.odoo_quantity) AS odoo,
+                           bool_or(s.differs) AS differs
+                      FROM sale_channel_product_stock s
+                      JOIN sale_channel_warehouse w ON w.id = s.store_warehouse_id
+                     WHERE s.product_row_id = ANY(%(rows)s) AND s.store_warehouse_id = ANY(%(whs)s)
+                     GROUP BY s.product_row_id) AS agg
+             WHERE row.id = agg.product_row_id
+            """,
+            {"rows": list(row_ids), "accepted": list(accepted_ids), "whs": store_warehouses.ids})
+        self.invalidate_model()
+
+    @api.model
     def _record_refused(self, refused):
         """[(row, reason)] the store refused."""
         if not refused:
@@ -221,6 +284,8 @@ class SaleChannelProduct(models.Model):
         gone = [row for sku, row in orphans.items() if sku not in items or sku in skus]
         self.browse([row.id for row in gone]).unlink()
         rows = channel.store_product_ids.filtered(lambda r: r.state == "mapped")
+        if channel._stock_per_warehouse():
+            return self.env["sale.channel.product.stock"]._reconcile(channel, rows, items)
         available = self.env["sale.channel.stock"]._available(channel, rows.product_id.ids)
         figures = []
         for row in rows:
@@ -244,6 +309,14 @@ class SaleChannelProduct(models.Model):
         self.invalidate_model()
         return len([f for f in figures if f[4]])
 
+    def action_view_warehouse_stock(self):
+        """The product's stock per store warehouse: what was sent, accepted, and what the
+        store showed at the last reconciliation."""
+        check_group_access(self, USER, "read")
+        action = self.env["ir.actions.act_window"]._for_xml_id("sale_inbox.sale_channel_product_stock_action")
+        action["domain"] = [("product_row_id", "in", self.ids)]
+        return action
+
     def action_push_odoo_quantity(self):
         """Send Odoo's figure for these products now, whatever the store last accepted."""
         check_group_access(self, MANAGER, "write")
@@ -260,3 +333,14 @@ class SaleChannelProduct(models.Model):
         if failed:
             message += " " + "; ".join(failed.mapped("message"))
         return mapped.channel_id[:1]._notify(message, "warning" if failed else "success")
+
+
+def _parse_times(text):
+    """The times written in ``price_changed_at`` (UTC, naive)."""
+    times = []
+    for word in (text or "").split():
+        try:
+            times.append(fields.Datetime.to_datetime(word.replace("T", " ")))
+        except ValueError:
+            continue
+    return [t for t in times if t]

@@ -22,10 +22,17 @@ class SaleChannelStock(models.AbstractModel):
             warehouses = self.env["stock.warehouse"].search([("company_id", "=", channel.company_id.id)], limit=1)
         return warehouses
 
-    def _figures(self, channel, product_ids=None):
+    @staticmethod
+    def _store_warehouse_sources(store_warehouse):
+        """The Odoo warehouses whose stock a store warehouse (``sale.channel.warehouse``) is
+        sent: its own list, else the warehouse its orders ship from."""
+        return store_warehouse.stock_warehouse_ids or store_warehouse.warehouse_id
+
+    def _figures(self, channel, product_ids=None, warehouses=None):
         """{product id: (on hand, to deliver, in store quotations, in the inbox)} for the
-        channel's warehouses."""
-        warehouses = self._warehouses(channel)
+        channel's warehouses (or ``warehouses``: one store warehouse's, for stores that keep
+        stock per warehouse)."""
+        warehouses = warehouses or self._warehouses(channel)
         if not warehouses:
             return {}
         self.env.flush_all()
@@ -130,11 +137,12 @@ class SaleChannelStock(models.AbstractModel):
         )
         return {pid: (float(h), float(d), float(q), float(i)) for pid, h, d, q, i in self.env.cr.fetchall()}
 
-    def _available(self, channel, product_ids=None):
+    def _available(self, channel, product_ids=None, warehouses=None):
         """{product id: quantity to send} (products with no stock at all are left out when
-        ``product_ids`` is None: the caller sends 0 for the mapped ones it does not find)."""
+        ``product_ids`` is None: the caller sends 0 for the mapped ones it does not find);
+        ``warehouses``: see ``_figures``."""
         return {pid: self._apply_formula(channel, *figures)
-                for pid, figures in self._figures(channel, product_ids).items()}
+                for pid, figures in self._figures(channel, product_ids, warehouses).items()}
 
     @staticmethod
     def _apply_formula(channel, onhand, to_deliver, quoted, in_inbox):
@@ -145,14 +153,15 @@ class SaleChannelStock(models.AbstractModel):
             quantity = min(quantity, channel.stock_cap)
         return max(0.0, quantity)
 
-    def _explain(self, channel, product):
-        """The computation for one product, in words."""
-        onhand, to_deliver, quoted, in_inbox = self._figures(channel, [product.id]).get(
+    def _explain(self, channel, product, warehouses=None):
+        """The computation for one product, in words (``warehouses``: see ``_figures``)."""
+        warehouses = warehouses or self._warehouses(channel)
+        onhand, to_deliver, quoted, in_inbox = self._figures(channel, [product.id], warehouses).get(
             product.id, (0.0, 0.0, 0.0, 0.0))
         sent = self._apply_formula(channel, onhand, to_deliver, quoted, in_inbox)
         parts = [
             self.env._("%(qty)s on hand in %(warehouses)s", qty=onhand,
-              warehouses=", ".join(self._warehouses(channel).mapped("name")) or "-"),
+              warehouses=", ".join(warehouses.mapped("name")) or "-"),
             self.env._("− %s still to deliver for confirmed sales orders", to_deliver),
             self.env._("− %s in store orders left as quotations", quoted),
             self.env._("− %s in inbox orders not yet turned into sales orders", in_inbox),

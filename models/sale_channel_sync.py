@@ -25,6 +25,10 @@ class SaleChannelSync(models.Model):
     changed = fields.Integer(readonly=True, help="Products whose quantity differed from the last one accepted.")
     sent = fields.Integer(readonly=True, help="Changes the store accepted.")
     failed = fields.Integer(readonly=True, help="Changes the store refused, or that could not be sent.")
+    waiting = fields.Integer(
+        readonly=True,
+        help="Changes held back by the store's limits (Ozon: a product and warehouse at most every 30 s, "
+        "10 price changes a product an hour): a later run sends them.")
     api_calls = fields.Integer(string="API Calls", readonly=True)
     progress = fields.Integer(readonly=True, help="Share of the run's API requests done, in percent.")
     message = fields.Text(readonly=True)

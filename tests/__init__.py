@@ -30,3 +30,4 @@ from . import test_channel_health
 from . import test_channel_setup
 from . import test_review_screen
 from . import test_ozon_orders
+from . import test_ozon_stock

@@ -111,11 +111,16 @@ class TestButtonsForUsers(InboxFixtures, TransactionCase):
             env["sale.inbox.order"].sudo()._receive(ozon_channel, body, "application/json")[0])
         env["sale.inbox.order"]._cron_process()
         assert posted.sale_order_id.picking_ids, (posted.state, posted.error_message)
-        env["sale.channel.product"].create([
+        rows = env["sale.channel.product"].create([
             {"channel_id": cls.idosell.id, "product_id": cls.mug.id, "sku": "SI-MUG", "state": "mapped",
              "store_quantity": 3, "odoo_quantity": 5, "differs": True},
             {"channel_id": cls.idosell.id, "product_id": cls.tee.id, "sku": "SI-TEE", "state": "not_in_store"},
         ])
+        # A product's stock at a store warehouse (stores with warehouses of their own: Ozon).
+        store_warehouse = env["sale.channel.warehouse"].create({"channel_id": cls.idosell.id, "ref": "1", "name": "W"})
+        env["sale.channel.product.stock"].create({
+            "product_row_id": rows[0].id, "channel_id": cls.idosell.id, "company_id": cls.idosell.company_id.id,
+            "store_warehouse_id": store_warehouse.id})
         so = done.sale_order_id
         env["sale.channel.outbox"].create([
             {"channel_id": cls.idosell.id, "sale_order_id": so.id, "external_id": "B-1",

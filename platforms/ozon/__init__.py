@@ -76,6 +76,10 @@ class Ozon(Platform):
     can_print_labels = True
     #: The status that says "assembled" (the delivery's Mark Assembled in Store sends it).
     assembled_status = ASSEMBLED
+    # Stock per warehouse, prices and the catalog: see ``stock``.
+    can_sync_stock = True
+    can_sync_prices = True
+    can_reconcile_stock = True
     is_marketplace = True
     # New-posting pushes may come late or not at all (Ozon says so): the channel polls too.
     poll_by_default = True

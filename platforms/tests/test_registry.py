@@ -152,7 +152,7 @@ def test_a_platform_claiming_what_its_client_lacks_is_caught():
 
 
 def test_supporting_reads_the_declarations():
-    assert platforms.supporting("can_sync_stock") == ("shopify", "woocommerce", "mozello", "idosell")
+    assert platforms.supporting("can_sync_stock") == ("shopify", "woocommerce", "mozello", "idosell", "ozon")
     assert platforms.supporting("can_poll_orders") == ("shopify", "woocommerce", "mozello", "idosell", "ozon")
     assert platforms.supporting("can_register_webhook") == ("mozello",)
     assert platforms.supporting("can_list_payment_methods") == ("woocommerce",)
