@@ -30,6 +30,9 @@ class OzonShipFixtures(StoreChannelFixtures):
         cls.setup_store("ozon", name="Ozon", api_login="123456", api_secret="ozon-key",
                         store_url="http://127.0.0.1:9")
         warehouse = cls.env["stock.warehouse"].search([("company_id", "=", cls.env.company.id)], limit=1)
+        # The fake's FBS warehouse ships from the company's warehouse.
+        cls.env["sale.channel.warehouse"].create({
+            "channel_id": cls.channel.id, "ref": "22000000000001", "name": "Main FBS", "warehouse_id": warehouse.id})
         for sku in SKUS:
             product = cls.env["product.product"].search([("default_code", "=", sku)])
             cls.env["stock.quant"]._update_available_quantity(product, warehouse.lot_stock_id, 100)
