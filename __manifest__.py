@@ -34,6 +34,9 @@
         "views/sale_channel_progress_views.xml",
         "report/sale_report_views.xml",
         "views/sale_channel_mail_views.xml",
+        "data/sale_inbox_cancellation_data.xml",
+        "views/sale_inbox_cancellation_views.xml",
+        "views/sale_order_store_cancel_views.xml",
     ],
     "assets": {
         # Globs, so that a new component or tour needs no manifest change.

@@ -38,3 +38,6 @@ from . import sale_channel_dashboard
 from . import sale_channel_mail
 from . import sale_channel_warehouse
 from . import sale_channel_marketplace
+from . import sale_inbox_cancellation
+from . import sale_inbox_cancellation_channel
+from . import sale_channel_outbox_reason

@@ -29,3 +29,4 @@ from . import test_notify
 from . import test_channel_health
 from . import test_channel_setup
 from . import test_review_screen
+from . import test_ozon_cancel
