@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from unittest.mock import patch
 
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
+from odoo.tests.common import JsonRpcException
 
 from ..models.sale_inbox_cancellation import SaleInboxCancellation
 from ..platforms.ozon import Ozon
@@ -21,12 +22,10 @@ CANCEL = "/v2/posting/fbs/cancel"
 REASONS = "/v1/posting/fbs/cancel-reason"
 
 
-@tagged("post_install", "-at_install")
-class TestOzonCancel(StoreChannelFixtures, StockFixtures, TransactionCase):
+class OzonCancelFixtures(StoreChannelFixtures, StockFixtures):
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
+    def setup_ozon(cls):
         cls.setup_store("ozon", name="Ozon", api_login="123456", api_secret="ozon-key", auto_confirm=True)
         cls.env["sale.channel.payment.method"].create(
             {"channel_id": cls.channel.id, "code": "ozon", "name": "Ozon", "means_paid": False})
@@ -40,8 +39,7 @@ class TestOzonCancel(StoreChannelFixtures, StockFixtures, TransactionCase):
         cls.inbox_user = new_test_user(cls.env, "ozon.inbox.user",
                                        groups="sales_team.group_sale_salesman,sale_inbox.group_sale_inbox_user")
 
-    def setUp(self):
-        super().setUp()
+    def start_ozon(self):
         self.store = self.start_store()
         self.channel.store_url = self.store.url
         self.ozon = FakeOzon(self.store)
@@ -91,6 +89,19 @@ class TestOzonCancel(StoreChannelFixtures, StockFixtures, TransactionCase):
 
     def stock(self, warehouse=None):
         return self.mug.with_context(warehouse_id=(warehouse or self.warehouse).id).qty_available
+
+
+@tagged("post_install", "-at_install")
+class TestOzonCancel(OzonCancelFixtures, TransactionCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_ozon()
+
+    def setUp(self):
+        super().setUp()
+        self.start_ozon()
 
     # -- Ozon cancels ------------------------------------------------------
 
@@ -430,3 +441,54 @@ class TestOzonCancel(StoreChannelFixtures, StockFixtures, TransactionCase):
         self.assertEqual(self.stock(fbo), 0)
         self.assertEqual(so.state, "draft")
         self.assertEqual(so.picking_ids.state, "cancel")
+
+
+@tagged("post_install", "-at_install")
+class TestOzonCancelRpc(OzonCancelFixtures, HttpCase):
+    """The same refusals over JSON-RPC, as a Sales Inbox User would try them."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_ozon()
+
+    def setUp(self):
+        super().setUp()
+        self.start_ozon()
+
+    def call(self, model, method, ids, *args, context=None, **kwargs):
+        return self.make_jsonrpc_request("/web/dataset/call_kw", {
+            "model": model, "method": method, "args": [ids, *args],
+            "kwargs": dict(kwargs, context=dict(context or {}, uid=self.inbox_user.id))})
+
+    def test_a_user_over_rpc(self):
+        so = self.posting("1000-0051-1", 1, hours_ago=30)
+        self.ozon.cancel_posting("1000-0051-1", 352)
+        self.poll("1000-0051-1")
+        other = self.posting("1000-0052-1", 1)
+        line = self.cancellation("1000-0051-1")
+        self.authenticate("ozon.inbox.user", "ozon.inbox.user")
+        # Cancelling with a forged reason: the wizard comes back, nothing is cancelled nor queued.
+        action = self.call("sale.order", "action_cancel", [other.id],
+                           context={"sale_inbox_cancel_reason": {"code": "352"}, "disable_cancel_warning": True})
+        self.assertEqual(action["res_model"], "sale.order.store.cancel")
+        self.assertEqual(other.state, "sale")
+        self.assertFalse(other.outbox_ids)
+        # 402 without a message, straight to the wizard's method: refused by the server.
+        wizard = self.env["sale.order.store.cancel"].browse(action["res_id"])
+        other_reason = wizard.reason_ids.filtered(lambda r: r.code == "402")
+        self.call("sale.order.store.cancel", "write", [wizard.id], {"reason_id": other_reason.id})
+        with self.assertRaises(JsonRpcException) as caught:
+            self.call("sale.order.store.cancel", "action_confirm", [wizard.id])
+        self.assertEqual(caught.exception.args[0], "odoo.exceptions.ValidationError")
+        self.assertEqual(other.state, "sale")
+        for model, method, ids, args in (
+                ("sale.inbox.cancellation", "write", [line.id], [{"action": "returned"}]),
+                ("sale.inbox.cancellation", "unlink", [line.id], []),
+                ("sale.channel", "write", [self.channel.id], [{"auto_cancel_hours": 0}])):
+            with self.assertRaises(JsonRpcException) as caught:
+                self.call(model, method, ids, *args)
+            self.assertEqual(caught.exception.args[0], "odoo.exceptions.AccessError", (model, method))
+        self.assertEqual((line.action, self.channel.auto_cancel_hours), ("waiting", 24))
+        self.assertFalse(self.store.calls("POST", CANCEL))
+        self.assertEqual(so.state, "sale")

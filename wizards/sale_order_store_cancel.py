@@ -2,6 +2,8 @@
 read live for the posting when the wizard opens; the person picks one (Ozon's "other", 402,
 needs a message: checked here, on the server), then the order is cancelled and the
 cancellation put in the status outbox with the reason, once."""
+import logging
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
@@ -9,6 +11,8 @@ from ..models.sale_inbox_job import job_error_text
 from ..models.sale_order import CANCEL_REASON, CancelReason
 from ..platforms.base import PlatformError
 from ..platforms.http import RetryPolicy
+
+_logger = logging.getLogger(__name__)
 
 #: The reason whose message is required (Ozon: "other").
 MESSAGE_REQUIRED = {"402"}
@@ -65,7 +69,10 @@ class SaleOrderStoreCancel(models.TransientModel):
             # As superuser: the store is asked only for this order, which the person may cancel.
             client = order.channel_id._api_client(retry=WIZARD_RETRY)
             reasons = client.cancel_reasons([number]).get(number, [])
-        except (PlatformError, UserError) as exc:
+        except Exception as exc:  # noqa: BLE001 -- whatever went wrong, the person is told, nothing is cancelled
+            if not isinstance(exc, (PlatformError, UserError)):
+                _logger.warning("Sales Inbox: cancellation reasons of channel %s: %s", order.channel_id.id,
+                                type(exc).__name__)
             self.fetch_error = self.env._(
                 "%(store)s could not be asked for its cancellation reasons: %(error)s. Try again later, or "
                 "cancel in Odoo only.", store=order.channel_id.name, error=job_error_text(exc))
