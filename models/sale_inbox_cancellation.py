@@ -139,8 +139,11 @@ class SaleInboxCancellation(models.Model):
     def _apply_rules(self):
         self.ensure_one()
         so = self.sale_order_id
-        if not so or so.state == "cancel":
-            self.write({"action": "nothing", "note": self.env._("No sales order left to cancel.")})
+        if not so:
+            self.write({"action": "nothing", "note": self.env._("Cancelled before it became a sales order.")})
+            return
+        if so.state == "cancel":
+            self.write({"action": "nothing", "note": self.env._("The sales order was cancelled in Odoo first.")})
             return
         so.sudo().store_status = "cancelled"
         channel = self.channel_id

@@ -228,6 +228,7 @@ class SaleOrder(models.Model):
         reason = self.env.context.get(CANCEL_REASON)
         reason = reason if isinstance(reason, CancelReason) else None
         messages = []
+        untold = self.browse()
         for order in orders:
             channel = order.channel_id
             handled = set(order.store_stages or [])
@@ -252,6 +253,8 @@ class SaleOrder(models.Model):
                         # Sent with the reason chosen in the Cancel wizard, or not at all
                         # (cancelled in Odoo only; or by Odoo's own code, which chose none).
                         if not reason or not reason.code:
+                            if not reason:
+                                untold |= order
                             continue
                         extra = {"reason_code": reason.code, "reason_text": reason.text,
                                  "reason_message": reason.message}
@@ -260,6 +263,10 @@ class SaleOrder(models.Model):
                                          store_status=target, **extra))
                     status = target
             order.write({"store_stages": sorted(handled | new, key=ODOO_STAGES.index), "store_status": status})
+        for order in untold:
+            order._message_log(body=self.env._(
+                "%s was not told of this cancellation: it needs one of its reasons, chosen when cancelling "
+                "from the sales order. Cancel it in the store yourself.", order.channel_id.name))
         if messages:
             self.env["sale.channel.outbox"].sudo().create(messages)
             self.env["sale.inbox.job"]._trigger_job("sale_inbox.ir_cron_send_outbox")
