@@ -327,7 +327,9 @@ class SaleInboxProcessor(models.AbstractModel):
 
     def _step_store_cancellations(self, run, orders):
         """Orders the store cancelled: a waiting order is cancelled; a sales order too while
-        nothing was delivered or invoiced, otherwise a person decides (an activity says why)."""
+        nothing was delivered or invoiced, otherwise a person decides (an activity says why).
+        A marketplace's cancellations follow the channel's own rules (see
+        ``_marketplace_cancellations``)."""
         cancelled = orders.filtered(lambda o: run.normalized(o).status == "cancelled")
         if run.channel.is_marketplace:
             self._marketplace_cancellations(run, cancelled)

@@ -352,6 +352,7 @@ class TestOzonCancel(OzonCancelFixtures, TransactionCase):
         wizard = self.open_wizard(so)
         self.assertEqual(so.state, "sale", "opening the wizard cancels nothing")
         self.assertEqual(wizard.reason_ids.mapped("code"), ["352", "400", "402"])
+        wizard.get_views([(False, "form")])
         self.assertEqual(self.store.calls("POST", REASONS)[-1].json(), {"related_posting_numbers": ["1000-0031-1"]})
         other = wizard.reason_ids.filtered(lambda r: r.code == "402")
         wizard.reason_id = other
