@@ -5,9 +5,11 @@ one failing cancellation among good ones, the Cancellations page, the Cancel wiz
 reasons, 402's message, once through the outbox with the reason) and what a Sales Inbox User
 may not do."""
 import json
+import unittest
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
+from odoo import http
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tests.common import JsonRpcException
@@ -530,3 +532,15 @@ class TestOzonCancelRpc(OzonCancelFixtures, HttpCase):
         self.assertEqual((line.action, self.channel.auto_cancel_hours), ("waiting", 24))
         self.assertFalse(self.store.calls("POST", CANCEL))
         self.assertEqual(so.state, "sale")
+
+    def test_a_salesperson_cancels_an_ozon_order_in_the_browser(self):
+        http.root.statics  # noqa: B018 -- read once, in one thread (see tests/test_tours.py)
+        so = self.posting("1000-0053-1", 1)
+        try:
+            self.start_tour(f"/odoo/action-sale.action_orders/{so.id}", "sale_inbox_ozon_cancel",
+                            login="ozon.inbox.user", timeout=180)
+        except unittest.SkipTest as exc:
+            self.fail(f"The browser tour could not run: {exc}")
+        self.assertEqual(so.state, "cancel")
+        self.assertRecordValues(so.outbox_ids, [{"reason_code": "402", "reason_message": "The buyer asked us by phone",
+                                                 "state": "pending"}])
