@@ -256,6 +256,10 @@ class SaleInboxCancellation(models.Model):
         check_group_access(self, USER, "read")
         if not self.env.su:
             self.env["stock.picking"].check_access("write")
+        # Two presses at once (a double click, two people) must not return the goods twice:
+        # the lines are locked, and read again, before anything is done.
+        self.env.cr.execute("SELECT id FROM sale_inbox_cancellation WHERE id = ANY(%s) FOR UPDATE", [self.ids])
+        self.invalidate_recordset(["action"])
         waiting = self.filtered(lambda line: line.action == "waiting")
         if not waiting:
             raise UserError(self.env._("Nothing is waiting for its goods here."))
