@@ -39,6 +39,9 @@
         "views/stock_picking_views.xml",
         "data/stock_picking_label_cron.xml",
         "views/sale_channel_stock_warehouse_views.xml",
+        "data/sale_inbox_cancellation_data.xml",
+        "views/sale_inbox_cancellation_views.xml",
+        "views/sale_order_store_cancel_views.xml",
     ],
     "assets": {
         # Globs, so that a new component or tour needs no manifest change.

@@ -44,3 +44,6 @@ from . import sale_inbox_order_marketplace
 # After the processor files it extends.
 from . import sale_inbox_processor_marketplace
 from . import stock_picking_marketplace
+from . import sale_inbox_cancellation
+from . import sale_inbox_cancellation_channel
+from . import sale_channel_outbox_reason

@@ -95,6 +95,8 @@ class SaleChannelStock(models.AbstractModel):
                   JOIN uom_uom line_uom ON line_uom.id = l.product_uom
                   JOIN uom_uom product_uom ON product_uom.id = t.uom_id
                  WHERE o.channel_id IS NOT NULL AND o.state IN ('draft', 'sent')
+                   -- A quotation its marketplace cancelled (the goods came back) holds nothing.
+                   AND NOT EXISTS (SELECT 1 FROM sale_inbox_cancellation c WHERE c.sale_order_id = o.id)
                    AND COALESCE(l.warehouse_id, o.warehouse_id) = ANY(%(warehouses)s)
                    AND (%(products)s::int[] IS NULL OR l.product_id = ANY(%(products)s::int[]))
                  GROUP BY l.product_id

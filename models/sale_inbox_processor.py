@@ -327,8 +327,13 @@ class SaleInboxProcessor(models.AbstractModel):
 
     def _step_store_cancellations(self, run, orders):
         """Orders the store cancelled: a waiting order is cancelled; a sales order too while
-        nothing was delivered or invoiced, otherwise a person decides (an activity says why)."""
+        nothing was delivered or invoiced, otherwise a person decides (an activity says why).
+        A marketplace's cancellations follow the channel's own rules (see
+        ``_marketplace_cancellations``)."""
         cancelled = orders.filtered(lambda o: run.normalized(o).status == "cancelled")
+        if run.channel.is_marketplace:
+            self._marketplace_cancellations(run, cancelled)
+            return orders - cancelled
         for order in cancelled:
             so = order.sale_order_id
             if not so or so.state == "cancel":
@@ -354,6 +359,29 @@ class SaleInboxProcessor(models.AbstractModel):
             order.write({"state": "cancelled", "failed_step": False, "error_message": False})
             order._message_log(body=note)
         return orders - cancelled
+
+    def _marketplace_cancellations(self, run, cancelled):
+        """A marketplace's cancellations (Ozon), by the channel's rules, each on its own and
+        once (see ``sale.inbox.cancellation``): one that fails stops its order at
+        "Cancellation" with the error, shown on the Cancellations page too, and is tried again
+        with the order's Retry; the others are applied."""
+        Cancellation = self.env["sale.inbox.cancellation"]
+        labels = dict(Cancellation._fields["action"]._description_selection(self.env))
+        for order in cancelled:
+            normalized = run.normalized(order)
+            try:
+                with self.env.cr.savepoint():
+                    line = Cancellation._from_store(order, normalized, run.channel)
+            except Exception as exc:  # noqa: BLE001 -- only this cancellation stops
+                self._reraise_if_concurrency(exc)
+                error = self._describe_error(exc)
+                Cancellation._record_failure(order, normalized, run.channel, error)
+                order._fail("cancellation", error)
+                continue
+            order.write({"state": "cancelled", "failed_step": False, "error_message": False})
+            order._message_log(body=self.env._("Cancelled by the store (%(reason)s): %(action)s.",
+                                               reason=line.reason or self.env._("no reason given"),
+                                               action=labels.get(line.action, line.action)))
 
     def _step_store_statuses(self, run, orders):
         """Status changes the store reports move the sales order to the mapped stage, as far

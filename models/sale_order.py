@@ -1,9 +1,13 @@
+import json
+from dataclasses import dataclass
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 
 from ..platforms.base import ODOO_STAGES
+
+USER = "sale_inbox.group_sale_inbox_user"
 
 #: Context key of changes that came from the store: they are not sent back to it. Honoured
 #: for superuser code only (processing), never from a caller's context.
@@ -13,6 +17,19 @@ FROM_STORE = "sale_inbox_from_store"
 #: inbox order link names the order it works on; status sync sends what they say to the
 #: store. A person never writes them, not even as ``default_*`` values of the context.
 PROCESSING_FIELDS = frozenset({"channel_id", "inbox_order_id", "external_order_number", "store_status", "store_stages"})
+#: Context key of a cancellation chosen in the store's Cancel wizard (a CancelReason).
+CANCEL_REASON = "sale_inbox_cancel_reason"
+
+
+@dataclass(frozen=True)
+class CancelReason:
+    """The store's reason a person chose in the Cancel wizard. Only the wizard puts one in the
+    context: an RPC call's context is JSON and cannot hold it, so cancelling over RPC never
+    passes for the wizard. An empty ``code``: cancelled in Odoo only, the store not told."""
+
+    code: str
+    text: str = ""
+    message: str = ""
 
 
 class SaleOrder(models.Model):
@@ -41,6 +58,11 @@ class SaleOrder(models.Model):
     store_note = fields.Text(
         string="Customer Note", readonly=True, copy=False,
         help="The customer's note in the store, as plain text.")
+    store_cancellation_ids = fields.One2many("sale.inbox.cancellation", "sale_order_id",
+                                             string="Store Cancellations", groups=USER)
+    store_cancellation_waiting = fields.Boolean(
+        compute="_compute_store_cancellation_waiting",
+        help="The marketplace cancelled this order after its goods left: they are awaited back.")
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -67,6 +89,22 @@ class SaleOrder(models.Model):
                                     for status in order.channel_id._platform().order_statuses}
             order.store_status_label = labels.get(platform, {}).get(order.store_status, order.store_status)
 
+    @api.depends("store_cancellation_ids.action")
+    def _compute_store_cancellation_waiting(self):
+        for order in self:
+            order.store_cancellation_waiting = "waiting" in order.sudo().store_cancellation_ids.mapped("action")
+
+    def action_store_goods_returned(self):
+        """Goods Returned on the sales order: see the cancellation's."""
+        lines = self.sudo().store_cancellation_ids.filtered(lambda line: line.action == "waiting")
+        return lines.with_env(self.env).action_goods_returned()
+
+    def _sale_inbox_done_deliveries(self):
+        return self.picking_ids.filtered(lambda p: p.state == "done" and p.picking_type_code == "outgoing")
+
+    def _sale_inbox_posted_invoices(self):
+        return self.invoice_ids.filtered(lambda m: m.state == "posted" and m.move_type == "out_invoice")
+
     def action_view_inbox_order(self):
         self.ensure_one()
         return {
@@ -84,6 +122,58 @@ class SaleOrder(models.Model):
         result = super().action_confirm()
         self._sale_inbox_stage_changed()
         return result
+
+    def action_cancel(self):
+        """A marketplace FBS order (Ozon) is cancelled in the store with a reason of its own:
+        cancelling it opens the Cancel wizard, which lists the live reasons. Without the
+        wizard (an RPC call, Odoo's own cancel dialog), nothing is cancelled: one order gets
+        the wizard, several are refused, so that no cancellation reaches the store without
+        its reason (nor is silently kept from it)."""
+        if isinstance(self.env.context.get(CANCEL_REASON), CancelReason):
+            return super().action_cancel()
+        asking = self.filtered(lambda o: o._sale_inbox_needs_cancel_reason())
+        if not asking:
+            return super().action_cancel()
+        if len(self) > 1:
+            raise UserError(self.env._(
+                "%s: the store needs a reason for each cancellation. Cancel these orders one at a time.",
+                ", ".join(asking.mapped("name"))))
+        return self.env["sale.order.store.cancel"]._open_for(self)
+
+    def _sale_inbox_needs_cancel_reason(self):
+        """Whether cancelling this order must tell its store with a reason: a marketplace FBS
+        order its store has not cancelled itself."""
+        self.ensure_one()
+        order = self.sudo()
+        channel = order.channel_id
+        if not channel or not channel.support_cancel_with_reason or order.state == "cancel":
+            return False
+        if order.inbox_order_id.sale_order_id != order or order.store_status == "cancelled":
+            return False
+        try:
+            data = json.loads(order.inbox_order_id.normalized or "{}")
+        except ValueError:
+            data = {}
+        return not (isinstance(data, dict) and data.get("fulfilled_by") == "marketplace")
+
+    def _sale_inbox_queue_cancellation(self, reason):
+        """The cancellation for the store, with its reason, in the outbox: once (a message
+        already pending or sent for it is not repeated)."""
+        self.ensure_one()
+        order = self.sudo()
+        Outbox = self.env["sale.channel.outbox"].sudo()
+        if not reason.code or Outbox.search_count([
+                ("sale_order_id", "=", order.id), ("odoo_stage", "=", "cancelled"),
+                ("state", "in", ("pending", "sent"))]):
+            return Outbox
+        mapping = {line.odoo_stage: line.store_status for line in order.channel_id.status_map_ids}
+        message = Outbox.create(dict(
+            order._sale_inbox_tracking(), channel_id=order.channel_id.id, sale_order_id=order.id,
+            external_id=order.inbox_order_id.external_id, odoo_stage="cancelled",
+            store_status=mapping.get("cancelled") or "cancelled",
+            reason_code=reason.code, reason_text=reason.text, reason_message=reason.message))
+        self.env["sale.inbox.job"]._trigger_job("sale_inbox.ir_cron_send_outbox")
+        return message
 
     def _action_cancel(self):
         # A store order left as a quotation counts as sold in the stores' availability
@@ -135,7 +225,10 @@ class SaleOrder(models.Model):
         # Only processing (as superuser) applies the store's own changes; a caller's context
         # (an RPC call's included) does not silence the store's update.
         from_store = self.env.su and self.env.context.get(FROM_STORE)
+        reason = self.env.context.get(CANCEL_REASON)
+        reason = reason if isinstance(reason, CancelReason) else None
         messages = []
+        untold = self.browse()
         for order in orders:
             channel = order.channel_id
             handled = set(order.store_stages or [])
@@ -155,11 +248,25 @@ class SaleOrder(models.Model):
                     if status and (platform.status_rank(status) == 9
                                    or platform.status_rank(target) < platform.status_rank(status)):
                         continue  # a store order never moves backwards, nor out of a final status
+                    extra = {}
+                    if stage == "cancelled" and channel.support_cancel_with_reason:
+                        # Sent with the reason chosen in the Cancel wizard, or not at all
+                        # (cancelled in Odoo only; or by Odoo's own code, which chose none).
+                        if not reason or not reason.code:
+                            if not reason:
+                                untold |= order
+                            continue
+                        extra = {"reason_code": reason.code, "reason_text": reason.text,
+                                 "reason_message": reason.message}
                     messages.append(dict(order._sale_inbox_tracking(), channel_id=channel.id, sale_order_id=order.id,
                                          external_id=order.inbox_order_id.external_id, odoo_stage=stage,
-                                         store_status=target))
+                                         store_status=target, **extra))
                     status = target
             order.write({"store_stages": sorted(handled | new, key=ODOO_STAGES.index), "store_status": status})
+        for order in untold:
+            order._message_log(body=self.env._(
+                "%s was not told of this cancellation: it needs one of its reasons, chosen when cancelling "
+                "from the sales order. Cancel it in the store yourself.", order.channel_id.name))
         if messages:
             self.env["sale.channel.outbox"].sudo().create(messages)
             self.env["sale.inbox.job"]._trigger_job("sale_inbox.ir_cron_send_outbox")

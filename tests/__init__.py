@@ -31,3 +31,4 @@ from . import test_channel_setup
 from . import test_review_screen
 from . import test_ozon_orders
 from . import test_ozon_stock
+from . import test_ozon_cancel

@@ -66,7 +66,13 @@ class TestButtonsForUsers(InboxFixtures, TransactionCase):
         unmapped_data = test.order_data("B-8")
         unmapped_data["payment"].update(method="banklink", method_name="Bank link")
         unmapped = test.receive(unmapped_data)
+        store_cancelled = test.receive(test.order_data("B-9"))
         cls.env["sale.inbox.order"]._cron_process()
+        # A marketplace's cancellation waiting for its goods (Goods Returned), as processing
+        # records it (see sale_inbox_cancellation).
+        env["sale.inbox.cancellation"].create({
+            "name": "B-9", "channel_id": cls.channel.id, "inbox_order_id": store_cancelled.id,
+            "sale_order_id": store_cancelled.sale_order_id.id, "action": "waiting", "reason": "Out of stock"})
         assert unmapped.problem_ids.filtered(lambda p: p.kind == "method_unmapped"), unmapped.error_message
         foreign._fail("order", "A sales order of another origin is linked.")
         cancelled.sudo().write({"state": "cancelled"})

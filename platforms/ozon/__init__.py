@@ -81,6 +81,8 @@ class Ozon(Platform):
     can_sync_prices = True
     can_reconcile_stock = True
     is_marketplace = True
+    # The live reasons a posting may be cancelled for (``cancel_reasons``): see ``cancellation``.
+    can_cancel_with_reason = True
     # New-posting pushes may come late or not at all (Ozon says so): the channel polls too.
     poll_by_default = True
     order_statuses = (

@@ -203,7 +203,9 @@ def read_posting(data: Mapping[str, Any], status_of: Callable[[str], str]) -> No
         warehouse = as_text(analytics, "warehouse_id", "analytics_data.warehouse_id")
         warehouse_name = as_text(analytics, "warehouse_name", "analytics_data.warehouse_name")
         created = as_text(data, "created_at") or as_text(data, "in_process_at")
-        reason = ""
+        # FBO postings give the reason's id only (the FBS reason list does not name FBO ones).
+        reason_id = as_text(data, "cancel_reason_id")
+        reason = f"Ozon reason {reason_id}" if reason_id not in ("", "0") else ""
         after_ship = False
     else:
         method = as_object(data, "delivery_method")
