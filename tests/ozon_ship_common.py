@@ -33,6 +33,7 @@ class OzonShipFixtures(StoreChannelFixtures):
         # The fake's FBS warehouse ships from the company's warehouse.
         cls.env["sale.channel.warehouse"].create({
             "channel_id": cls.channel.id, "ref": "22000000000001", "name": "Main FBS", "warehouse_id": warehouse.id})
+        cls.channel.fbo_warehouse_id = warehouse
         for sku in SKUS:
             product = cls.env["product.product"].search([("default_code", "=", sku)])
             cls.env["stock.quant"]._update_available_quantity(product, warehouse.lot_stock_id, 100)

@@ -164,13 +164,15 @@ class TestButtonsForUsers(InboxFixtures, TransactionCase):
         return sorted(found, key=lambda item: (item[0], item[1].id))
 
     def _addon_button_names(self):
-        """Names of the buttons written in the addon's own views (not Odoo's on the same views)."""
+        """(model of the view, name) of the buttons written in the addon's own views (not Odoo's
+        on the same views: a button of ours named like one of Odoo's on another model, such as a
+        wizard's ``action_confirm``, does not make Odoo's ours)."""
         names = set()
         ids = self.env["ir.model.data"].search([("module", "=", "sale_inbox"), ("model", "=", "ir.ui.view")])
         for view in self.env["ir.ui.view"].browse(ids.mapped("res_id")):
             for button in etree.fromstring(view.arch_db.encode()).iter("button"):
                 if button.get("type") in ("object", "action") and button.get("name"):
-                    names.add(button.get("name"))
+                    names.add((view.model, button.get("name")))
         return names
 
     def _buttons(self, user):
@@ -185,7 +187,7 @@ class TestButtonsForUsers(InboxFixtures, TransactionCase):
             fields_of = {name: spec["fields"] for name, spec in result["models"].items()}
             for button in arch.iter("button"):
                 kind, name = button.get("type"), button.get("name")
-                if kind not in ("object", "action") or name not in ours:
+                if kind not in ("object", "action") or (model, name) not in ours:
                     continue
                 path, sub_model = [], model
                 for ancestor in reversed(list(button.iterancestors())):

@@ -33,6 +33,12 @@ class OzonCancelFixtures(StoreChannelFixtures, StockFixtures):
             {"channel_id": cls.channel.id, "code": "ozon", "name": "Ozon", "means_paid": False})
         cls.channel.wait_for_payment = False
         cls.warehouse = cls.env["stock.warehouse"].search([("company_id", "=", cls.env.company.id)], limit=1)
+        # The fake's FBS warehouse ships from the company's warehouse; FBO orders are delivered
+        # from it too, unless a test sets an FBO warehouse of its own.
+        cls.env["sale.channel.warehouse"].create({
+            "channel_id": cls.channel.id, "ref": "22000000000001", "name": "Main FBS",
+            "warehouse_id": cls.warehouse.id})
+        cls.channel.fbo_warehouse_id = cls.warehouse
         cls.mug = cls.env["product.product"].search([("default_code", "=", "MUG-01")])
         cls.env["stock.quant"]._update_available_quantity(cls.mug, cls.warehouse.lot_stock_id, 50)
         cls.responsible = new_test_user(cls.env, "ozon.responsible", groups="sales_team.group_sale_salesman,"
