@@ -2,7 +2,7 @@
     "name": "Sales Inbox",
     "summary": "Orders from every online store and marketplace in one inbox, "
     "turned into sale orders, invoices and payments by themselves",
-    "version": "18.0.1.3.0",
+    "version": "18.0.1.4.0",
     "category": "Sales/Sales",
     "website": "https://github.com/sale-inbox/sale_inbox",
     "author": "sale_inbox developers",
