@@ -250,7 +250,12 @@ class SaleChannel(models.Model):
                 read = channel._last_api_success() and not channel._connection_error()
                 channel.setup_test = "done" if tested or read else "todo"
             methods = channel.payment_method_ids
-            channel.setup_payments = "done" if methods and all(methods.mapped("is_mapped")) else "todo"
+            if channel.is_marketplace:
+                # The marketplace collects the buyers' money and pays it out itself: there is
+                # no payment method to map for its orders.
+                channel.setup_payments = "na"
+            else:
+                channel.setup_payments = "done" if methods and all(methods.mapped("is_mapped")) else "todo"
             if channel.support_sync_stock:
                 channel.setup_products = "done" if mapped_products.get(origin) else "todo"
             else:

@@ -4,7 +4,7 @@ import logging
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..platforms.http import ApiError
+from ..platforms.http import ApiError, ApiRateLimited
 
 _logger = logging.getLogger(__name__)
 
@@ -48,6 +48,11 @@ class SaleChannel(models.Model):
         client = self._api_client()
         try:
             listed = client.warehouses()
+        except ApiRateLimited as exc:
+            # Ozon lets the warehouse list be read once a minute: it answered, just not yet.
+            raise UserError(self.env._(
+                "%s lets the warehouse list be read once a minute: try again in a minute.",
+                self._platform().label)) from exc
         except ApiError as exc:
             raise UserError(self.env._("The store did not answer: %s", exc)) from exc
         new, updated, gone = self._update_store_warehouses(listed)
@@ -141,6 +146,10 @@ class SaleChannel(models.Model):
             "name": self._platform().label,
             "is_company": True,
             "company_id": self.company_id.id,
+            # An address of its own (the seller's country: the marketplace's company there):
+            # Odoo copies a first contact's address onto a company that has none, and the
+            # first contact made under this partner is a buyer's delivery address.
+            "country_id": (self.company_id.country_id or self.env.ref("base.ru")).id,
         })
         self.sudo().marketplace_partner_id = partner
         _logger.info("Sales channel %s: marketplace customer %s made", self.id, partner.id)

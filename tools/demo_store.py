@@ -207,6 +207,28 @@ def ozon_postings(ozon):
         ozon.add_posting(posting)
 
 
+def later_cancelled(ozon, after=120):
+    """A posting made 30 hours ago that Ozon cancels ``after`` seconds from now, once it is a
+    sales order in Odoo: past the channel's 24 hours, so it waits for *Goods Returned*."""
+    posting = ozon.fbs_posting("70000005-0001-1", [("SI-MUG", 1, str(IDOSELL_PRICES["SI-MUG"]))],
+                               warehouse_id=OZON_FBS_WAREHOUSE)
+    posting["products"][0]["currency_code"] = "USD"
+    created = posting["_changed_at"] - timedelta(hours=30)
+    posting["in_process_at"] = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    posting["_changed_at"] -= timedelta(minutes=5)
+    ozon.add_posting(posting)
+
+    def cancel():
+        ozon.set_status("70000005-0001-1", "cancelled", cancellation={
+            "cancel_reason_id": 352, "cancel_reason": "The product is out of stock", "cancellation_type": "seller",
+            "cancelled_after_ship": False, "affect_cancellation_rating": True, "cancellation_initiator": "SELLER"})
+        say("demo Ozon", "Ozon cancelled posting 70000005-0001-1 (Import Orders or the next poll reads it)")
+
+    timer = threading.Timer(after, cancel)
+    timer.daemon = True
+    timer.start()
+
+
 def serve_ozon(port, client_id="demo-ozon-client", api_key="demo-ozon-key"):
     """The demo Ozon seller account on 127.0.0.1:port, printing every request Odoo makes."""
     from platforms.ozon.fake import FakeOzon
@@ -229,6 +251,13 @@ def serve_ozon(port, client_id="demo-ozon-client", api_key="demo-ozon-key"):
         {"warehouse_id": OZON_RFBS_WAREHOUSE, "name": "Demo rFBS", "is_rfbs": True, "status": "created"},
     ]
     ozon_postings(ozon)
+    # Its catalog: the demo products, with some stock at each warehouse (Sync Now changes it,
+    # Reconcile Stock reads it back).
+    for index, sku in enumerate(sorted(IDOSELL_PRICES), start=1):
+        ozon.add_product(sku, price=str(IDOSELL_PRICES[sku]))
+        ozon.set_stock(sku, OZON_FBS_WAREHOUSE, present=3 * index)
+        ozon.set_stock(sku, OZON_RFBS_WAREHOUSE, present=index)
+    later_cancelled(ozon)
     store.start()
     say("demo Ozon", f"serving {store.url} (the Demo Ozon Seller channel polls it)")
     return store

@@ -82,10 +82,14 @@ def test_the_demo_ozon_account_serves_postings_the_ozon_channel_reads():
                                 "store_url": store.url, **ALLOW_LOCAL})
         postings = [posting for page in client.orders_since("2026-01-01T00:00:00Z") for posting in page]
         orders = {o.external_id: o for o in (Ozon().parse(json.dumps(p).encode()).order for p in postings)}
+        catalog = {item.sku for page in client.catalog() for item in page}
     finally:
         store.stop()
-    assert set(orders) == {"70000001-0001-1", "70000002-0001-1", "70000003-0001-1", "70000004-0001-1"}
+    assert set(orders) == {"70000001-0001-1", "70000002-0001-1", "70000003-0001-1", "70000004-0001-1",
+                           "70000005-0001-1"}
     assert orders["70000004-0001-1"].status == "cancelled"
+    # Its catalog holds the products its orders sell: the stock sync has something to send.
+    assert catalog == set(demo_store.IDOSELL_PRICES)
     assert orders["70000003-0001-1"].fulfilled_by == "marketplace"
     assert orders["70000002-0001-1"].shipping_address.city == "Riga"
     assert {o.currency for o in orders.values()} == {"USD"}
