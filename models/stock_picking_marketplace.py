@@ -92,11 +92,12 @@ class StockPicking(models.Model):
     @api.depends("picking_type_code", "sale_id.channel_id", "sale_id.inbox_order_id", "state")
     def _compute_store_packs(self):
         # As superuser: a warehouse worker may see a delivery, not its channel or inbox order.
+        postings = self.sudo().sale_id._store_posting_statuses()  # one query for all
         for picking in self:
             sudo = picking.sudo()
             channel = sudo.sale_id.channel_id
             packs = bool(picking.picking_type_code == "outgoing" and channel.is_marketplace
-                         and sudo._store_postings() and not sudo._store_fulfilled_by_marketplace())
+                         and postings.get(sudo.sale_id.id) and not sudo._store_fulfilled_by_marketplace())
             picking.store_packs = packs and channel.support_assembled
             picking.store_prints_labels = packs and channel.support_print_labels
 
@@ -124,18 +125,19 @@ class StockPicking(models.Model):
     @api.depends("sale_id.outbox_ids.state", "sale_id.outbox_ids.last_error", "sale_id.outbox_ids.result",
                  "sale_id.store_status")
     def _compute_store_assembled(self):
+        postings = self.sudo().sale_id._store_posting_statuses()  # one query for all
         for picking in self:
-            message = picking._store_assembled_shown() if picking.sale_id else None
+            message = picking._store_assembled_shown(list(postings.get(picking.sale_id.id, {}))) \
+                if picking.sale_id else None
             picking.store_assembled_state = message.state if message else "none"
             picking.store_assembled_message = (message.last_error if message.state in ("pending", "failed")
                                                else message.result) if message else False
 
-    def _store_assembled_shown(self):
+    def _store_assembled_shown(self, postings):
         """The message that says where "assembled" stands for the whole order: the latest of
         each posting, the one that most needs a person first (refused, being sent, not sent
         at all, cancelled), a sent one only when every posting's is sent."""
         messages = self._store_assembled_messages().sorted("id")
-        postings = self.sudo()._store_postings()
         latest = [messages.filtered(lambda m, n=number: m.external_id == n)[-1:] for number in postings]
         if not postings:
             return messages[-1:]
