@@ -47,3 +47,4 @@ from . import stock_picking_marketplace
 from . import sale_inbox_cancellation
 from . import sale_inbox_cancellation_channel
 from . import sale_channel_outbox_reason
+from . import sale_order_marketplace

@@ -10,6 +10,7 @@ Labels are fetched when a person asks (Print Labels); a label the marketplace ha
 yet (Ozon: some 45 s after packing) is fetched again by a job and attached when it comes.
 """
 import base64
+import dataclasses
 import io
 import json
 import logging
@@ -91,21 +92,20 @@ class StockPicking(models.Model):
     @api.depends("picking_type_code", "sale_id.channel_id", "sale_id.inbox_order_id", "state")
     def _compute_store_packs(self):
         # As superuser: a warehouse worker may see a delivery, not its channel or inbox order.
+        postings = self.sudo().sale_id._store_posting_statuses()  # one query for all
         for picking in self:
             sudo = picking.sudo()
             channel = sudo.sale_id.channel_id
             packs = bool(picking.picking_type_code == "outgoing" and channel.is_marketplace
-                         and sudo._store_posting() and not sudo._store_fulfilled_by_marketplace())
+                         and postings.get(sudo.sale_id.id) and not sudo._store_fulfilled_by_marketplace())
             picking.store_packs = packs and channel.support_assembled
             picking.store_prints_labels = packs and channel.support_print_labels
 
-    def _store_posting(self):
-        """The store's id of the order (Ozon: the posting number), '' when it has none."""
+    def _store_postings(self):
+        """The store's ids of the order's live postings (Ozon: the posting numbers; several when
+        the marketplace split the posting), [] when it has none."""
         self.ensure_one()
-        order = self.sale_id
-        if not order.channel_id or order.inbox_order_id.sale_order_id != order:
-            return ""
-        return order.inbox_order_id.external_id or ""
+        return self.sale_id._store_postings() if self.sale_id else []
 
     def _store_fulfilled_by_marketplace(self):
         self.ensure_one()
@@ -122,13 +122,32 @@ class StockPicking(models.Model):
         status = order.channel_id._assembled_status() if order.channel_id else ""
         return order.outbox_ids.filtered(lambda m: status and m.store_status == status)
 
-    @api.depends("sale_id.outbox_ids.state", "sale_id.outbox_ids.last_error", "sale_id.outbox_ids.result")
+    @api.depends("sale_id.outbox_ids.state", "sale_id.outbox_ids.last_error", "sale_id.outbox_ids.result",
+                 "sale_id.store_status")
     def _compute_store_assembled(self):
+        postings = self.sudo().sale_id._store_posting_statuses()  # one query for all
         for picking in self:
-            message = picking._store_assembled_messages().sorted("id")[-1:] if picking.sale_id else None
+            message = picking._store_assembled_shown(list(postings.get(picking.sale_id.id, {}))) \
+                if picking.sale_id else None
             picking.store_assembled_state = message.state if message else "none"
             picking.store_assembled_message = (message.last_error if message.state in ("pending", "failed")
                                                else message.result) if message else False
+
+    def _store_assembled_shown(self, postings):
+        """The message that says where "assembled" stands for the whole order: the latest of
+        each posting, the one that most needs a person first (refused, being sent, not sent
+        at all, cancelled), a sent one only when every posting's is sent."""
+        messages = self._store_assembled_messages().sorted("id")
+        latest = [messages.filtered(lambda m, n=number: m.external_id == n)[-1:] for number in postings]
+        if not postings:
+            return messages[-1:]
+        if not all(latest):
+            return None
+        for state in ("failed", "pending", "cancelled"):
+            found = [message for message in latest if message.state == state]
+            if found:
+                return found[0]
+        return latest[-1]
 
     # ------------------------------------------------------------------
     # Assembled
@@ -149,9 +168,10 @@ class StockPicking(models.Model):
         return self.env["sale.channel"]._notify(message, "success" if queued else "info")
 
     def _queue_store_assembled(self, retry_refused=False):
-        """Put "assembled" in the outbox for these deliveries' orders, once per order (a message
-        for it pending or sent already is enough; a refused one is sent again when a person
-        asks, ``retry_refused``). Returns (queued, already there). As superuser."""
+        """Put "assembled" in the outbox for these deliveries' orders, once per posting of the
+        order (a message for it pending or sent already is enough; a refused one, or one a
+        manager chose not to send, is sent again when a person asks, ``retry_refused``).
+        Returns (orders queued, orders there already). As superuser."""
         queued = known = 0
         values = []
         orders = self.filtered("store_packs").sale_id
@@ -159,31 +179,51 @@ class StockPicking(models.Model):
             # Two people (or a person and a validation) at once: the second waits for the
             # first and then sees its message, rather than queueing another.
             self.env.cr.execute("SELECT id FROM sale_order WHERE id IN %s FOR UPDATE", (tuple(orders.ids),))
+        postings = orders._store_posting_statuses()
         for order in orders:
             channel = order.channel_id
             status = channel._assembled_status()
-            existing = order.outbox_ids.filtered(lambda m, s=status: m.store_status == s and m.state != "cancelled")
-            platform = channel._platform()
-            store_status = order.store_status or ""
-            if existing or (store_status and platform.status_rank(store_status) >= platform.status_rank(status)):
-                refused = existing.filtered(lambda m: m.state == "failed")
-                if retry_refused and refused and not existing.filtered(lambda m: m.state in ("pending", "sent")):
-                    # The person filled in what the store wanted: the same message, again.
-                    refused[-1:].write({"state": "pending", "next_attempt_at": fields.Datetime.now()})
-                    queued += 1
-                else:
-                    known += 1
-                continue
-            values.append({"channel_id": channel.id, "sale_order_id": order.id,
-                           "external_id": order.inbox_order_id.external_id, "store_status": status})
-            # Said to the store now: the status mapping will not send it a second time.
-            order.write({"store_status": status})
-            queued += 1
+            messages = order.outbox_ids.filtered(lambda m, s=status: m.store_status == s)
+            told = False
+            for number, posting_status in postings[order.id].items():
+                mine = messages.filtered(lambda m, n=number: m.external_id == n)
+                if self._store_assembled_known(channel, mine, posting_status, status, retry_refused):
+                    refused = mine.filtered(lambda m: m.state == "failed")
+                    if retry_refused and refused and not mine.filtered(lambda m: m.state in ("pending", "sent")):
+                        # The person filled in what the store wanted: the same message, again.
+                        refused[-1:].write({"state": "pending", "next_attempt_at": fields.Datetime.now()})
+                        told = True
+                    continue
+                values.append({"channel_id": channel.id, "sale_order_id": order.id,
+                               "external_id": number, "store_status": status})
+                if number == order.inbox_order_id.external_id:
+                    # Said to the store now: the status mapping will not send it a second time.
+                    order.write({"store_status": status})
+                told = True
+            if told:
+                queued += 1
+            else:
+                known += 1
         if values:
             self.env["sale.channel.outbox"].create(values)
         if queued:
             self.env["sale.inbox.job"]._trigger_job("sale_inbox.ir_cron_send_outbox")
         return queued, known
+
+    @api.model
+    def _store_assembled_known(self, channel, messages, posting_status, status, retry_refused):
+        """Whether the store knows (or is being told) that this posting is assembled:
+        ``messages``, the posting's "assembled" messages, or its status in the store."""
+        if messages.filtered(lambda m: m.state != "cancelled"):
+            return True
+        if not posting_status:
+            return False
+        if retry_refused and messages and posting_status == status:
+            # The status was written when "assembled" was queued, and a manager then chose
+            # not to send it: the store never heard it, and a person now asks to tell it.
+            return False
+        platform = channel._platform()
+        return platform.status_rank(posting_status) >= platform.status_rank(status)
 
     def _store_assembled_on_validate(self):
         """The deliveries just validated whose order is now fully delivered, of channels that
@@ -220,32 +260,43 @@ class StockPicking(models.Model):
 
     def _fetch_channel_labels(self, channel):
         # A label attached before is printed again from the delivery, not asked again.
-        numbers = {picking: picking._store_posting() for picking in self if not picking.store_label_attachment_id}
+        numbers = {picking: picking._store_postings() for picking in self if not picking.store_label_attachment_id}
         labels = {}
         if numbers:
             try:
-                labels = channel._api_client().package_labels(list(numbers.values()))
+                labels = _posting_labels(channel._api_client(), [n for ns in numbers.values() for n in ns])
             except ApiError as exc:
                 raise UserError(self.env._("%(channel)s did not give the labels: %(error)s",
                                            channel=channel.name, error=exc)) from exc
         files = []
         for picking in self:
             if picking in numbers:
-                own = picking._store_take_label(labels.get(numbers[picking]), numbers[picking])
+                own = picking._store_take_labels(labels, numbers[picking])
             else:
                 own = picking.store_label_attachment_id.raw
             if own and own not in files:
                 files.append(own)
         return files
 
-    def _store_take_label(self, label, number):
-        """Record one posting's answer on its delivery; returns the PDF to print ('' if none)."""
+    def _store_take_labels(self, labels, numbers):
+        """Record the answers for the delivery's postings (``labels``: {posting: PackageLabel},
+        each PDF that posting's own pages); returns the PDF to print (b"" if none). The
+        delivery's label is attached once every posting's has come."""
         self.ensure_one()
-        if label is None or label.error:
-            error = label.error if label else self.env._("The store did not answer for %s.", number)
-            self.write({"store_label_state": "error", "store_label_error": error, "store_label_next_try": False})
+        if not numbers:
+            self._store_label_failed(self.env._("The order has no posting left to label (split or cancelled)."))
             return b""
-        if label.not_ready:
+        errors = []
+        for number in numbers:
+            label = labels.get(number)
+            if label is None or label.error:
+                error = label.error if label else self.env._("The store did not answer for %s.", number)
+                # Named by posting where the delivery has several.
+                errors.append(f"{number}: {error}" if label and len(numbers) > 1 else error)
+        if errors:
+            self._store_label_failed("\n".join(errors))
+            return b""
+        if any(labels[number].not_ready for number in numbers):
             attempts = self.store_label_attempts + 1
             if attempts >= LABEL_MAX_ATTEMPTS:
                 self.write({"store_label_state": "error", "store_label_attempts": attempts,
@@ -256,8 +307,9 @@ class StockPicking(models.Model):
             self.write({"store_label_state": "pending", "store_label_attempts": attempts, "store_label_error": False,
                         "store_label_next_try": fields.Datetime.now() + timedelta(minutes=LABEL_RETRY_MINUTES)})
             return b""
-        pdf = _posting_pages(label.pdf, number, label.batch) or label.pdf
-        self._attach_store_label(pdf, number)
+        pdfs = [labels[number].pdf for number in numbers]
+        pdf = odoo_pdf.merge_pdf(pdfs) if len(pdfs) > 1 else pdfs[0]
+        self._attach_store_label(pdf, ", ".join(numbers))
         return pdf
 
     def _attach_store_label(self, pdf, number):
@@ -277,11 +329,13 @@ class StockPicking(models.Model):
         pending = pickings.filtered(lambda p: p.store_label_state == "pending")
         notes = []
         if pending:
-            notes.append(self.env._("Not made by the store yet (attached by themselves in a few minutes): %s.",
+            notes.append(self.env._("Not made by the store yet: %s. Odoo asks the store again every minute "
+                                    "and attaches each label to its delivery when it comes.",
                                     ", ".join(pending.mapped("name"))))
         for picking in refused:
             notes.append(self.env._("%(delivery)s (%(posting)s): %(error)s", delivery=picking.name,
-                                    posting=picking.sudo()._store_posting(), error=picking.store_label_error))
+                                    posting=", ".join(picking.sudo()._store_postings()),
+                                    error=picking.store_label_error))
         download = None
         if files:
             merged = odoo_pdf.merge_pdf(files) if len(files) > 1 else files[0]
@@ -324,11 +378,11 @@ class StockPicking(models.Model):
             ("create_date", "<", fields.Datetime.now() - timedelta(days=1))]).unlink()
 
     def _retry_channel_labels(self, channel):
-        numbers = {picking: picking._store_posting() for picking in self}
-        labels = channel._api_client().package_labels(list(numbers.values()))
+        numbers = {picking: picking._store_postings() for picking in self}
+        labels = _posting_labels(channel._api_client(), [n for ns in numbers.values() for n in ns])
         Job = self.env["sale.inbox.job"]
-        for picking, number in numbers.items():
-            Job._run_isolated(picking, "store label", picking._store_take_label, labels.get(number), number,
+        for picking, mine in numbers.items():
+            Job._run_isolated(picking, "store label", picking._store_take_labels, labels, mine,
                               on_error=picking._store_label_failed)
 
     def _store_label_failed(self, error):
@@ -348,10 +402,30 @@ class StockPicking(models.Model):
                            + timedelta(minutes=LABEL_RETRY_MINUTES * 2 ** min(attempts, 6))})
 
 
+def _posting_labels(client, numbers):
+    """{posting: PackageLabel} of these postings, each PDF holding only that posting's labels.
+
+    The store answers a request of several postings with one PDF: each posting's pages are
+    taken out of it where every page names its posting; where they cannot be told apart
+    (another layout), those postings are asked again one per request, so that no delivery
+    gets another one's labels."""
+    labels = client.package_labels(numbers)
+    again = []
+    for number, label in labels.items():
+        if label.pdf and len(label.batch) > 1:
+            pages = _posting_pages(label.pdf, number, label.batch)
+            if pages:
+                labels[number] = dataclasses.replace(label, pdf=pages, batch=(number,))
+            else:
+                again.append(number)
+    for number in again:
+        labels.update(client.package_labels([number]))
+    return labels
+
+
 def _posting_pages(pdf, number, batch):
     """The pages of ``pdf`` that are ``number``'s labels, when the PDF holds several postings'
-    labels and each page names one posting (''/b"" when they cannot be told apart: the whole
-    PDF is then the delivery's)."""
+    labels and each page names one posting (b"" when they cannot be told apart)."""
     if len(batch) <= 1:
         return b""
     try:
@@ -372,6 +446,7 @@ def _posting_pages(pdf, number, batch):
         with io.BytesIO() as buffer:
             writer.write(buffer)
             return buffer.getvalue()
-    except Exception as exc:  # noqa: BLE001 - a PDF we cannot read is printed whole
-        _logger.warning("A store label PDF could not be split by posting (%s): attached whole", type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001 - a PDF we cannot read: its postings are asked one by one
+        _logger.warning("A store label PDF could not be split by posting (%s): asked again per posting",
+                        type(exc).__name__)
         return b""

@@ -78,3 +78,14 @@ class OzonShipFixtures(StoreChannelFixtures):
     def assembled(self, order):
         return self.env["sale.channel.outbox"].search(
             [("sale_order_id", "=", order.id), ("store_status", "=", "awaiting_deliver")], order="id")
+
+    def split(self, order, parts, parent_status="cancelled_from_split_pending"):
+        """Ozon splits the order's posting (packed into several packages): ``parts``, (posting
+        number, products) each, come as postings split off it and are linked to ``order``;
+        the parent posting gets ``parent_status``, as a read of it from Ozon writes it."""
+        parent = order.inbox_order_id.external_id
+        self.ozon.set_status(parent, parent_status)
+        order.sudo().store_status = parent_status
+        for number, products in parts:
+            linked = self.posting(number, products, parent_posting_number=parent)
+            self.assertEqual(linked, order, "the part is linked to the parent's sales order")

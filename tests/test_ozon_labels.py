@@ -79,6 +79,37 @@ class TestOzonLabels(OzonShipFixtures, HttpCase):
         self.assertFalse(merged.exists())
         self.assertTrue(pickings.store_label_attachment_id.exists())
 
+    def test_the_label_of_a_split_order_holds_each_of_its_postings(self):
+        order = self.posting("5400-0001-1")
+        self.split(order, [("5400-0001-2", (("MUG-01", 2, "12.50"),)),
+                           ("5400-0001-3", (("TSHIRT-RED-M", 1, "20.00"),))])
+        for number in ("5400-0001-2", "5400-0001-3"):
+            self.ozon.set_status(number, "awaiting_deliver")
+        picking = self.delivery(order)
+        action = picking.action_print_store_labels()
+        self.assertEqual([call.json()["posting_number"] for call in self.store.calls("POST", LABEL)],
+                         [["5400-0001-2", "5400-0001-3"]])
+        self.assertEqual(picking.store_label_state, "done", picking.store_label_error)
+        own = pages(picking.store_label_attachment_id.raw)
+        self.assertEqual(len(own), 2)
+        self.assertIn("5400-0001-2", own[0])
+        self.assertIn("5400-0001-3", own[1])
+        self.assertEqual(len(pages(self.download(action))), 2)
+
+    def test_labels_that_cannot_be_split_are_asked_one_posting_a_request(self):
+        # A layout whose pages do not name their posting: the PDF of two postings cannot be
+        # shared out, so each posting is asked on its own.
+        self.ozon.label_pages_named = False
+        pickings = self.packed(2, prefix="5500")
+        action = pickings.action_print_store_labels()
+        self.assertEqual([call.json()["posting_number"] for call in self.store.calls("POST", LABEL)],
+                         [["5500-0000-1", "5500-0001-1"], ["5500-0000-1"], ["5500-0001-1"]])
+        for picking in pickings:
+            self.assertEqual(picking.store_label_state, "done", picking.store_label_error)
+            self.assertEqual(len(pages(picking.store_label_attachment_id.raw)), 1,
+                             "each delivery its own label, not the whole PDF")
+        self.assertEqual(len(pages(self.download(action))), 2)
+
     def test_21_deliveries_take_2_requests(self):
         pickings = self.packed(21, prefix="5100")
         pickings.action_print_store_labels()

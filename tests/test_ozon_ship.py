@@ -4,7 +4,7 @@ SKU; a posting needing product data is refused with what to fill in, parked, and
 by a person."""
 import json
 
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 
@@ -13,6 +13,8 @@ from odoo.addons.sale_inbox.platforms.ozon import SCHEME_KEY
 from .ozon_ship_common import SKUS, OzonShipFixtures
 
 SHIP = "/v4/posting/fbs/ship"
+REASONS = "/v1/posting/fbs/cancel-reason"
+CANCEL = "/v2/posting/fbs/cancel"
 
 
 @tagged("post_install", "-at_install")
@@ -131,6 +133,86 @@ class TestOzonShip(OzonShipFixtures, HttpCase):
         self.assertFalse(picking.store_prints_labels)
         self.validate(picking)
         self.assertFalse(self.assembled(order))
+
+    def test_a_split_order_sends_assembled_for_each_of_its_postings(self):
+        order = self.posting("1000-0011-1")
+        self.split(order, [("1000-0011-2", (("MUG-01", 2, "12.50"),)),
+                           ("1000-0011-3", (("TSHIRT-RED-M", 1, "20.00"),))])
+        picking = self.delivery(order)
+        self.assertTrue(picking.store_packs)
+        picking.action_store_assembled()
+        picking.action_store_assembled()
+        self.assertEqual(self.assembled(order).mapped("external_id"), ["1000-0011-2", "1000-0011-3"],
+                         "one message per posting, none for the posting split into them")
+        self.send_outbox()  # one message of an order at a time: the job sends them in turn
+        self.send_outbox()
+        self.assertEqual(sorted(call.json()["posting_number"] for call in self.store.calls("POST", SHIP)),
+                         ["1000-0011-2", "1000-0011-3"])
+        self.assertEqual([self.ozon.postings[n]["status"] for n in ("1000-0011-2", "1000-0011-3")],
+                         ["awaiting_deliver", "awaiting_deliver"])
+        self.assertEqual(order.store_status, "cancelled_from_split_pending", "the parent's status is kept")
+        picking.invalidate_recordset()
+        self.assertEqual(picking.store_assembled_state, "sent")
+
+    def test_after_dont_send_the_button_can_send_assembled_again(self):
+        order = self.posting("1000-0012-1")
+        picking = self.delivery(order)
+        picking.action_store_assembled()
+        message = self.assembled(order)
+        # A manager's "Don't Send" (the message's own action, as superuser past its check).
+        message.sudo().write({"state": "cancelled"})
+        picking.invalidate_recordset()
+        self.assertEqual(picking.store_assembled_state, "cancelled")
+        self.send_outbox()
+        self.assertFalse(self.store.calls("POST", SHIP))
+        # Validating the delivery does not overrule the manager...
+        self.validate(picking)
+        self.assertEqual(self.assembled(order).mapped("state"), ["cancelled"])
+        # ...a person pressing the button does.
+        picking.action_store_assembled()
+        self.assertEqual(self.assembled(order).mapped("state"), ["cancelled", "pending"])
+        self.send_outbox()
+        self.assertEqual(len(self.store.calls("POST", SHIP)), 1)
+        self.assertEqual(self.ozon.postings["1000-0012-1"]["status"], "awaiting_deliver")
+
+    # -- the Cancel wizard --------------------------------------------------
+
+    def open_cancel_wizard(self, order):
+        action = order.action_cancel()
+        self.assertEqual(action["res_model"], "sale.order.store.cancel")
+        return self.env["sale.order.store.cancel"].browse(action["res_id"])
+
+    def test_the_cancel_wizard_cancels_each_posting_of_a_split_order(self):
+        order = self.posting("1000-0013-1")
+        self.split(order, [("1000-0013-2", (("MUG-01", 2, "12.50"),)),
+                           ("1000-0013-3", (("TSHIRT-RED-M", 1, "20.00"),))])
+        wizard = self.open_cancel_wizard(order)
+        self.assertFalse(wizard.fetch_error)
+        self.assertEqual(self.store.calls("POST", REASONS)[-1].json(),
+                         {"related_posting_numbers": ["1000-0013-2", "1000-0013-3"]})
+        wizard.reason_id = wizard.reason_ids.filtered(lambda r: r.code == "352")
+        wizard.action_confirm()
+        self.assertEqual(order.state, "cancel")
+        cancels = order.outbox_ids.filtered(lambda m: m.odoo_stage == "cancelled").sorted("id")
+        self.assertEqual(cancels.mapped("external_id"), ["1000-0013-2", "1000-0013-3"])
+        self.assertEqual(set(cancels.mapped("reason_code")), {"352"})
+        self.send_outbox()
+        self.send_outbox()
+        self.assertEqual(sorted(call.json()["posting_number"] for call in self.store.calls("POST", CANCEL)),
+                         ["1000-0013-2", "1000-0013-3"])
+
+    def test_the_cancel_wizard_checks_the_message_from_the_reason_itself(self):
+        order = self.posting("1000-0014-1")
+        wizard = self.open_cancel_wizard(order)
+        other = wizard.reason_ids.filtered(lambda r: r.code == "402")
+        self.assertTrue(other.needs_message)
+        # A flag on the reason row is no proof: the server goes by the reason's id.
+        other.needs_message = False
+        wizard.reason_id = other
+        with self.assertRaisesRegex(ValidationError, "needs a message"):
+            wizard.action_confirm()
+        self.assertEqual(order.state, "sale")
+        self.assertFalse(self.store.calls("POST", CANCEL))
 
     def test_a_salesperson_outside_the_inbox_cannot_send_assembled(self):
         order = self.posting("1000-0008-1")

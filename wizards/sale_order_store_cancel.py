@@ -1,7 +1,8 @@
 """Cancelling a marketplace order in Odoo (Ozon FBS): the marketplace wants one of its reasons,
-read live for the posting when the wizard opens; the person picks one (Ozon's "other", 402,
-needs a message: checked here, on the server), then the order is cancelled and the
-cancellation put in the status outbox with the reason, once."""
+read live for each posting of the order when the wizard opens (the reasons every posting
+allows are offered); the person picks one (Ozon's "other" needs a message: checked here, on
+the server, from the reason's id), then the order is cancelled and the cancellation put in
+the status outbox with the reason, once per posting."""
 import logging
 
 from odoo import api, fields, models
@@ -11,11 +12,10 @@ from ..models.sale_inbox_job import job_error_text
 from ..models.sale_order import CANCEL_REASON, CancelReason
 from ..platforms.base import PlatformError
 from ..platforms.http import RetryPolicy
+from ..platforms.ozon.cancellation import OTHER_REASON
 
 _logger = logging.getLogger(__name__)
 
-#: The reason whose message is required (Ozon: "other").
-MESSAGE_REQUIRED = {"402"}
 #: The person waits for the answer: one quick retry.
 WIZARD_RETRY = RetryPolicy(attempts=2, backoff=0.5, max_wait=3.0)
 
@@ -29,7 +29,13 @@ class SaleOrderStoreCancelReason(models.TransientModel):
     sequence = fields.Integer()
     code = fields.Char(required=True)
     name = fields.Char(required=True)
-    needs_message = fields.Boolean()
+    # From the reason's id, on the server: never a value a person could write.
+    needs_message = fields.Boolean(compute="_compute_needs_message")
+
+    @api.depends("code")
+    def _compute_needs_message(self):
+        for reason in self:
+            reason.needs_message = reason_needs_message(reason.code)
 
 
 class SaleOrderStoreCancel(models.TransientModel):
@@ -64,11 +70,11 @@ class SaleOrderStoreCancel(models.TransientModel):
     def _fetch_reasons(self):
         self.ensure_one()
         order = self.sale_order_id.sudo()
-        number = order.inbox_order_id.external_id
+        numbers = order._store_postings()
         try:
             # As superuser: the store is asked only for this order, which the person may cancel.
             client = order.channel_id._api_client(retry=WIZARD_RETRY)
-            reasons = client.cancel_reasons([number]).get(number, [])
+            allowed = client.cancel_reasons(numbers) if numbers else {}
         except Exception as exc:  # noqa: BLE001 -- whatever went wrong, the person is told, nothing is cancelled
             if not isinstance(exc, (PlatformError, UserError)):
                 _logger.warning("Sales Inbox: cancellation reasons of channel %s: %s", order.channel_id.id,
@@ -77,15 +83,22 @@ class SaleOrderStoreCancel(models.TransientModel):
                 "%(store)s could not be asked for its cancellation reasons: %(error)s. Try again later, or "
                 "cancel in Odoo only.", store=order.channel_id.name, error=job_error_text(exc))
             return
-        if not reasons:
+        refused = [number for number in numbers if not allowed.get(number)]
+        # One reason is sent for every posting: only those they all allow.
+        reasons = [reason for reason in allowed.get(numbers[0], [])
+                   if all(any(r["id"] == reason["id"] for r in allowed[n]) for n in numbers[1:])] if numbers else []
+        if refused or not numbers:
             self.fetch_error = self.env._(
                 "%(store)s allows no cancellation of %(number)s now (delivered, or cancelled already).",
-                store=order.channel_id.name, number=number)
+                store=order.channel_id.name, number=", ".join(refused) or order.inbox_order_id.external_id)
             return
-        self.reason_ids = [fields.Command.create({
-            "sequence": index, "code": reason["id"], "name": reason["title"],
-            "needs_message": reason["id"] in MESSAGE_REQUIRED,
-        }) for index, reason in enumerate(reasons)]
+        if not reasons:
+            self.fetch_error = self.env._(
+                "%(store)s allows no reason common to the postings %(numbers)s: cancel them in the store.",
+                store=order.channel_id.name, numbers=", ".join(numbers))
+            return
+        self.reason_ids = [fields.Command.create({"sequence": index, "code": reason["id"], "name": reason["title"]})
+                           for index, reason in enumerate(reasons)]
 
     def _check_order(self):
         self.ensure_one()
@@ -102,11 +115,13 @@ class SaleOrderStoreCancel(models.TransientModel):
         if not reason or reason.wizard_id != self:
             raise ValidationError(self.env._("Choose one of the store's reasons."))
         message = (self.message or "").strip()
-        if reason.needs_message and not message:
+        if reason_needs_message(reason.code) and not message:
             raise ValidationError(self.env._("The reason “%s” needs a message for the store.", reason.name))
         choice = CancelReason(reason.code, reason.name, message)
+        # Before cancelling: the status sync may write "cancelled" as the order's store status.
+        postings = order.sudo()._store_postings()
         order.with_context(**{CANCEL_REASON: choice, "disable_cancel_warning": True}).action_cancel()
-        order._sale_inbox_queue_cancellation(choice)
+        order.sudo()._store_queue_cancellations(choice, postings)
         order._message_log(body=self.env._("Cancelled; %(store)s is told the reason “%(reason)s”.",
                                            store=order.sudo().channel_id.name, reason=reason.name))
         return {"type": "ir.actions.act_window_close"}
@@ -119,3 +134,9 @@ class SaleOrderStoreCancel(models.TransientModel):
         order._message_log(body=self.env._("Cancelled in Odoo only; %s was not told.",
                                            order.sudo().channel_id.name))
         return {"type": "ir.actions.act_window_close"}
+
+
+def reason_needs_message(code):
+    """Whether the store wants the merchant's own words with this reason (Ozon: its "other").
+    The wizard is offered only for stores that cancel with a reason, which Ozon alone does."""
+    return str(code or "").strip() == OTHER_REASON

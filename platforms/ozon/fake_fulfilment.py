@@ -8,6 +8,7 @@ postings, none when one of them fails, "not ready" until ``label_delay`` after p
 from __future__ import annotations
 
 import base64
+import zlib
 from datetime import timedelta
 
 from ..testing import Recorded
@@ -28,13 +29,16 @@ class RawAnswer:
         self.headers = headers
 
 
-def label_pdf(numbers: list[str]) -> bytes:
-    """A valid PDF of one page per posting, each page saying its posting number."""
+def label_pdf(numbers: list[str], named: bool = True) -> bytes:
+    """A valid PDF of one page per posting, each page saying its posting number (``named``;
+    else no page names one, as a layout the pages cannot be told apart by)."""
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>", None,
                b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
     pages = []
     for number in numbers:
-        text = f"BT /F1 14 Tf 20 100 Td (Ozon label {number}) Tj ET".encode()
+        # Unnamed: a parcel code of its own, not the posting number.
+        caption = f"Ozon label {number}" if named else f"Ozon parcel {zlib.crc32(number.encode())}"
+        text = f"BT /F1 14 Tf 20 100 Td ({caption}) Tj ET".encode()
         objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(text), text))
         content = len(objects)
         objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 283 212] /Contents %d 0 R "
@@ -59,11 +63,13 @@ class FakeOzonFulfilment:
 
     ``label_delay``: how long after packing a posting's label is "not ready" (Ozon advises
     asking 45–60 s after); ``label_format``: "pdf" (the answer is the PDF) or "json" (base64
-    ``file_content``), the two forms Ozon's answer is read in."""
+    ``file_content``), the two forms Ozon's answer is read in; ``label_pages_named``: whether
+    each page names its posting (False: a PDF of several postings cannot be split by page)."""
 
     MAX_LABELS = 20
     label_delay = timedelta(seconds=45)
     label_format = "pdf"
+    label_pages_named = True
 
     def handlers(self):
         return dict(super().handlers(), **{
@@ -137,7 +143,7 @@ class FakeOzonFulfilment:
                 not_ready.append(number)
         if not_ready:
             return 400, _error(3, "The next postings aren't ready: " + ", ".join(not_ready))
-        pdf = label_pdf(numbers)
+        pdf = label_pdf(numbers, named=self.label_pages_named)
         if self.label_format == "json":
             return 200, {"content_type": "application/pdf", "file_name": f"ticket-{numbers[0]}.pdf",
                          "file_content": base64.b64encode(pdf).decode()}
