@@ -1,5 +1,6 @@
 """Inventory and price sync: what each store is told is available, and at what price."""
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
@@ -264,11 +265,13 @@ class SaleChannel(models.Model):
                     rows = self.store_product_ids.filtered(lambda r: r.state == "mapped") | probes
                 else:
                     rows = rows.filtered(lambda r: r.state == "mapped")
-                changed, prices = self._stock_changes(rows, force, always=probes)
+                changed, prices, prices_waiting = self._stock_changes(
+                    rows, force, always=probes, price_limit=getattr(client, "price_changes_per_hour", 0))
                 requests = client.stock_requests([update for _row, update in changed])
         except Exception as exc:  # noqa: BLE001 - any failure is this run's, recorded on it
             return self._sync_failed(run, client, exc, given or self.env["sale.channel.product"], commit=commit)
-        run.write({"checked": len(rows), "changed": len(changed)})
+        waiting = self.env["sale.channel.product"].browse([row.id for row in prices_waiting])
+        run.write({"checked": len(rows), "changed": len(changed), "waiting": len(waiting)})
         progress("running", 0, len(requests))
         row_of = {update.sku: row for row, update in changed}
         sent = failed = 0
@@ -279,15 +282,16 @@ class SaleChannel(models.Model):
                 # so that nothing the store did not confirm is taken as sent.
                 with self.env.cr.savepoint():
                     results = client.push_stock(request)
-                    accepted, refused, lacking = self._record_push_answer(client, request, results, row_of)
+                    accepted, refused, lacking, later = self._record_push_answer(client, request, results, row_of)
             except Exception as exc:  # noqa: BLE001 - what was not sent waits for the next run
                 unsent = self.env["sale.channel.product"].browse(
                     [row_of[u.sku].id for later in requests[done:] for u in later])
                 return self._sync_failed(run, client, exc, unsent, sent=sent, failed=failed, commit=commit)
             sent, failed = sent + len(accepted), failed + len(refused)
             refused_all += refused
+            waiting |= later
             unknown = (unknown - {row.sku for row, _u in accepted}) | {row.sku for row, _why in lacking}
-            run.write({"sent": sent, "failed": failed, "api_calls": client.http.calls,
+            run.write({"sent": sent, "failed": failed, "waiting": len(waiting), "api_calls": client.http.calls,
                        "progress": round(100 * (done + 1) / len(requests))})
             progress("running", done + 1, len(requests))
             if commit:
@@ -299,6 +303,13 @@ class SaleChannel(models.Model):
                              skus=", ".join(sorted(unknown)[:50])))
         if refused_all:
             message.append(self.env._("Refused: %s", "; ".join(f"{row.sku}: {why}" for row, why in refused_all[:50])))
+        if waiting:
+            message.append(self.env._(
+                "%s price changes wait for the store's limit (10 a product an hour): a later run sends them; "
+                "the quantities were sent.", len(waiting)))
+            if self.push_on_change:
+                # Not queued through _queue_push: no wake-up now, the push job's next run sends them.
+                waiting.write({"push_queued": True})
         run.write({"state": "done", "finished_at": fields.Datetime.now(), "progress": 100,
                    "api_calls": client.http.calls, "message": "\n".join(message) or False})
         if not refused_all:
@@ -351,7 +362,11 @@ class SaleChannel(models.Model):
         that takes quantities by SKU learns of a SKU it lacks only by refusing it). Those are
         remembered, and not sent again until they are looked up again."""
         missing = set(client.not_in_store)
-        accepted = [(row_of[u.sku], u) for u in request if results.get(u.sku, "not sent") is None]
+        # A price that must wait (the store's hourly limit) is not the store's yet: the row
+        # keeps its last price, so that a later run sends it again; its quantity was taken.
+        price_waits = getattr(client, "prices_waiting", None) or {}
+        accepted = [(row_of[u.sku], replace(u, price=None) if u.sku in price_waits else u)
+                    for u in request if results.get(u.sku, "not sent") is None]
         refused, lacking = [], []
         for update in request:
             why = results.get(update.sku, "not sent")
@@ -361,25 +376,38 @@ class SaleChannel(models.Model):
         Row._record_accepted(accepted)
         Row._record_refused(refused)
         Row._record_not_in_store(lacking)
-        return accepted, refused, lacking
+        if getattr(client, "price_changes_per_hour", 0):
+            # The store counts price changes: so does Odoo (see _stock_changes).
+            Row._record_prices([(row, u.price) for row, u in accepted if u.price is not None])
+        later = Row.browse([row_of[sku].id for sku in price_waits if sku in row_of])
+        return accepted, refused, lacking, later
 
-    def _stock_changes(self, rows, force=False, always=()):
+    def _stock_changes(self, rows, force=False, always=(), price_limit=0):
         """[(row, StockUpdate)] for the rows whose quantity or price is not what the store last
-        accepted (all of them with ``force``; ``always`` whatever they last accepted), and the
-        prices."""
+        accepted (all of them with ``force``; ``always`` whatever they last accepted), the
+        prices, and [row] whose price change waits: with ``price_limit`` (a store that takes
+        so many price changes a product an hour), a change beyond it is left out of the
+        update, which still carries the quantity (a price never holds a quantity back)."""
         available = self.env["sale.channel.stock"]._available(self, rows.product_id.ids)
         prices = self._store_prices(rows.product_id) if self.sync_prices else {}
         always = set(always.ids) if always else set()
-        changed = []
+        hour_ago = fields.Datetime.now() - timedelta(hours=1)
+        changed, waiting = [], []
         for row in rows:
             quantity = available.get(row.product_id.id, 0.0)
             price = prices.get(row.product_id.id)
-            if force or row.id in always or not row.last_sync_at or row.last_quantity != quantity or (
-                    price is not None and round(row.last_price, 2) != price):
+            price_changed = price is not None and (force or not row.last_sync_at or round(row.last_price, 2) != price)
+            if price_changed and price_limit and len(_recent_changes(row.price_changed_at, hour_ago)) >= price_limit:
+                waiting.append(row)
+                price, price_changed = None, False
+            elif price_limit and not price_changed:
+                # Every price sent is a change the store counts: only changes are sent.
+                price = None
+            if force or row.id in always or not row.last_sync_at or row.last_quantity != quantity or price_changed:
                 changed.append((row, StockUpdate(
                     row.sku, Decimal(str(quantity)), row.remote_id or "", row.remote_parent_id or "",
                     Decimal(str(price)) if price is not None else None, row.remote_inventory_id or "")))
-        return changed, prices
+        return changed, prices, waiting
 
     def _odoo_skus(self):
         """{SKU: product} of the products this channel may sell (with a SKU)."""

@@ -50,14 +50,15 @@ class SaleChannelStock(models.AbstractModel):
             SET LOCAL jit = off;
             WITH channels AS (
                 -- Where each channel's orders are delivered from: its warehouse, else its
-                -- company's first one (Odoo's default for the sales order).
-                SELECT c.id, c.company_id
+                -- company's first one (Odoo's default for the sales order); the orders a
+                -- marketplace fulfils itself (Ozon FBO), from its FBO warehouse.
+                SELECT c.id, c.company_id, COALESCE(c.warehouse_id, fallback.id) AS warehouse_id,
+                       c.fbo_warehouse_id
                   FROM sale_channel c
                   LEFT JOIN LATERAL (
                         SELECT w.id FROM stock_warehouse w
                          WHERE w.company_id = c.company_id AND w.active
                          ORDER BY w.sequence, w.id LIMIT 1) AS fallback ON true
-                 WHERE COALESCE(c.warehouse_id, fallback.id) = ANY(%(warehouses)s)
             ), onhand AS (
                 -- The warehouses' internal locations first, as a list: joined instead, with
                 -- the quants' statistics stale (after an import) the planner expects one quant
@@ -95,21 +96,44 @@ class SaleChannelStock(models.AbstractModel):
                   JOIN uom_uom line_uom ON line_uom.id = l.product_uom
                   JOIN uom_uom product_uom ON product_uom.id = t.uom_id
                  WHERE o.channel_id IS NOT NULL AND o.state IN ('draft', 'sent')
-                   -- A quotation its marketplace cancelled (the goods came back) holds nothing.
-                   AND NOT EXISTS (SELECT 1 FROM sale_inbox_cancellation c WHERE c.sale_order_id = o.id)
+                   -- A quotation its marketplace cancelled holds nothing once the cancellation
+                   -- is applied: the goods are back (Goods Returned sets the order back to a
+                   -- quotation), or it was cancelled (a person may have set it back). One
+                   -- waiting for its goods, or whose cancellation failed, still holds them.
+                   AND NOT EXISTS (
+                        SELECT 1 FROM sale_inbox_cancellation c
+                         WHERE c.sale_order_id = o.id
+                           AND c.action IN ('returned', 'moved_to_fbo', 'auto_cancelled', 'nothing'))
                    AND COALESCE(l.warehouse_id, o.warehouse_id) = ANY(%(warehouses)s)
                    AND (%(products)s::int[] IS NULL OR l.product_id = ANY(%(products)s::int[]))
                  GROUP BY l.product_id
             ), inbox_skus AS MATERIALIZED (
                 -- Store orders not yet sales orders, by SKU and company: read first and on
                 -- their own, so that the lines of the few open orders drive the product look-up.
+                -- Each counts where it will ship from, as processing chooses: the FBO warehouse
+                -- for an order the marketplace fulfils (never the merchant's own stock), the
+                -- Odoo warehouse its store warehouse is mapped to (not mapped yet: the ones that
+                -- store warehouse's stock is taken from), else the channel's warehouse.
                 SELECT c.company_id, line->>'sku' AS sku, SUM((line->>'quantity')::numeric) AS qty
                   FROM sale_inbox_order o
                   JOIN channels c ON c.id = o.channel_id
-                 CROSS JOIN LATERAL jsonb_array_elements(o.normalized::jsonb -> 'lines') AS line
+                 CROSS JOIN LATERAL (SELECT o.normalized::jsonb AS doc) AS n
+                  LEFT JOIN sale_channel_warehouse sw
+                         ON sw.channel_id = o.channel_id AND sw.ref = n.doc->>'warehouse_ref'
+                 CROSS JOIN LATERAL jsonb_array_elements(n.doc -> 'lines') AS line
                  WHERE o.sale_order_id IS NULL
                    AND o.normalized IS NOT NULL
                    AND o.state IN ('new', 'waiting_payment', 'processing', 'error', 'needs_review')
+                   AND CASE
+                        WHEN n.doc->>'fulfilled_by' = 'marketplace' THEN c.fbo_warehouse_id = ANY(%(warehouses)s)
+                        WHEN sw.warehouse_id IS NOT NULL THEN sw.warehouse_id = ANY(%(warehouses)s)
+                        WHEN EXISTS (SELECT 1 FROM sale_channel_warehouse_stock_rel r
+                                      WHERE r.channel_warehouse_id = sw.id)
+                             THEN EXISTS (SELECT 1 FROM sale_channel_warehouse_stock_rel r
+                                           WHERE r.channel_warehouse_id = sw.id
+                                             AND r.warehouse_id = ANY(%(warehouses)s))
+                        ELSE c.warehouse_id = ANY(%(warehouses)s)
+                       END
                  GROUP BY c.company_id, line->>'sku'
             ), in_inbox AS (
                 -- Their products as processing will find them: by SKU, of the channel's company

@@ -2,6 +2,7 @@
 
 The fake keeps Ozon's limits on its own clock; "time passing" is done by moving the stored
 times of both sides back (``age``), so that no test sleeps."""
+import json
 from datetime import timedelta
 from math import ceil
 
@@ -77,6 +78,27 @@ class TestOzonStock(StockFixtures, TransactionCase):
         self.env.invalidate_all()
         for key, moment in list(self.ozon.stock_updated_at.items()):
             self.ozon.stock_updated_at[key] = moment - timedelta(seconds=seconds)
+        for path, hits in list(self.ozon._hits.items()):
+            self.ozon._hits[path] = [moment - timedelta(seconds=seconds) for moment in hits]
+
+    def inbox_order(self, number, lines, **order):
+        """An Ozon order waiting in the inbox (not yet a sales order), as read from Ozon."""
+        normalized = dict(order, external_id=number, currency=self.currency.name, total=0,
+                          lines=[{"sku": sku, "name": sku, "quantity": qty, "unit_price": 0} for sku, qty in lines])
+        return self.env["sale.inbox.order"].create({
+            "name": number, "external_id": number, "channel_id": self.channel_ozon.id,
+            "company_id": self.company.id, "received_at": fields.Datetime.now(), "state": "needs_review",
+            "normalized": json.dumps(normalized)})
+
+    def single_warehouse_with_prices(self):
+        """The channel sends to Ozon's only warehouse (no store warehouse mapped), with prices
+        (from the products' sales prices), and has sent everything once."""
+        self.store_warehouses.active = False
+        self.ozon.warehouses[1:] = []
+        self.channel_ozon.write({"sync_prices": True, "sync_pricelist_id": False, "pricelist_id": False})
+        self.sync()
+        self.assertEqual((self.ozon.free("SI-MUG", int(REFS[0])), self.ozon.products["SI-MUG"]["price"]),
+                         (20, "12.50"))
 
     def set_quantity(self, product, warehouse, quantity):
         self.env["stock.quant"]._update_available_quantity(
@@ -313,3 +335,74 @@ class TestOzonStock(StockFixtures, TransactionCase):
         self.assertEqual(bad_run.state, "failed")
         self.assertTrue(broken.last_error, "the broken channel shows why")
         self.assertFalse(broken.sync_requested, "not repeated at every cron run")
+
+    def test_inbox_orders_count_at_the_store_warehouse_they_ship_from(self):
+        fbo = self.env["stock.warehouse"].create({"name": "Ozon FBO", "code": "OZF", "company_id": self.company.id})
+        self.channel_ozon.fbo_warehouse_id = fbo
+        self.inbox_order("OZ-1-1", [("SI-MUG", 3)], warehouse_ref=REFS[1])
+        self.inbox_order("OZ-2-1", [("SI-TEE", 2)], warehouse_ref=REFS[2])
+        # Fulfilled by Ozon from its own warehouse: none of the merchant's stock is sold.
+        self.inbox_order("OZ-3-1", [("SI-TEE", 4), ("SI-MUG", 6)], fulfilled_by="marketplace")
+        self.sync()
+        self.assertEqual(self.free("SI-MUG"), (20, 1, 0))
+        self.assertEqual(self.free("SI-TEE"), (5, 0, 5))
+        # A store warehouse not mapped to the warehouse its orders ship from yet: its order
+        # counts where its stock is taken from.
+        self.store_warehouses[2].write({"warehouse_id": False, "stock_warehouse_ids": [Command.set(self.wh_c.ids)]})
+        self.inbox_order("OZ-4-1", [("SI-TEE", 1)], warehouse_ref=REFS[2])
+        Stock = self.env["sale.channel.stock"]
+        self.assertEqual(Stock._available(self.channel_ozon, self.tee.ids, warehouses=self.wh_c)[self.tee.id], 4)
+        self.assertEqual(Stock._available(self.channel_ozon, self.tee.ids, warehouses=self.warehouse)[self.tee.id], 5)
+
+    def test_a_quotation_its_marketplace_cancelled_holds_stock_until_the_goods_are_back(self):
+        so = self.env["sale.order"].create({
+            "partner_id": self.env["res.partner"].create({"name": "Ozon"}).id, "warehouse_id": self.warehouse.id,
+            "channel_id": self.channel_ozon.id,
+            "order_line": [Command.create({"product_id": self.mug.id, "product_uom_qty": 2})]})
+        inbox = self.inbox_order("OZ-5-1", [("SI-MUG", 2)], warehouse_ref=REFS[0])
+        inbox.write({"sale_order_id": so.id, "state": "done"})
+        cancellation = self.env["sale.inbox.cancellation"].create({
+            "name": "OZ-5-1", "channel_id": self.channel_ozon.id, "inbox_order_id": inbox.id,
+            "sale_order_id": so.id, "goods_left": True, "cancelled_after_ship": True, "action": "waiting"})
+        Stock = self.env["sale.channel.stock"]
+
+        def mugs():
+            return Stock._available(self.channel_ozon, self.mug.ids, warehouses=self.warehouse)[self.mug.id]
+
+        self.assertEqual(mugs(), 18, "the goods are not back yet: the quotation still holds them")
+        cancellation.action_goods_returned()
+        self.assertEqual((cancellation.action, so.state), ("returned", "draft"))
+        self.assertEqual(mugs(), 20, "back: the quotation holds nothing")
+
+    def test_a_price_at_ozons_hourly_limit_does_not_hold_back_the_quantity(self):
+        self.single_warehouse_with_prices()
+        self.ozon.price_changes["SI-MUG"] = [self.ozon.now()] * 10  # changed 10 times this hour elsewhere
+        self.mug.list_price = 15
+        self.set_quantity(self.mug, self.warehouse, 0)
+        self.age(61)  # (Ozon lists its warehouses once a minute)
+        run = self.sync()
+        self.assertEqual(self.ozon.free("SI-MUG", int(REFS[0])), 0, "sold out: sent at once")
+        self.assertEqual(self.ozon.products["SI-MUG"]["price"], "12.50")
+        row = self.row("SI-MUG")
+        self.assertEqual((run.failed, run.waiting, row.last_quantity, row.last_price), (0, 1, 0, 12.5))
+        self.assertFalse(row.last_error)
+        # The limit passed: the price goes with the next run.
+        self.ozon.price_changes["SI-MUG"] = []
+        self.age(61)
+        run = self.sync()
+        self.assertEqual((run.waiting, self.ozon.products["SI-MUG"]["price"], row.last_price), (0, "15.00", 15))
+        self.assertEqual(len(row.price_changed_at.split()), 2, "each price sent is counted")
+
+    def test_odoos_count_of_price_changes_does_not_hold_back_the_quantity(self):
+        self.single_warehouse_with_prices()
+        row = self.row("SI-MUG")
+        now = fields.Datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
+        row.price_changed_at = " ".join([now] * 10)
+        self.mug.list_price = 15
+        self.set_quantity(self.mug, self.warehouse, 0)
+        self.age(61)
+        self.store.requests.clear()
+        run = self.sync()
+        self.assertEqual(self.ozon.free("SI-MUG", int(REFS[0])), 0, "sold out: sent at once")
+        self.assertFalse(self.store.calls("POST", PRICES), "the 11th change of the hour is not even asked")
+        self.assertEqual((run.failed, run.waiting, row.last_quantity, row.last_price), (0, 1, 0, 12.5))

@@ -98,6 +98,10 @@ class OzonStock(OzonApi):
     #: The cabinet's currency code sent with prices ('' : left out, Ozon takes the cabinet's).
     currency_code = ""
     not_in_store: frozenset[str] | set[str] = frozenset()
+    #: Price changes a product may have in an hour: the sync keeps the ones beyond for later.
+    price_changes_per_hour = PRICE_CHANGES_PER_HOUR
+    #: {SKU: why} of the prices of the last ``push_stock`` that must wait.
+    prices_waiting: dict[str, str] = {}
 
     # -- looking products up -------------------------------------------------------------------
     def find_skus(self, skus: list[str]) -> dict[str, StoreItem]:
@@ -154,14 +158,22 @@ class OzonStock(OzonApi):
     def push_stock(self, updates: list[StockUpdate]) -> dict[Any, str | None]:
         """Send one request's quantities (at most 100 pairs); the answer per ``pair_key``: None
         (accepted), a :class:`Later` (sent again later) or Ozon's reason. Prices carried by
-        the updates are sent first (Ozon takes no stock for a product without a price)."""
+        the updates are sent first (Ozon takes no stock for a product without a price); those
+        that must wait are in ``prices_waiting`` ({SKU: why}), their quantities sent all the
+        same."""
         self.not_in_store = set()
+        self.prices_waiting = {}
         results: dict[Any, str | None] = {}
         priced = {u.sku: u for u in updates if u.price is not None}
         if priced:
             # (push_prices starts not_in_store afresh: nothing was added to it yet.)
             refused = {sku: why for sku, why in self.push_prices(list(priced.values())).items() if why is not None}
-            results.update((pair_key(u), refused[u.sku]) for u in updates if u.sku in refused)
+            # A price that must wait (the product's hourly limit) still has the product's last
+            # price at Ozon: its quantity goes now (a product sold out must not stay on sale
+            # for an hour), the price is sent again by a later run.
+            self.prices_waiting = {sku: why for sku, why in refused.items() if getattr(why, "wait", False)}
+            results.update((pair_key(u), refused[u.sku]) for u in updates
+                           if u.sku in refused and u.sku not in self.prices_waiting)
         default = None
         stocks, keys = [], []
         for update in updates:

@@ -184,6 +184,21 @@ def test_prices_carried_by_stock_updates_go_first(ozon, client):
     assert [r.path for r in ozon.store.requests] == [PRICES, STOCKS]
 
 
+def test_a_price_that_must_wait_does_not_hold_back_the_quantity(ozon, client, clock):
+    ozon.warehouses[1:] = []
+    ozon.add_product("SKU-1", price="10.00")
+    ozon.price_changes["SKU-1"] = [clock.now()] * 10  # its 10 changes of the hour are used up
+    results = client.push_stock([StockUpdate("SKU-1", Decimal(0), price=Decimal(11)),
+                                 StockUpdate("SKU-2", Decimal(3), price=Decimal(5))])
+    assert results["SKU-1"] is None, "sold out: the 0 goes at once"
+    assert ozon.free("SKU-1", WAREHOUSES[0]) == 0
+    assert ozon.products["SKU-1"]["price"] == "10.00"
+    assert list(client.prices_waiting) == ["SKU-1"] and "limit exceeded" in client.prices_waiting["SKU-1"]
+    # A price refused for good (here: no such product) still keeps its quantity back.
+    assert results["SKU-2"] and not getattr(results["SKU-2"], "wait", False)
+    assert ozon.free("SKU-2", WAREHOUSES[0]) is None
+
+
 def test_catalog_pages_by_cursor_with_stock_per_warehouse(ozon, client):
     for n in range(2500):
         ozon.add_product(f"C-{n:04}")
