@@ -1,5 +1,10 @@
 """Marketplace postings on the inbox order: a posting split from another shares its sales order."""
+import json
+
 from odoo import fields, models
+
+#: ``fulfilled_by`` of an order the marketplace fulfils itself.
+FBO = "marketplace"
 
 
 class SaleInboxOrder(models.Model):
@@ -23,3 +28,16 @@ class SaleInboxOrder(models.Model):
             else:
                 foreign.pop("invoice_id", None)
         return foreign
+
+    def _fulfilled_by_marketplace(self):
+        """{inbox order id: whether the marketplace fulfils it (Ozon FBO)}, as its normalized
+        order says (an order whose normalized order cannot be read: False). The one place that
+        tells; only that key of the JSON is looked at."""
+        result = {}
+        for order in self:
+            try:
+                data = json.loads(order.normalized or "{}")
+            except ValueError:
+                data = None
+            result[order.id] = isinstance(data, dict) and data.get("fulfilled_by") == FBO
+        return result
