@@ -12,7 +12,9 @@ from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 
 from odoo.addons.sale_inbox.models import sale_channel_reread
+from odoo.addons.sale_inbox.platforms.ozon import Ozon
 from odoo.addons.sale_inbox.platforms.ozon.fake import FakeOzon
+from odoo.addons.sale_inbox.platforms.ozon.orders import POSTING_NUMBER
 
 from .common import StockFixtures, StoreChannelFixtures
 
@@ -504,3 +506,11 @@ class TestOzonPush(OzonFixtures, HttpCase):
             for index in range(5):
                 self.assertEqual(self.push(self.new_posting_push(f"9000-{index:04d}-1")).status_code, 200)
         self.assertEqual(len(self.rows()), 3)
+
+    def test_a_number_of_another_shape_is_refused_and_not_stored(self):
+        # The platform declares the shape of its numbers (Ozon: ``push_ref_pattern``).
+        with patch.object(Ozon, "push_ref_pattern", POSTING_NUMBER, create=True):
+            response = self.push(self.new_posting_push("x" * 90))
+            self.assertEqual(response.status_code, 400)
+            self.assertEqual(self.push(self.new_posting_push("9100-0001-1")).status_code, 200)
+        self.assertEqual(self.rows().mapped("ref"), ["9100-0001-1"])
