@@ -22,6 +22,12 @@ BACKOFF_MINUTES = (1, 5, 15, 60)
 #: Orders waiting per channel at most: pushes beyond it are not kept (the poll reads every
 #: change anyway), so that a flood of pushes, forged or not, cannot fill the table.
 MAX_WAITING = 5000
+#: Orders the marketplace fulfils (Ozon FBO) change without a list of changes to read them by:
+#: the poll reads those created recently; older ones still open in Odoo are read again, once
+#: a day each, at most this many per run.
+OPEN_FBO_AFTER_DAYS = 14
+OPEN_FBO_EVERY = timedelta(days=1)
+OPEN_FBO_BATCH = 500
 
 
 class SaleChannelReread(models.Model):
@@ -99,6 +105,8 @@ class SaleChannelReread(models.Model):
         error and read again later, each failure waiting longer. A channel the store refuses
         or cannot answer for (key, rate limit, outage) waits for the next run with all its
         orders: reading them one by one now would only fail as often."""
+        # On its own: whatever it meets, the notified orders are read.
+        self._run_isolated(self, "queueing open marketplace orders", self._queue_open_marketplace_orders)
         due = self._due(limit)
         commit = self._commit_allowed()
         clients = {}
@@ -113,6 +121,38 @@ class SaleChannelReread(models.Model):
                 # This order is stored (or dropped, or its error kept), and its row lock is
                 # released: a notification of it arriving now waits for nothing.
                 self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    @api.model
+    def _queue_open_marketplace_orders(self):
+        """Queue the orders the marketplace fulfils whose sales order is still open (a delivery
+        not done) and which the poll no longer reads (older than its look-back), each at most
+        once a day: their delivery or cancellation would otherwise never be seen."""
+        now = fields.Datetime.now()
+        self.env["sale.inbox.order"].flush_model()
+        self.env.cr.execute(
+            """
+            SELECT o.id, o.channel_id, o.external_id FROM sale_inbox_order o
+              JOIN sale_channel c ON c.id = o.channel_id
+              JOIN sale_order so ON so.id = o.sale_order_id AND so.inbox_order_id = o.id
+             WHERE c.active AND c.state = 'connected' AND so.state = 'sale' AND o.state = 'done'
+               AND o.create_date < %s AND (o.store_checked_at IS NULL OR o.store_checked_at < %s)
+               AND COALESCE(NULLIF(o.normalized, ''), '{}')::jsonb ->> 'fulfilled_by' = 'marketplace'
+               AND EXISTS (SELECT 1 FROM stock_picking p
+                            WHERE p.sale_id = so.id AND p.state NOT IN ('done', 'cancel'))
+             ORDER BY o.store_checked_at NULLS FIRST, o.id
+             LIMIT %s
+            """,
+            (now - timedelta(days=OPEN_FBO_AFTER_DAYS), now - OPEN_FBO_EVERY, OPEN_FBO_BATCH),
+        )
+        found = self.env.cr.fetchall()
+        if not found:
+            return
+        by_channel = {}
+        for _order_id, channel_id, ref in found:
+            by_channel.setdefault(channel_id, []).append((ref, "fbo"))
+        for channel in self.env["sale.channel"].browse(list(by_channel)):
+            self._queue(channel, by_channel[channel.id])
+        self.env["sale.inbox.order"].browse([row[0] for row in found]).sudo().write({"store_checked_at": now})
 
     @api.model
     def _due(self, limit):

@@ -15,6 +15,11 @@ class SaleInboxOrder(models.Model):
         help="The marketplace split this order's goods off that order (packing into several "
         "packages): they are on that order's sales order already, so this one has none of its own.")
 
+    store_checked_at = fields.Datetime(
+        string="Last Read Again", readonly=True, copy=False,
+        help="When this order, fulfilled by the marketplace and still open, was last read again from the "
+        "store: the poll reads only recent ones, so older ones are read again once a day until delivered.")
+
     def _foreign_documents(self):
         """The sales order of the order it was split from is this order's too (processing
         never acts on it for this order: see ``_step_split_postings``)."""

@@ -310,6 +310,27 @@ class TestOzonOrders(OzonFixtures, TransactionCase):
         fbo, fbs = self.by_number("3000-0005-1"), self.by_number("3000-0006-1")
         self.assertEqual((fbo | fbs)._fulfilled_by_marketplace(), {fbo.id: True, fbs.id: False})
 
+    def test_an_old_open_fbo_order_is_read_again_until_delivered(self):
+        created = (datetime.utcnow() - timedelta(days=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.ozon.add_posting(self.ozon.fbo_posting("3000-0007-1", [("MUG-01", 1, "400.00")]))
+        self.poll()
+        self.process()
+        order = self.by_number("3000-0007-1")
+        self.assertEqual(order.state, "done", order.error_message)
+        # Weeks later: out of the poll's FBO look-back, and Ozon delivers it.
+        self.env.cr.execute("UPDATE sale_inbox_order SET create_date = %s WHERE id = %s",
+                            (datetime.utcnow() - timedelta(days=20), order.id))
+        order.invalidate_recordset()
+        self.ozon.set_status("3000-0007-1", "delivered", created_at=created)
+        self.poll()
+        self.env["sale.channel.reread"]._cron_reread()
+        self.process()
+        self.assertEqual(order.sale_order_id.picking_ids.state, "done", order.error_message)
+        self.assertTrue(order.store_checked_at)
+        self.store.requests.clear()
+        self.env["sale.channel.reread"]._cron_reread()
+        self.assertEqual(self.store.requests, [], "delivered now: not read again")
+
     def test_read_warehouses_adds_updates_and_switches_off_vanished_ones(self):
         self.ozon.warehouses[0]["name"] = "Main FBS renamed"
         self.ozon.warehouses.append({"warehouse_id": 22000000000003, "name": "New one", "is_rfbs": False,
