@@ -61,7 +61,8 @@ PAGE_OVERLAP = 100
 #: An FBO period with more postings than the offset limit lets through is read in halves,
 #: down to this length; more in a period this short is an error (nothing would be skipped).
 FBO_MIN_WINDOW = timedelta(hours=1)
-#: What a posting number looks like: "<order>-<n>" or "<order>-<n>-<m>" (digits).
+#: What a posting number looks like: "<order>-<n>" or "<order>-<n>-<m>" (digits). The
+#: webhook refuses a push naming another (``push_ref_pattern`` of the platform).
 POSTING_NUMBER = re.compile(r"^\d+-\d+(-\d+)?$")
 
 
@@ -189,9 +190,7 @@ class OzonOrders(OzonApi):
 
     def posting(self, posting_number: str, scheme: str = "fbs") -> dict | None:
         """One posting as the lists give it (with its scheme), or None when Ozon has none of
-        that number (nor can have: a number of another shape is not asked for)."""
-        if not POSTING_NUMBER.match(posting_number or ""):
-            return None
+        that number."""
         path, with_ = ("/v3/posting/fbs/get", FBS_WITH) if scheme == "fbs" else ("/v2/posting/fbo/get", FBO_WITH)
         try:
             result = self.result(path, {"posting_number": posting_number, "with": with_})

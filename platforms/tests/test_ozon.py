@@ -142,13 +142,6 @@ def test_an_fbo_posting_is_read_with_the_fbo_methods_own_keys(ozon):
     assert set(sent) <= {"analytics_data", "financial_data", "legal_info"}
 
 
-def test_a_number_of_another_shape_is_not_asked_for(ozon):
-    api = client(ozon)
-    for number in ("../v1/warehouse/list", "1-x-1", "12345", "1-2-3-4", ""):
-        assert api.posting(number, "fbs") is None
-    assert ozon.store.requests == []
-
-
 class MovingOzon(FakeOzon):
     """A posting of the first page changes again while the poll pages on: it leaves the
     changed list, and every later posting moves up one place."""
