@@ -49,6 +49,11 @@ class WebhookController(http.Controller):
             kind, refs = platform.read_push(body)
         except InvalidPayload as exc:
             return push_error(400, "invalid_notification", str(exc))
+        # A number of a shape the store never gives is refused before anything is stored.
+        pattern = getattr(platform, "push_ref_pattern", None)
+        if pattern and any(not pattern.match(ref) for ref, _scheme in refs):
+            return push_error(400, "invalid_notification", "The notification names an order number of a shape "
+                                                           "the store does not give.")
         channel._note_delivery_received()
         if kind == "ping":
             now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -15,6 +15,7 @@
 from odoo import fields, models
 
 from .sale_inbox_processor_build import _to_build
+from .sale_order import FROM_STORE
 
 FBO = "marketplace"
 DELIVERED = "delivered"
@@ -137,7 +138,9 @@ class SaleInboxProcessor(models.AbstractModel):
             # The marketplace delivered them: whatever Odoo counted at the FBO warehouse.
             move.quantity = move.product_uom_qty
             move.picked = True
-        pickings.with_context(skip_backorder=True, cancel_backorder=True, skip_sms=True)._action_done()
+        # The marketplace's own news: nothing of it goes back to the marketplace.
+        pickings.with_context(skip_backorder=True, cancel_backorder=True, skip_sms=True,
+                              **{FROM_STORE: True})._action_done()
         for order in todo:
             done = order.sale_order_id.picking_ids.filtered(lambda p, ps=pickings: p in ps)
             if done:
@@ -159,7 +162,7 @@ class SaleInboxProcessor(models.AbstractModel):
         new = (orders - linked).filtered(lambda o: not o.sale_order_id and run.normalized(o).split_from)
         if linked:
             self._split_update(run, linked)
-        orders -= self._stop_cancelled_split_parents(run, orders - linked - new)
+        orders -= self._stop_cancelled_split_parents(run, orders - linked - new, new)
         if not new:
             return orders - linked
         refs = {run.normalized(o).split_from for o in new}
@@ -179,22 +182,31 @@ class SaleInboxProcessor(models.AbstractModel):
                 self._fail_split(order, parent)
         return going_on
 
-    def _stop_cancelled_split_parents(self, run, orders):
-        """Orders the marketplace cancels while orders split off them share their sales order:
-        cancelling it would cancel those parts' goods too, so a person decides. Returns the
-        orders stopped."""
+    def _stop_cancelled_split_parents(self, run, orders, new):
+        """Orders the marketplace cancels while orders split off them share their sales order
+        (linked already, or split off them in this same batch, ``new``): cancelling it would
+        cancel those parts' goods too, so a person decides. Returns the orders stopped."""
         cancelled = orders.filtered(lambda o: o.sale_order_id and run.normalized(o).status == CANCELLED)
         if not cancelled:
             return cancelled
         parts = self.env["sale.inbox.order"].search([("split_parent_id", "in", cancelled.ids),
                                                      ("state", "!=", "cancelled")])
-        stopped = parts.split_parent_id & cancelled
-        for order in stopped:
-            names = ", ".join(parts.filtered(lambda p, o=order: p.split_parent_id == o).mapped("name"))
+        Inbox = self.env["sale.inbox.order"]
+        coming = {}
+        for part in new:
+            key = run.normalized(part).split_from
+            coming[key] = coming.get(key, Inbox) | part
+        stopped = Inbox
+        for order in cancelled:
+            names = parts.filtered(lambda p, o=order: p.split_parent_id == o).mapped("name")
+            names += coming.get(order.external_id, Inbox).mapped("name")
+            if not names:
+                continue
+            stopped |= order
             order._fail("cancellation", self.env._(
                 "The marketplace cancelled this order, but %(parts)s, split off it, are part of %(so)s: the "
-                "sales order is left as it is, for you to decide.", parts=names, so=order.sale_order_id.name),
-                state="needs_review")
+                "sales order is left as it is, for you to decide.", parts=", ".join(names),
+                so=order.sale_order_id.name), state="needs_review")
         return stopped
 
     def _step_link_split_postings(self, run, orders):
@@ -213,6 +225,13 @@ class SaleInboxProcessor(models.AbstractModel):
 
     def _link_split(self, run, order, parent):
         so = parent.sale_order_id
+        if so.state == "cancel" or parent.state == "cancelled":
+            # Its goods went with the cancelled order: linking it would hide that.
+            order._fail("order", self.env._(
+                "This order was split off %(parent)s, whose sales order %(so)s is cancelled: its goods are on no "
+                "sales order. It is left to you.",
+                parent=parent.name, so=so.name), state="needs_review")
+            return
         order.write({
             "sale_order_id": so.id, "partner_id": so.partner_id.id, "split_parent_id": parent.id,
             "built_fingerprint": order.fingerprint, "state": "done", "failed_step": False,
@@ -223,6 +242,10 @@ class SaleInboxProcessor(models.AbstractModel):
             "own is made.", parent=parent.name, so=so.name))
         so._message_log(body=self.env._("The marketplace split %(parent)s: %(order)s is part of this order.",
                                         parent=parent.name, order=order.name))
+        if run.normalized(order).status == CANCELLED:
+            # Linked (its later versions are this part's), and its cancellation left to a
+            # person, as for a part cancelled after it was linked.
+            self._split_update(run, order)
 
     def _fail_split(self, order, parent):
         order._fail("order", self.env._(

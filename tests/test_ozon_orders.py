@@ -4,13 +4,17 @@ split postings, push notifications that only cause a read of the API, and the se
 import json
 import threading
 from datetime import datetime, timedelta
+from unittest.mock import patch
 
 from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 
+from odoo.addons.sale_inbox.models import sale_channel_reread
+from odoo.addons.sale_inbox.platforms.ozon import Ozon
 from odoo.addons.sale_inbox.platforms.ozon.fake import FakeOzon
+from odoo.addons.sale_inbox.platforms.ozon.orders import POSTING_NUMBER
 
 from .common import StockFixtures, StoreChannelFixtures
 
@@ -249,6 +253,84 @@ class TestOzonOrders(OzonFixtures, TransactionCase):
         self.assertEqual(child.sale_order_id, parent.sale_order_id)
         self.assertEqual(self.env["sale.order"].search_count([("channel_id", "=", self.channel.id)]), 1)
 
+    def _parent_with_its_sales_order(self, number):
+        self.ozon.add_posting(self.ozon.fbs_posting(number, [("MUG-01", 2, "450.00"),
+                                                             ("TSHIRT-RED-M", 1, "1290.00")]))
+        self.poll()
+        self.process()
+        parent = self.by_number(number)
+        self.assertEqual(parent.sale_order_id.state, "sale", parent.error_message)
+        return parent
+
+    def test_parent_cancelled_in_the_poll_that_brings_its_split_part_keeps_the_parts_goods(self):
+        parent = self._parent_with_its_sales_order("4000-0003-1")
+        so = parent.sale_order_id
+        self.ozon.set_status("4000-0003-1", "cancelled", products=[self.ozon._product(("MUG-01", 2, "450.00"))])
+        self.ozon.add_posting(self.ozon.fbs_posting("4000-0003-2", [("TSHIRT-RED-M", 1, "1290.00")],
+                                                    parent_posting_number="4000-0003-1"))
+        self.poll()
+        self.process()
+        child = self.by_number("4000-0003-2")
+        self.assertEqual((parent.state, parent.failed_step), ("needs_review", "cancellation"))
+        self.assertIn("4000-0003-2", parent.error_message)
+        self.assertEqual(so.state, "sale", "the split part's goods are on it")
+        self.assertEqual((child.state, child.sale_order_id), ("done", so), child.error_message)
+
+    def test_split_part_arriving_cancelled_is_linked_and_left_to_a_person(self):
+        parent = self._parent_with_its_sales_order("4000-0004-1")
+        self.ozon.set_status("4000-0004-1", "cancelled_from_split_pending")
+        self.ozon.add_posting(self.ozon.fbs_posting("4000-0004-2", [("TSHIRT-RED-M", 1, "1290.00")],
+                                                    parent_posting_number="4000-0004-1", status="cancelled"))
+        self.poll()
+        self.process()
+        child = self.by_number("4000-0004-2")
+        self.assertEqual(child.split_parent_id, parent)
+        self.assertEqual((child.state, child.failed_step), ("needs_review", "cancellation"))
+        self.assertEqual(parent.sale_order_id.state, "sale")
+
+    def test_split_part_of_a_cancelled_sales_order_is_not_linked_to_it(self):
+        parent = self._parent_with_its_sales_order("4000-0005-1")
+        self.ozon.set_status("4000-0005-1", "cancelled")
+        self.poll()
+        self.process()
+        self.assertEqual(parent.sale_order_id.state, "cancel", parent.error_message)
+        self.ozon.add_posting(self.ozon.fbs_posting("4000-0005-2", [("TSHIRT-RED-M", 1, "1290.00")],
+                                                    parent_posting_number="4000-0005-1"))
+        self.poll()
+        self.process()
+        child = self.by_number("4000-0005-2")
+        self.assertEqual(child.state, "needs_review")
+        self.assertIn("cancelled", child.error_message)
+        self.assertFalse(child.split_parent_id)
+
+    def test_fulfilled_by_marketplace_is_read_from_the_normalized_order(self):
+        self.ozon.add_posting(self.ozon.fbo_posting("3000-0005-1", [("MUG-01", 1, "400.00")]))
+        self.ozon.add_posting(self.ozon.fbs_posting("3000-0006-1", [("MUG-01", 1, "400.00")]))
+        self.poll()
+        fbo, fbs = self.by_number("3000-0005-1"), self.by_number("3000-0006-1")
+        self.assertEqual((fbo | fbs)._fulfilled_by_marketplace(), {fbo.id: True, fbs.id: False})
+
+    def test_an_old_open_fbo_order_is_read_again_until_delivered(self):
+        created = (datetime.utcnow() - timedelta(days=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.ozon.add_posting(self.ozon.fbo_posting("3000-0007-1", [("MUG-01", 1, "400.00")]))
+        self.poll()
+        self.process()
+        order = self.by_number("3000-0007-1")
+        self.assertEqual(order.state, "done", order.error_message)
+        # Weeks later: out of the poll's FBO look-back, and Ozon delivers it.
+        self.env.cr.execute("UPDATE sale_inbox_order SET create_date = %s WHERE id = %s",
+                            (datetime.utcnow() - timedelta(days=20), order.id))
+        order.invalidate_recordset()
+        self.ozon.set_status("3000-0007-1", "delivered", created_at=created)
+        self.poll()
+        self.env["sale.channel.reread"]._cron_reread()
+        self.process()
+        self.assertEqual(order.sale_order_id.picking_ids.state, "done", order.error_message)
+        self.assertTrue(order.store_checked_at)
+        self.store.requests.clear()
+        self.env["sale.channel.reread"]._cron_reread()
+        self.assertEqual(self.store.requests, [], "delivered now: not read again")
+
     def test_read_warehouses_adds_updates_and_switches_off_vanished_ones(self):
         self.ozon.warehouses[0]["name"] = "Main FBS renamed"
         self.ozon.warehouses.append({"warehouse_id": 22000000000003, "name": "New one", "is_rfbs": False,
@@ -395,7 +477,61 @@ class TestOzonPush(OzonFixtures, HttpCase):
 
     def test_a_posting_number_is_waiting_once_per_channel(self):
         self.Reread._queue(self.channel, [("7000-0001-1", "")])
+        row = self.rows()
+        # Its read failed and backs off; then Ozon pushes it again.
+        row._record_failure("Ozon is down")
+        self.assertGreater(row.next_try_at, fields.Datetime.now())
         self.Reread._queue(self.channel, [("7000-0001-1", "fbs")])
-        self.assertEqual(len(self.rows()), 1)
-        self.assertLessEqual(self.rows().next_try_at, fields.Datetime.now() + timedelta(seconds=1))
+        self.assertEqual(self.rows(), row, "one row")
+        self.assertLessEqual(row.next_try_at, fields.Datetime.now(), "due again at once: something changed")
+        self.assertEqual(row.scheme, "fbs")
 
+    def test_a_push_arriving_while_its_posting_is_read_is_read_again(self):
+        self.ozon.add_posting(self.ozon.fbs_posting("7000-0002-1", [("MUG-01", 1, "450.00")]))
+        self.push(self.new_posting_push("7000-0002-1"))
+        Reread = type(self.Reread)
+        read = Reread._read_from_store
+
+        def read_while_pushed(row, client):
+            data = read(row, client)
+            # Ozon cancels it and pushes that while the job is reading the older version.
+            self.ozon.set_status("7000-0002-1", "cancelled")
+            self.Reread._queue(self.channel, [("7000-0002-1", "")])
+            return data
+
+        with patch.object(Reread, "_read_from_store", read_while_pushed):
+            self.reread()
+        self.assertEqual(self.rows().ref, "7000-0002-1", "kept: the push came after the read began")
+        self.reread()
+        self.assertFalse(self.rows())
+        self.assertEqual(self.inbox().delivery_count, 2, "the cancelled version read too")
+
+    def test_a_channel_ozon_refuses_waits_without_holding_up_the_others(self):
+        other = self.env["sale.channel"].create({"name": "Ozon 2", "platform": "ozon", "api_login": "123456",
+                                                 "api_secret": "ozon-key", "store_url": self.store.url})
+        self.channel.api_secret = "a-revoked-key"
+        for number in ("8000-0001-1", "8000-0002-1", "8000-0003-1"):
+            self.ozon.add_posting(self.ozon.fbs_posting(number, [("MUG-01", 1, "450.00")]))
+            self.Reread._queue(self.channel, [(number, "")])
+            self.Reread._queue(other, [(number, "")])
+        self.reread()
+        self.assertEqual(len(self.store.calls("POST", "/v3/posting/fbs/get")), 1 + 3,
+                         "one refused read for the refused channel, three for the other")
+        self.assertEqual(len(self.Inbox.search([("channel_id", "=", other.id)])), 3)
+        waiting = self.rows()
+        self.assertEqual(len(waiting), 3, "all kept, read again later")
+        self.assertEqual(len(waiting.filtered("last_error")), 1)
+
+    def test_pushes_beyond_the_waiting_limit_are_not_kept(self):
+        with patch.object(sale_channel_reread, "MAX_WAITING", 3):
+            for index in range(5):
+                self.assertEqual(self.push(self.new_posting_push(f"9000-{index:04d}-1")).status_code, 200)
+        self.assertEqual(len(self.rows()), 3)
+
+    def test_a_number_of_another_shape_is_refused_and_not_stored(self):
+        # The platform declares the shape of its numbers (Ozon: ``push_ref_pattern``).
+        with patch.object(Ozon, "push_ref_pattern", POSTING_NUMBER, create=True):
+            response = self.push(self.new_posting_push("x" * 90))
+            self.assertEqual(response.status_code, 400)
+            self.assertEqual(self.push(self.new_posting_push("9100-0001-1")).status_code, 200)
+        self.assertEqual(self.rows().mapped("ref"), ["9100-0001-1"])

@@ -37,6 +37,10 @@ class FakeOzonCore:
     #: warehouse list; the mixins add theirs.
     LIMITS: dict[str, tuple[int, float]] = {"/v1/warehouse/list": (1, 60.0)}
     MAX_PAGE = 1000
+    #: The ``with`` keys each get method takes (Ozon answers 400 to others).
+    GET_WITH = {"fbs": {"analytics_data", "barcodes", "financial_data", "legal_info", "product_exemplars",
+                        "related_postings", "translit"},
+                "fbo": {"analytics_data", "financial_data", "legal_info"}}
 
     def __init__(self, store: FakeStore, client_id: str = "123456", api_key: str = "ozon-key",
                  now: Callable[[], datetime] | None = None):
@@ -52,6 +56,8 @@ class FakeOzonCore:
         #: posting number -> (status, body) the get methods answer instead (a test breaks one
         #: posting's reading, e.g. with a 200 carrying an HTML page).
         self.broken: dict[str, tuple[int, Any]] = {}
+        #: Ozon refuses an FBO list offset above this (a test lowers it to reach it cheaply).
+        self.fbo_max_offset = 20000
         self._hits: dict[str, list[datetime]] = {}
         self._ids = itertools.count(100000001)
         self.register()
@@ -234,7 +240,7 @@ class FakeOzonCore:
         if page[0] == 400:
             return page
         limit, offset = page
-        if offset > 20000:
+        if offset > self.fbo_max_offset:
             return 400, rpc_error(3, "MAX_OFFSET_EXCEEDED")
         flt = body.get("filter") or {}
         since, to = self._moment(flt.get("since")), self._moment(flt.get("to"))
@@ -249,6 +255,9 @@ class FakeOzonCore:
 
     def _get(self, body: dict, scheme: str) -> tuple:
         number = body.get("posting_number") or ""
+        unknown = set(body.get("with") or {}) - self.GET_WITH[scheme]
+        if unknown:
+            return 400, rpc_error(3, f"unknown field(s) in with: {', '.join(sorted(unknown))}")
         if number in self.broken:
             return self.broken[number]
         posting = self.postings.get(number)

@@ -16,6 +16,7 @@ packed into several packages becomes several postings naming ``parent_posting_nu
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -34,7 +35,7 @@ from ..base import (
     to_decimal,
     utc_naive,
 )
-from .api import OzonApi, OzonNotFound
+from .api import OzonApi, OzonError, OzonNotFound
 
 #: Key the client adds to every posting it hands over: "fbs" or "fbo" (the two lists give
 #: postings of the same shape but different meaning, and the stored payload must tell).
@@ -50,7 +51,19 @@ MAX_PERIOD = timedelta(days=365)
 #: The unfulfilled list is read for pack-by deadlines from this long ago to this far ahead.
 UNFULFILLED_BEHIND = timedelta(days=7)
 UNFULFILLED_AHEAD = timedelta(days=30)
-WITH = {"analytics_data": True, "financial_data": True, "barcodes": False, "translit": False}
+#: What to read with a posting: each scheme's methods take their own keys.
+FBS_WITH = {"analytics_data": True, "financial_data": True, "barcodes": False, "translit": False}
+FBO_WITH = {"analytics_data": True, "financial_data": True, "legal_info": False}
+#: Pages of a list by offset over postings that change meanwhile (a posting changing again
+#: leaves the filtered set, and every later one moves up): each page starts this many
+#: postings before the previous one ended; the postings read twice are handed over once.
+PAGE_OVERLAP = 100
+#: An FBO period with more postings than the offset limit lets through is read in halves,
+#: down to this length; more in a period this short is an error (nothing would be skipped).
+FBO_MIN_WINDOW = timedelta(hours=1)
+#: What a posting number looks like: "<order>-<n>" or "<order>-<n>-<m>" (digits). The
+#: webhook refuses a push naming another (``push_ref_pattern`` of the platform).
+POSTING_NUMBER = re.compile(r"^\d+-\d+(-\d+)?$")
 
 
 def iso(moment: datetime) -> str:
@@ -64,6 +77,7 @@ class OzonOrders(OzonApi):
 
     sorted_by_change = False
     page_size = PAGE_SIZE
+    fbo_max_offset = FBO_MAX_OFFSET
 
     def __init__(self, *args, clock: Callable[[], datetime] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -110,6 +124,9 @@ class OzonOrders(OzonApi):
             fresh.append(dict(posting, **{SCHEME_KEY: scheme}))
         return fresh
 
+    def _overlap(self) -> int:
+        return min(PAGE_OVERLAP, self.page_size // 2)
+
     def _fbs_changed(self, since: datetime, until: datetime) -> Iterator[list]:
         offset = 0
         while True:
@@ -117,12 +134,12 @@ class OzonOrders(OzonApi):
                 "dir": "ASC",
                 "filter": {"since": iso(until - MAX_PERIOD + timedelta(minutes=1)), "to": iso(until),
                            "last_changed_status_date": {"from": iso(since), "to": iso(until)}},
-                "limit": self.page_size, "offset": offset, "with": WITH})
+                "limit": self.page_size, "offset": offset, "with": FBS_WITH})
             postings = result.get("postings") or [] if isinstance(result, dict) else []
             yield postings
             if not (isinstance(result, dict) and result.get("has_next")) or not postings:
                 return
-            offset += len(postings)
+            offset += max(len(postings) - self._overlap(), 1)
 
     def _fbs_unfulfilled(self, until: datetime) -> Iterator[list]:
         offset = 0
@@ -130,33 +147,53 @@ class OzonOrders(OzonApi):
             result = self.result("/v3/posting/fbs/unfulfilled/list", {
                 "dir": "ASC",
                 "filter": {"cutoff_from": iso(until - UNFULFILLED_BEHIND), "cutoff_to": iso(until + UNFULFILLED_AHEAD)},
-                "limit": self.page_size, "offset": offset, "with": WITH})
+                "limit": self.page_size, "offset": offset, "with": FBS_WITH})
             postings = result.get("postings") or [] if isinstance(result, dict) else []
             yield postings
-            offset += len(postings)
+            end = offset + len(postings)
             count = result.get("count") if isinstance(result, dict) else 0
-            if len(postings) < self.page_size or not postings or (count and offset >= count):
+            if len(postings) < self.page_size or not postings or (count and end >= count):
                 return
+            offset += max(len(postings) - self._overlap(), 1)
 
     def _fbo_created(self, since: datetime, until: datetime) -> Iterator[list]:
+        """The FBO postings created in the period. Ozon lists them by offset up to a limit:
+        a period holding more is read again in halves (the postings read twice are handed
+        over once), so that none is left beyond the limit."""
+        windows = [(since, until)]
+        while windows:
+            start, end = windows.pop(0)
+            overflow = yield from self._fbo_window(start, end)
+            if not overflow:
+                continue
+            if end - start <= FBO_MIN_WINDOW:
+                # The poll's watermark must not pass postings it could not read.
+                raise OzonError(f"more FBO postings created between {iso(start)} and {iso(end)} than Ozon's "
+                                f"list lets through ({self.fbo_max_offset}): they cannot all be read")
+            middle = (start + (end - start) / 2).replace(microsecond=0)
+            windows[:0] = [(start, middle), (middle, end)]
+
+    def _fbo_window(self, since: datetime, until: datetime) -> Iterator[list]:
+        """Pages of one period; returns True when it holds more than the offset limit lets through."""
         offset = 0
-        while offset <= FBO_MAX_OFFSET:
+        while True:
             result = self.result("/v2/posting/fbo/list", {
                 "dir": "ASC", "filter": {"since": iso(since), "to": iso(until)},
-                "limit": self.page_size, "offset": offset,
-                "with": {"analytics_data": True, "financial_data": True}})
+                "limit": self.page_size, "offset": offset, "with": FBO_WITH})
             postings = result if isinstance(result, list) else []
             yield postings
             if len(postings) < self.page_size:
-                return
+                return False
             offset += len(postings)
+            if offset > self.fbo_max_offset:
+                return True
 
     def posting(self, posting_number: str, scheme: str = "fbs") -> dict | None:
         """One posting as the lists give it (with its scheme), or None when Ozon has none of
         that number."""
-        path = "/v3/posting/fbs/get" if scheme == "fbs" else "/v2/posting/fbo/get"
+        path, with_ = ("/v3/posting/fbs/get", FBS_WITH) if scheme == "fbs" else ("/v2/posting/fbo/get", FBO_WITH)
         try:
-            result = self.result(path, {"posting_number": posting_number, "with": WITH})
+            result = self.result(path, {"posting_number": posting_number, "with": with_})
         except OzonNotFound:
             return None
         if not isinstance(result, dict) or not result.get("posting_number"):

@@ -135,6 +135,71 @@ def test_posting_reads_one_posting_or_none(ozon):
     assert api.posting("9-9-9", "fbs") is None
 
 
+def test_an_fbo_posting_is_read_with_the_fbo_methods_own_keys(ozon):
+    ozon.add_posting(ozon.fbo_posting("3000-0009-1", [("MUG-01", 1, "1")]))
+    assert client(ozon).posting("3000-0009-1", "fbo")["sale_inbox_scheme"] == "fbo"
+    sent = ozon.store.calls("POST", "/v2/posting/fbo/get")[0].json()["with"]
+    assert set(sent) <= {"analytics_data", "financial_data", "legal_info"}
+
+
+class MovingOzon(FakeOzon):
+    """A posting of the first page changes again while the poll pages on: it leaves the
+    changed list, and every later posting moves up one place."""
+
+    def _fbs_list(self, body):
+        answer = super()._fbs_list(body)
+        if body.get("offset") == 0 and self.postings["1-0000-1"]["status"] != "delivering":
+            # Changed after the poll's end: out of the period it reads.
+            self.postings["1-0000-1"].update(status="delivering", _changed_at=datetime.utcnow() + timedelta(hours=1))
+        return answer
+
+
+def test_the_changed_list_misses_no_posting_while_postings_move():
+    with FakeStore() as store:
+        ozon = MovingOzon(store, now=lambda: datetime.utcnow() - timedelta(minutes=1))
+        for index in range(25):
+            # Packed already: the list of postings to pack does not name them again.
+            ozon.add_posting(ozon.fbs_posting(f"1-{index:04d}-1", [("MUG-01", 1, "1")], status="awaiting_deliver"))
+        api = client(ozon)
+        api.page_size = 10
+        since = (datetime.utcnow() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        numbers = [p["posting_number"] for page in api.orders_since(since) for p in page]
+    assert sorted(numbers) == sorted(ozon.postings), "none skipped"
+    assert len(numbers) == len(set(numbers)), "none twice"
+
+
+def test_fbo_postings_beyond_the_offset_limit_are_read_in_shorter_periods(ozon):
+    now = datetime.utcnow().replace(microsecond=0)
+    ozon.fbo_max_offset = 20
+    for index in range(90):
+        created = now - timedelta(hours=index)
+        ozon.add_posting(ozon.fbo_posting(f"3-{index:04d}-1", [("MUG-01", 1, "1")],
+                                          created_at=created.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    api = client(ozon, now=now)
+    api.page_size, api.fbo_max_offset = 10, 20
+    numbers = [p["posting_number"] for page in api.orders_since(iso_ago(now, hours=1)) for p in page]
+    assert sorted(numbers) == sorted(ozon.postings), "every FBO posting of the lookback"
+    assert api.complete_up_to == now
+    assert all(r.json()["offset"] <= 20 for r in ozon.store.calls("POST", "/v2/posting/fbo/list"))
+
+
+def test_too_many_fbo_postings_in_a_short_period_fail_the_poll(ozon):
+    now = datetime.utcnow().replace(microsecond=0)
+    ozon.fbo_max_offset = 20
+    for index in range(40):
+        ozon.add_posting(ozon.fbo_posting(f"3-{index:04d}-1", [("MUG-01", 1, "1")],
+                                          created_at=(now - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")))
+    api = client(ozon, now=now)
+    api.page_size, api.fbo_max_offset = 10, 20
+    with pytest.raises(OzonError, match="cannot all be read"):
+        list(api.orders_since(iso_ago(now, hours=1)))
+    assert api.complete_up_to is None, "the watermark stays"
+
+
+def iso_ago(now, **delta):
+    return (now - timedelta(**delta)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 # -- errors -------------------------------------------------------------------------------------
 
 def test_both_error_shapes_are_read(ozon):
