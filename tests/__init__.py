@@ -32,3 +32,4 @@ from . import test_review_screen
 from . import test_ozon_orders
 from . import test_ozon_stock
 from . import test_ozon_cancel
+from . import test_ozon_statuses
