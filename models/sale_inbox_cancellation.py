@@ -22,10 +22,13 @@ import json
 import logging
 from datetime import datetime, timezone
 
+from psycopg2 import OperationalError
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from .sale_channel import USER, check_group_access
+from .sale_inbox_job import job_error_text, log_job_error
 from .sale_order import FROM_STORE
 
 _logger = logging.getLogger(__name__)
@@ -263,14 +266,30 @@ class SaleInboxCancellation(models.Model):
         waiting = self.filtered(lambda line: line.action == "waiting")
         if not waiting:
             raise UserError(self.env._("Nothing is waiting for its goods here."))
+        failed = {}
         for line in waiting.sudo():
-            with self.env.cr.savepoint():
-                action = line._take_back()
-                line.write({"action": action, "done_by_id": self.env.uid})
+            # Each line on its own: one that cannot be taken back (a return Odoo refuses) is
+            # left waiting with its error, the others are done.
+            try:
+                with self.env.cr.savepoint():
+                    action = line._take_back()
+                    line.write({"action": action, "done_by_id": self.env.uid, "error": False})
+            except OperationalError:
+                raise  # a lock or serialization failure: the whole press is tried again
+            except Exception as exc:  # noqa: BLE001 -- only this line stays waiting, its error shown
+                log_job_error(line, "goods returned", exc)
+                failed[line] = job_error_text(exc)
+                continue
             line.sale_order_id.activity_feedback([ACTIVITY_TYPE], feedback=self.env._("Goods returned."))
             line.sale_order_id._message_log(body=self.env._("Goods returned after the store's cancellation: %s.",
                                                             dict(ACTIONS)[action]))
-        return True
+        if not failed:
+            return True
+        for line, error in failed.items():
+            line.error = error
+        return self.env["sale.channel"]._notify(self.env._(
+            "Not taken back (still waiting; press Goods Returned again once mended): %s",
+            "; ".join(f"{line.name}: {error}" for line, error in failed.items())), "warning")
 
     def action_view_sale_order(self):
         check_group_access(self, USER, "read")

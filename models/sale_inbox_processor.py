@@ -392,10 +392,9 @@ class SaleInboxProcessor(models.AbstractModel):
         if channel.status_sync == "none":
             return orders
         moves_orders = channel.status_sync in ("from_store", "both")
-        labels = {status.code: status.label for status in channel._platform().order_statuses}
-        first_stage = {}
-        for line in channel.status_map_ids.sorted("stage_sequence"):
-            first_stage.setdefault(line.store_status, line.odoo_stage)
+        platform = channel._platform()
+        labels = {status.code: status.label for status in platform.order_statuses}
+        read_back = platform.read_status_map({line.odoo_stage: line.store_status for line in channel.status_map_ids})
         todo = orders.filtered(lambda o: o.sale_order_id and run.normalized(o).status
                                and run.normalized(o).status != o.sale_order_id.store_status)
         for order in todo:
@@ -403,18 +402,21 @@ class SaleInboxProcessor(models.AbstractModel):
             status = run.normalized(order).status
             handled = _stages(so.store_stages)
             so.store_status = status
-            stage = first_stage.get(status)
-            if not moves_orders or not stage or not so._sale_inbox_in_scope(channel, handled):
+            # An order the marketplace fulfils (FBO) is delivered by the marketplace's own step.
+            fulfilled_by_store = run.normalized(order).fulfilled_by == "marketplace"
+            stage = read_back.get(status)
+            if not moves_orders or not stage or fulfilled_by_store or not so._sale_inbox_in_scope(channel, handled):
                 continue
-            note = self._move_to_stage(so, stage)
+            note = self._move_to_stage(so, stage, labels.get(status, status))
             if note:
                 so._message_log(body=self.env._("The store reports “%(status)s”: %(note)s",
                                                 status=labels.get(status, status), note=note))
                 run.notes[order.id].append(note)
         return orders
 
-    def _move_to_stage(self, so, stage):
-        """Bring a sales order to a stage the store reports; returns what was done, in words."""
+    def _move_to_stage(self, so, stage, status_label=""):
+        """Bring a sales order to a stage the store reports (as ``status_label``, the store's
+        name of its status); returns what was done, in words."""
         reached = so._sale_inbox_stages()
         if stage in reached or stage == "quotation" or "cancelled" in reached:
             return None
@@ -426,7 +428,7 @@ class SaleInboxProcessor(models.AbstractModel):
         if stage == "delivered":
             if so.state in ("draft", "sent"):
                 so.action_confirm()
-            return self._deliver(so)
+            return self._deliver(so, status_label)
         if stage == "invoiced":
             if so.invoice_status != "to invoice":
                 return None
@@ -439,16 +441,18 @@ class SaleInboxProcessor(models.AbstractModel):
         # store reports the order paid) are not guessed.
         return self.env._("noted; Odoo does not change the order for it")
 
-    def _deliver(self, so):
+    def _deliver(self, so, status_label=""):
         pickings = so.picking_ids.filtered(lambda p: p.state not in ("done", "cancel"))
         not_ready = pickings.filtered(lambda p: p.state != "assigned")
         if not_ready:
+            # The store's status by its own name: "on its way" is not "delivered".
+            status_label = status_label or self.env._("delivered")
             so.activity_schedule(
                 "mail.mail_activity_data_todo", user_id=so.user_id.id or self.env.uid,
                 summary=self.env._("Delivered in the store"),
-                note=self.env._("The store reports %(order)s delivered, but %(pickings)s cannot be validated (not "
-                       "all in stock): validate it, or correct the stock.", order=so.name,
-                       pickings=", ".join(not_ready.mapped("name"))))
+                note=self.env._("The store reports %(order)s “%(status)s”, but %(pickings)s cannot be validated "
+                                "(not all in stock): validate it, or correct the stock.", order=so.name,
+                                status=status_label, pickings=", ".join(not_ready.mapped("name"))))
             return self.env._("delivery %s not ready: an activity asks a person to check",
                      ", ".join(not_ready.mapped("name")))
         for move in pickings.move_ids:

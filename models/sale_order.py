@@ -6,8 +6,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..platforms.base import ODOO_STAGES
-
-USER = "sale_inbox.group_sale_inbox_user"
+from .sale_channel import USER, check_group_access
 
 #: Context key of changes that came from the store: they are not sent back to it. Honoured
 #: for superuser code only (processing), never from a caller's context.
@@ -96,6 +95,9 @@ class SaleOrder(models.Model):
 
     def action_store_goods_returned(self):
         """Goods Returned on the sales order: see the cancellation's."""
+        # Checked here, before the superuser read: the lines' own check comes too late for that.
+        check_group_access(self, USER, "read")
+        self.check_access("write")
         lines = self.sudo().store_cancellation_ids.filtered(lambda line: line.action == "waiting")
         return lines.with_env(self.env).action_goods_returned()
 
@@ -138,7 +140,10 @@ class SaleOrder(models.Model):
             raise UserError(self.env._(
                 "%s: the store needs a reason for each cancellation. Cancel these orders one at a time.",
                 ", ".join(asking.mapped("name"))))
-        return self.env["sale.order.store.cancel"]._open_for(self)
+        self.check_access("write")
+        # As superuser: the store's reasons are rows the server writes, from the store's answer
+        # (whether one needs a message included); a person picks one, never writes or adds one.
+        return self.env["sale.order.store.cancel"].sudo()._open_for(self)
 
     def _sale_inbox_needs_cancel_reason(self):
         """Whether cancelling this order must tell its store with a reason: a marketplace FBS
@@ -150,11 +155,17 @@ class SaleOrder(models.Model):
             return False
         if order.inbox_order_id.sale_order_id != order or order.store_status == "cancelled":
             return False
+        return not order._sale_inbox_fulfilled_by_marketplace()
+
+    def _sale_inbox_fulfilled_by_marketplace(self):
+        """Whether the marketplace itself packs and ships this order (Ozon FBO), as its store
+        order says."""
+        self.ensure_one()
         try:
-            data = json.loads(order.inbox_order_id.normalized or "{}")
+            data = json.loads(self.sudo().inbox_order_id.normalized or "{}")
         except ValueError:
-            data = {}
-        return not (isinstance(data, dict) and data.get("fulfilled_by") == "marketplace")
+            return False
+        return isinstance(data, dict) and data.get("fulfilled_by") == "marketplace"
 
     def _sale_inbox_queue_cancellation(self, reason):
         """The cancellation for the store, with its reason, in the outbox: once (a message
@@ -235,8 +246,11 @@ class SaleOrder(models.Model):
             new = order._sale_inbox_stages() - handled
             if not new:
                 continue
+            # The marketplace packs and ships the orders it fulfils (FBO): it sets their statuses
+            # itself and takes none from Odoo.
             sends = channel.status_sync in ("to_store", "both") and not from_store \
-                and order._sale_inbox_in_scope(channel, handled)
+                and order._sale_inbox_in_scope(channel, handled) \
+                and not order._sale_inbox_fulfilled_by_marketplace()
             status = order.store_status
             if sends:
                 mapping = {line.odoo_stage: line.store_status for line in channel.status_map_ids}

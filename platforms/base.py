@@ -837,6 +837,19 @@ class Platform:
     def status_rank(self, code: str) -> int:
         return next((s.rank for s in self.order_statuses if s.code == code), 0)
 
+    def read_status_map(self, status_map: Mapping[str, str]) -> dict[str, str]:
+        """{store status: Odoo stage} for statuses read From the Store, given the channel's
+        mapping {Odoo stage: store status} (what Odoo tells the store). By default its inverse,
+        a status shared by several stages moving the order to the first of them. A platform
+        whose status Odoo sends means less when the store reports it (Ozon: "packed", sent
+        for a validated delivery) overrides this."""
+        stages: dict[str, str] = {}
+        for stage in ODOO_STAGES:
+            status = status_map.get(stage)
+            if status:
+                stages.setdefault(status, stage)
+        return stages
+
     def verify(self, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> None:
         """Raise AuthenticationError unless the delivery is authentic.
 

@@ -33,3 +33,4 @@ from . import test_ozon_orders
 from . import test_ozon_stock
 from . import test_ozon_cancel
 from . import test_ozon_setup
+from . import test_ozon_statuses

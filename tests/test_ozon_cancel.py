@@ -488,6 +488,89 @@ class TestOzonCancel(OzonCancelFixtures, TransactionCase):
         self.assertEqual(so.state, "draft")
         self.assertEqual(so.picking_ids.state, "cancel")
 
+    # -- Goods Returned on several lines; refusals; who may do what ----------
+
+    def test_goods_returned_treats_each_line_on_its_own(self):
+        numbers = ("1000-0061-1", "1000-0062-1", "1000-0063-1")
+        sos = {number: self.posting(number, 1, hours_ago=30) for number in numbers}
+        for number in sos:
+            self.ozon.cancel_posting(number, 352)
+            self.poll(number)
+        lines = self.cancellation("1000-0061-1") | self.cancellation("1000-0062-1") | self.cancellation("1000-0063-1")
+        self.assertEqual(set(lines.mapped("action")), {"waiting"})
+        take_back = SaleInboxCancellation._take_back
+
+        def poisoned(line, *args, **kwargs):
+            if line.name == "1000-0062-1":
+                raise RuntimeError("the return cannot be made")
+            return take_back(line, *args, **kwargs)
+
+        with patch.object(SaleInboxCancellation, "_take_back", poisoned), self.assertLogs(level="ERROR"):
+            result = lines.with_user(self.responsible).action_goods_returned()
+        for number in ("1000-0061-1", "1000-0063-1"):
+            self.assertEqual(self.cancellation(number).action, "returned")
+            self.assertEqual(sos[number].state, "draft")
+        bad = self.cancellation("1000-0062-1")
+        self.assertEqual(bad.action, "waiting", "the failing one still waits: pressed again once mended")
+        self.assertIn("the return cannot be made", bad.error)
+        self.assertEqual(sos["1000-0062-1"].state, "sale")
+        self.assertEqual(result["params"]["type"], "warning")
+        self.assertIn("1000-0062-1", result["params"]["message"])
+        self.assertIn("the return cannot be made", result["params"]["message"])
+        # Mended: pressed again, it is done.
+        bad.with_user(self.responsible).action_goods_returned()
+        self.assertEqual(bad.action, "returned")
+        self.assertFalse(bad.error)
+
+    def test_goods_returned_on_the_sales_order_is_checked_first(self):
+        so = self.posting("1000-0064-1", 1, hours_ago=30)
+        self.ozon.cancel_posting("1000-0064-1", 352)
+        self.poll("1000-0064-1")
+        salesman = new_test_user(self.env, "ozon.salesman.2", groups="sales_team.group_sale_salesman")
+        so.user_id = salesman
+        # Refused on the sales order itself, before its cancellations are read as superuser.
+        with self.assertRaisesRegex(AccessError, r"\(Sales Order\)"):
+            so.with_user(salesman).action_store_goods_returned()
+        self.assertEqual(self.cancellation("1000-0064-1").action, "waiting")
+        nothing_waiting = self.posting("1000-0068-1", 1)
+        nothing_waiting.user_id = salesman
+        with self.assertRaisesRegex(AccessError, r"\(Sales Order\)"):
+            nothing_waiting.with_user(salesman).action_store_goods_returned()
+
+    def test_ozon_refusing_the_cancellation_asks_the_responsible(self):
+        so = self.posting("1000-0065-1", 1)
+        wizard = self.open_wizard(so)
+        wizard.reason_id = wizard.reason_ids.filtered(lambda r: r.code == "352")
+        self.ozon.set_status("1000-0065-1", "delivering")
+        wizard.action_confirm()
+        self.env["sale.channel.outbox"]._cron_send()
+        self.assertEqual(so.outbox_ids.state, "failed")
+        activity = so.activity_ids.filtered(lambda a: a.user_id == self.responsible)
+        self.assertEqual(len(activity), 1, so.activity_ids.mapped("summary"))
+        self.assertIn("refused the cancellation", activity.summary)
+        self.assertIn("HAS_INCORRECT_CANCEL_REASON", activity.note)
+
+    def test_a_user_cannot_write_nor_add_the_stores_reasons(self):
+        so = self.posting("1000-0067-1", 1)
+        wizard = self.open_wizard(so, self.inbox_user)
+        other = wizard.reason_ids.filtered(lambda r: r.code == "402")
+        self.assertTrue(other.needs_message)
+        with self.assertRaises(AccessError):
+            other.write({"needs_message": False})
+        with self.assertRaises(AccessError):
+            other.write({"code": "352"})
+        with self.assertRaises(AccessError):
+            other.create({"wizard_id": wizard.id, "code": "402", "name": "Other", "needs_message": False})
+        wizard.reason_id = other
+        # The wizard's copy is read-only: writing it changes nothing of the reason.
+        wizard.write({"needs_message": False})
+        wizard.invalidate_recordset()
+        other.invalidate_recordset()
+        self.assertTrue(other.needs_message)
+        with self.assertRaisesRegex(ValidationError, "needs a message"):
+            wizard.action_confirm()
+        self.assertEqual(so.state, "sale")
+
 
 @tagged("post_install", "-at_install")
 class TestOzonCancelRpc(OzonCancelFixtures, HttpCase):

@@ -41,6 +41,8 @@ PING = "TYPE_PING"
 #: The Ozon status "assembled" (packed, waiting for the courier) is sent as.
 ASSEMBLED = "awaiting_deliver"
 CANCELLED = "cancelled"
+#: The statuses that say the goods left for the buyer (read back, the Odoo order is delivered).
+LEFT_FOR_THE_BUYER = ("delivering", "delivered")
 
 
 class OzonClient(OzonOrders, OzonFulfilment, OzonCancellation, OzonStock, StockClient, StatusClient):
@@ -107,6 +109,17 @@ class Ozon(Platform):
         "partially_delivered": "awaiting_packaging", "delivered": ASSEMBLED,
         "invoiced": "awaiting_packaging", "paid": "awaiting_packaging", "cancelled": CANCELLED,
     }
+
+    def read_status_map(self, status_map: Mapping[str, str]) -> dict[str, str]:
+        # Odoo tells Ozon "awaiting_deliver" for a validated delivery (packed), but Ozon
+        # reporting it means only that: the goods are still in the warehouse, the order is
+        # confirmed. The goods are gone once Ozon delivers them.
+        stages = super().read_status_map(status_map)
+        for status, stage in stages.items():
+            if stage in ("partially_delivered", "delivered") and status not in LEFT_FOR_THE_BUYER:
+                stages[status] = "confirmed"
+        stages.update(dict.fromkeys(LEFT_FOR_THE_BUYER, "delivered"))
+        return stages
 
     #: Pushes name postings to read again (``read_push``); the webhook stores only that.
     rereads_pushes = True
