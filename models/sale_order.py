@@ -167,25 +167,6 @@ class SaleOrder(models.Model):
             return False
         return isinstance(data, dict) and data.get("fulfilled_by") == "marketplace"
 
-    def _sale_inbox_queue_cancellation(self, reason):
-        """The cancellation for the store, with its reason, in the outbox: once (a message
-        already pending or sent for it is not repeated)."""
-        self.ensure_one()
-        order = self.sudo()
-        Outbox = self.env["sale.channel.outbox"].sudo()
-        if not reason.code or Outbox.search_count([
-                ("sale_order_id", "=", order.id), ("odoo_stage", "=", "cancelled"),
-                ("state", "in", ("pending", "sent"))]):
-            return Outbox
-        mapping = {line.odoo_stage: line.store_status for line in order.channel_id.status_map_ids}
-        message = Outbox.create(dict(
-            order._sale_inbox_tracking(), channel_id=order.channel_id.id, sale_order_id=order.id,
-            external_id=order.inbox_order_id.external_id, odoo_stage="cancelled",
-            store_status=mapping.get("cancelled") or "cancelled",
-            reason_code=reason.code, reason_text=reason.text, reason_message=reason.message))
-        self.env["sale.inbox.job"]._trigger_job("sale_inbox.ir_cron_send_outbox")
-        return message
-
     def _action_cancel(self):
         # A store order left as a quotation counts as sold in the stores' availability
         # (sale.channel.stock); cancelled, its units are free again and no stock move says so.
@@ -240,6 +221,9 @@ class SaleOrder(models.Model):
         reason = reason if isinstance(reason, CancelReason) else None
         messages = []
         untold = self.browse()
+        # A marketplace order split into several postings is told once per posting (one query).
+        marketplace = orders.filtered(lambda o: o.channel_id.is_marketplace)
+        postings = marketplace._store_posting_statuses() if marketplace else {}
         for order in orders:
             channel = order.channel_id
             handled = set(order.store_stages or [])
@@ -272,9 +256,11 @@ class SaleOrder(models.Model):
                             continue
                         extra = {"reason_code": reason.code, "reason_text": reason.text,
                                  "reason_message": reason.message}
-                    messages.append(dict(order._sale_inbox_tracking(), channel_id=channel.id, sale_order_id=order.id,
-                                         external_id=order.inbox_order_id.external_id, odoo_stage=stage,
-                                         store_status=target, **extra))
+                    numbers = list(postings[order.id]) if order.id in postings \
+                        else [order.inbox_order_id.external_id]
+                    messages += [dict(order._sale_inbox_tracking(), channel_id=channel.id, sale_order_id=order.id,
+                                      external_id=number, odoo_stage=stage, store_status=target, **extra)
+                                 for number in numbers]
                     status = target
             order.write({"store_stages": sorted(handled | new, key=ODOO_STAGES.index), "store_status": status})
         for order in untold:

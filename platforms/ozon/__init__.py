@@ -30,16 +30,14 @@ from ..base import (
 from ..http import client_options
 from .api import API_BASE, OzonError, OzonNotFound  # noqa: F401
 from .cancellation import OzonCancellation
-from .fulfilment import OzonFulfilment
-from .orders import SCHEME_KEY, OzonOrders, read_posting
+from .fulfilment import ASSEMBLED, OzonFulfilment
+from .orders import POSTING_NUMBER, SCHEME_KEY, OzonOrders, read_posting
 from .stock import OzonStock
 
 #: Push types that name a posting to read again; the others are acknowledged and unread.
 POSTING_PUSHES = frozenset({"TYPE_NEW_POSTING", "TYPE_POSTING_CANCELLED", "TYPE_STATE_CHANGED",
                             "TYPE_CUTOFF_DATE_CHANGED", "TYPE_DELIVERY_DATE_CHANGED"})
 PING = "TYPE_PING"
-#: The Ozon status "assembled" (packed, waiting for the courier) is sent as.
-ASSEMBLED = "awaiting_deliver"
 CANCELLED = "cancelled"
 #: The statuses that say the goods left for the buyer (read back, the Odoo order is delivered).
 LEFT_FOR_THE_BUYER = ("delivering", "delivered")
@@ -123,6 +121,8 @@ class Ozon(Platform):
 
     #: Pushes name postings to read again (``read_push``); the webhook stores only that.
     rereads_pushes = True
+    #: Ozon's posting numbers: the webhook refuses a push naming anything else.
+    push_ref_pattern = POSTING_NUMBER
 
     def read_push(self, body: bytes) -> tuple[str, list[tuple[str, str]]]:
         """What a push asks for: ("ping", []), ("postings", [(number, scheme or '')]) or
