@@ -242,11 +242,15 @@ class StockPicking(models.Model):
         its delivery, all in one PDF to print."""
         check_group_access(self, USER, "read")
         self.sale_id.channel_id._check_inbox_user()
-        pickings = self.filtered("store_prints_labels")
+        labelled = self.filtered("store_prints_labels")
+        # A cancelled delivery or order ships nothing: its label, even one printed before,
+        # must not end up on a parcel.
+        pickings = labelled.filtered(lambda p: p.state != "cancel" and p.sale_id.state != "cancel")
         if not pickings:
-            raise UserError(self.env._("None of these deliveries has a marketplace label to print."))
+            raise UserError(self.env._("None of these deliveries has a marketplace label to print%s.",
+                                       self.env._(" (the cancelled ones have none)") if labelled else ""))
         files = pickings.sudo()._fetch_store_labels()
-        return self._store_labels_answer(pickings, files)
+        return self._store_labels_answer(pickings, files, skipped=self - pickings)
 
     def _fetch_store_labels(self):
         """Fetch and attach the labels of these deliveries, channel by channel (as superuser);
@@ -322,12 +326,16 @@ class StockPicking(models.Model):
                     "store_label_error": False, "store_label_next_try": False, "store_label_attempts": 0})
         self._message_log(body=self.env._("Store label attached (%s).", number))
 
-    def _store_labels_answer(self, pickings, files):
-        """One PDF of the labels to print (a download), and what is missing said beside it."""
+    def _store_labels_answer(self, pickings, files, skipped=None):
+        """One PDF of the labels to print (a download), and what is missing said beside it
+        (``skipped``: the deliveries asked for that have no label to print)."""
         pickings.invalidate_recordset(["store_label_state", "store_label_error"])
         refused = pickings.filtered(lambda p: p.store_label_state == "error")
         pending = pickings.filtered(lambda p: p.store_label_state == "pending")
         notes = []
+        if skipped:
+            notes.append(self.env._("No label for %s: cancelled, or not shipped by you for a marketplace.",
+                                    ", ".join(skipped.mapped("name"))))
         if pending:
             notes.append(self.env._("Not made by the store yet: %s. Odoo asks the store again every minute "
                                     "and attaches each label to its delivery when it comes.",

@@ -79,6 +79,23 @@ class TestOzonLabels(OzonShipFixtures, HttpCase):
         self.assertFalse(merged.exists())
         self.assertTrue(pickings.store_label_attachment_id.exists())
 
+    def test_a_cancelled_delivery_prints_no_label_even_one_printed_before(self):
+        pickings = self.packed(2, prefix="5600")
+        self.assertEqual(len(pages(self.download(pickings.action_print_store_labels()))), 2)
+        cancelled = pickings[1]
+        cancelled.sale_id.with_context(disable_cancel_warning=True)._action_cancel()
+        self.assertEqual(cancelled.state, "cancel")
+
+        action = pickings.action_print_store_labels()
+
+        self.assertEqual(action["tag"], "display_notification")
+        self.assertIn(cancelled.name, action["params"]["message"])
+        printed = pages(self.download(action))
+        self.assertEqual(len(printed), 1, "only the delivery still to ship")
+        self.assertIn(pickings[0].sale_id.inbox_order_id.external_id, printed[0])
+        with self.assertRaisesRegex(UserError, "cancelled"):
+            cancelled.action_print_store_labels()
+
     def test_the_label_of_a_split_order_holds_each_of_its_postings(self):
         order = self.posting("5400-0001-1")
         self.split(order, [("5400-0001-2", (("MUG-01", 2, "12.50"),)),
