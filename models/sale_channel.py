@@ -396,8 +396,21 @@ class SaleChannel(models.Model):
             return self._notify(self.env._("The store did not accept the connection: %s", exc), "danger")
         self.write({"last_error": False, "last_error_date": False,
                     "last_connection_check": fields.Datetime.now()})
-        return self._notify(self.env._("Connection works: Odoo reached %s. Next set-up step: payment methods.", shop),
-                            "success")
+        step = self._next_setup_step()
+        if not step:
+            return self._notify(self.env._("Connection works: Odoo reached %s.", shop), "success")
+        return self._notify(self.env._("Connection works: Odoo reached %(shop)s. Next set-up step: %(step)s.",
+                                       shop=shop, step=step), "success")
+
+    def _next_setup_step(self):
+        """The title of the first set-up step still to do, in the user's language ('' when none)."""
+        from .sale_channel_health import SETUP_STEPS  # noqa: PLC0415 (it extends this model)
+
+        self.invalidate_recordset()
+        for name, _title in SETUP_STEPS:
+            if self[name] == "todo":
+                return self._fields[name].get_description(self.env)["string"]
+        return ""
 
     def action_read_payment_methods(self):
         """Add the store's payment methods to the payments mapping (where its API lists them)."""

@@ -43,3 +43,9 @@ class TestOzonSetup(OzonFixtures, TransactionCase):
         self.channel.action_read_warehouses()
         with self.assertRaisesRegex(UserError, "once a minute"):
             self.channel.action_read_warehouses()
+
+    def test_test_connection_names_the_next_step_of_a_marketplace(self):
+        action = self.channel.action_test_connection()
+        message = action["params"]["message"]
+        self.assertIn("Connection works", message)
+        self.assertNotIn("payment methods", message.lower(), "a marketplace has no payment methods to map")
