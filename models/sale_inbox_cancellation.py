@@ -273,7 +273,10 @@ class SaleInboxCancellation(models.Model):
             try:
                 with self.env.cr.savepoint():
                     action = line._take_back()
-                    line.write({"action": action, "done_by_id": self.env.uid, "error": False})
+                    # The details said what to do ("press Goods Returned…"): now, what was done.
+                    line.write({"action": action, "done_by_id": self.env.uid, "error": False,
+                                "note": self.env._("Goods returned after the store's cancellation: %s.",
+                                                   dict(ACTIONS)[action])})
             except OperationalError:
                 raise  # a lock or serialization failure: the whole press is tried again
             except Exception as exc:  # noqa: BLE001 -- only this line stays waiting, its error shown

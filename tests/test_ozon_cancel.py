@@ -148,6 +148,7 @@ class TestOzonCancel(OzonCancelFixtures, TransactionCase):
         self.assertEqual(delivery.state, "cancel")
         self.assertEqual(so.state, "draft")
         self.assertEqual(line.action, "returned")
+        self.assertNotIn("press Goods Returned", line.note, "the details say what was done, not what to do")
         self.assertEqual(line.done_by_id, self.responsible)
         self.assertFalse(self.activities(so), "the activity is done")
         self.assertFalse(so.store_cancellation_waiting)
