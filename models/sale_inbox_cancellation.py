@@ -18,7 +18,6 @@ channel's rules:
   cancelled; a done delivery returned to the FBO warehouse); with the option off, as above.
 - A posted invoice is never undone by itself: a person decides (a credit note), the line waits.
 """
-import json
 import logging
 from datetime import datetime, timezone
 
@@ -42,15 +41,6 @@ ACTIONS = [
     ("nothing", "Nothing to do"),
     ("failed", "Failed"),
 ]
-
-
-def fulfilled_by(inbox_order):
-    """"marketplace" for an FBO order (the normalized order says so), "" otherwise."""
-    try:
-        data = json.loads(inbox_order.sudo().normalized or "{}")
-    except ValueError:
-        return ""
-    return str(data.get("fulfilled_by") or "") if isinstance(data, dict) else ""
 
 
 class SaleInboxCancellation(models.Model):

@@ -1,4 +1,3 @@
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -161,11 +160,8 @@ class SaleOrder(models.Model):
         """Whether the marketplace itself packs and ships this order (Ozon FBO), as its store
         order says."""
         self.ensure_one()
-        try:
-            data = json.loads(self.sudo().inbox_order_id.normalized or "{}")
-        except ValueError:
-            return False
-        return isinstance(data, dict) and data.get("fulfilled_by") == "marketplace"
+        inbox_order = self.sudo().inbox_order_id
+        return bool(inbox_order) and inbox_order._fulfilled_by_marketplace()[inbox_order.id]
 
     def _action_cancel(self):
         # A store order left as a quotation counts as sold in the stores' availability

@@ -12,7 +12,6 @@ yet (Ozon: some 45 s after packing) is fetched again by a job and attached when 
 import base64
 import dataclasses
 import io
-import json
 import logging
 import re
 from datetime import timedelta
@@ -109,11 +108,7 @@ class StockPicking(models.Model):
 
     def _store_fulfilled_by_marketplace(self):
         self.ensure_one()
-        try:
-            normalized = json.loads(self.sale_id.inbox_order_id.normalized or "{}")
-        except ValueError:
-            return False
-        return isinstance(normalized, dict) and normalized.get("fulfilled_by") == "marketplace"
+        return bool(self.sale_id) and self.sale_id._sale_inbox_fulfilled_by_marketplace()
 
     def _store_assembled_messages(self):
         """The outbox messages telling the store this delivery's order is assembled."""

@@ -64,8 +64,18 @@ class OzonApi:
     def call(self, path: str, body: Mapping[str, Any] | None = None) -> Any:
         """The JSON answer of ``POST path``; OzonError (OzonNotFound, ApiAuthError…) naming
         Ozon's code and message when it refuses."""
+        response = self.post(path, body)
+        data = response.json()
+        if not isinstance(data, (dict, list)):
+            raise ApiBadAnswer(f"Ozon {path}: the answer is not a JSON object", response.status_code,
+                               response.text[:2000], response.url)
+        return data
+
+    def post(self, path: str, body: Mapping[str, Any] | None = None):
+        """The answer of ``POST path`` as it came (a label is a PDF, not JSON); Ozon's refusals
+        raised as in ``call``."""
         try:
-            response = self.http.request("POST", path, json=dict(body or {}))
+            return self.http.request("POST", path, json=dict(body or {}))
         except ApiAuthError:
             raise
         except ApiError as exc:
@@ -75,11 +85,6 @@ class OzonApi:
             kind = OzonNotFound if exc.status == 404 or is_not_found(code, message) else OzonError
             raise kind(f"Ozon {path}: {message or exc}" + (f" ({code})" if code else ""), exc.status,
                        exc.body, exc.url, code=code, ozon_message=message) from exc
-        data = response.json()
-        if not isinstance(data, (dict, list)):
-            raise ApiBadAnswer(f"Ozon {path}: the answer is not a JSON object", response.status_code,
-                               response.text[:2000], response.url)
-        return data
 
     def result(self, path: str, body: Mapping[str, Any] | None = None) -> Any:
         """The ``result`` of an answer (Ozon wraps most answers in it)."""

@@ -28,8 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..base import StatusUpdate, batches
-from ..http import ApiAuthError, ApiBadAnswer, ApiError
-from .api import OzonApi, OzonError, OzonNotFound, error_of, is_not_found
+from ..http import ApiBadAnswer
+from .api import OzonApi, OzonError, OzonNotFound
 
 SHIP_PATH = "/v4/posting/fbs/ship"
 LABEL_PATH = "/v2/posting/fbs/package-label"
@@ -151,17 +151,7 @@ class OzonFulfilment(OzonApi):
     def label_pdf(self, numbers: list[str]) -> bytes:
         """The PDF of these postings' labels (at most 20), as Ozon gives it: the answer itself
         when it is a PDF, else the JSON's base64 ``file_content``."""
-        try:
-            response = self.http.request("POST", LABEL_PATH, json={"posting_number": list(numbers)})
-        except ApiAuthError:
-            raise
-        except ApiError as exc:
-            if exc.status is None or exc.status >= 500 or exc.status == 429:
-                raise
-            code, message = error_of(exc)
-            kind = OzonNotFound if exc.status == 404 or is_not_found(code, message) else OzonError
-            raise kind(f"Ozon {LABEL_PATH}: {message or exc}" + (f" ({code})" if code else ""), exc.status,
-                       exc.body, exc.url, code=code, ozon_message=message) from exc
+        response = self.post(LABEL_PATH, {"posting_number": list(numbers)})
         kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if kind == "application/pdf":
             return _checked_pdf(response.content, response)
