@@ -2,7 +2,7 @@
     "name": "Sales Inbox",
     "summary": "Orders from every online store and marketplace in one inbox, "
     "turned into sale orders, invoices and payments by themselves",
-    "version": "18.0.1.4.0",
+    "version": "18.0.1.5.0",
     "category": "Sales/Sales",
     "website": "https://github.com/sale-inbox/sale_inbox",
     "author": "sale_inbox developers",
@@ -42,6 +42,7 @@
         "data/sale_inbox_cancellation_data.xml",
         "views/sale_inbox_cancellation_views.xml",
         "views/sale_order_store_cancel_views.xml",
+        "views/sale_channel_money_views.xml",
     ],
     "assets": {
         # Globs, so that a new component or tour needs no manifest change.

@@ -48,3 +48,7 @@ from . import sale_inbox_cancellation
 from . import sale_inbox_cancellation_channel
 from . import sale_channel_outbox_reason
 from . import sale_order_marketplace
+from . import sale_channel_money
+from . import sale_channel_fee
+from . import sale_channel_payout
+from . import sale_channel_payout_line

@@ -235,6 +235,8 @@ class SaleChannel(models.Model):
     support_list_warehouses = fields.Boolean(compute="_compute_support_fields")
     support_print_labels = fields.Boolean(compute="_compute_support_fields")
     support_cancel_with_reason = fields.Boolean(compute="_compute_support_fields")
+    support_read_fees = fields.Boolean(compute="_compute_support_fields")
+    support_read_payouts = fields.Boolean(compute="_compute_support_fields")
     is_marketplace = fields.Boolean(compute="_compute_support_fields")
     support_webhooks = fields.Boolean(compute="_compute_support_fields")
     # The label each credential field has for the platform; empty when it does not use it.

@@ -747,6 +747,8 @@ CAPABILITIES = (
     "can_list_warehouses",
     "can_print_labels",
     "can_cancel_with_reason",
+    "can_read_fees",
+    "can_read_payouts",
 )
 
 
@@ -804,6 +806,11 @@ class Platform:
     #: Cancelling an order in the store needs one of its reasons (client ``cancel_reasons``):
     #: Odoo asks the person for one.
     can_cancel_with_reason: ClassVar[bool] = False
+    #: The store lists what it charged and credited per operation (client ``fees``, see
+    #: ``money.FeeClient``): the channel reads its marketplace fees.
+    can_read_fees: ClassVar[bool] = False
+    #: The store lists its settlement periods (client ``payouts``): Payout Reconciliation.
+    can_read_payouts: ClassVar[bool] = False
     #: The customer of every order is the marketplace, not the buyer: orders are sold to the
     #: channel's marketplace partner (the buyer's name and address kept for the delivery).
     is_marketplace: ClassVar[bool] = False

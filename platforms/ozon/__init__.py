@@ -30,6 +30,7 @@ from ..base import (
 from ..http import client_options
 from .api import API_BASE, OzonError, OzonNotFound  # noqa: F401
 from .cancellation import OzonCancellation
+from .finance import OzonFinance
 from .fulfilment import ASSEMBLED, OzonFulfilment
 from .orders import POSTING_NUMBER, SCHEME_KEY, OzonOrders, read_posting
 from .stock import OzonStock
@@ -43,7 +44,7 @@ CANCELLED = "cancelled"
 LEFT_FOR_THE_BUYER = ("delivering", "delivered")
 
 
-class OzonClient(OzonOrders, OzonFulfilment, OzonCancellation, OzonStock, StockClient, StatusClient):
+class OzonClient(OzonOrders, OzonFulfilment, OzonCancellation, OzonStock, OzonFinance, StockClient, StatusClient):
     """One Ozon seller account's API."""
 
     def set_order_status(self, update: StatusUpdate) -> str:
@@ -74,6 +75,9 @@ class Ozon(Platform):
     # "Assembled" goes to Ozon (ship); "cancelled" too once cancellation is built.
     can_send_status = True
     can_print_labels = True
+    # Fees per operation and settlement periods: see ``finance``.
+    can_read_fees = True
+    can_read_payouts = True
     #: The status that says "assembled" (the delivery's Mark Assembled in Store sends it).
     assembled_status = ASSEMBLED
     # Stock per warehouse, prices and the catalog: see ``stock``.

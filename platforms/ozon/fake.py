@@ -8,7 +8,7 @@ Ozon's documented limits and error shapes, and state a test programs and inspect
                                 "store_url": store.url, **ALLOW_LOCAL})
 
 Each concern adds its methods in its own mixin (``fake_fulfilment``, ``fake_cancellation``,
-``fake_stock``); ``FakeOzon`` is their sum. The clock (``now``) is the fake's own, so that a
+``fake_stock``, ``fake_finance``); ``FakeOzon`` is their sum. The clock (``now``) is the fake's own, so that a
 test can move time forward past a limit's window.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 from ..testing import FakeStore, Recorded, json_copy
 from .fake_cancellation import FakeOzonCancellation
+from .fake_finance import FakeOzonFinance
 from .fake_fulfilment import FakeOzonFulfilment
 from .fake_stock import FakeOzonStock
 
@@ -272,5 +273,5 @@ class FakeOzonCore:
         return self._get(body, "fbo")
 
 
-class FakeOzon(FakeOzonStock, FakeOzonFulfilment, FakeOzonCancellation, FakeOzonCore):
+class FakeOzon(FakeOzonFinance, FakeOzonStock, FakeOzonFulfilment, FakeOzonCancellation, FakeOzonCore):
     """The whole fake Ozon (see the module's docstring)."""

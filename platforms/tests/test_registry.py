@@ -8,6 +8,7 @@ did the client talk to the store for it?
 import contextlib
 import json
 import pathlib
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -55,6 +56,8 @@ PROBES = {
     "can_list_warehouses": ("warehouses", lambda client, _p: client.warehouses()),
     "can_print_labels": ("package_labels", lambda client, _p: client.package_labels(["1-1"])),
     "can_cancel_with_reason": ("cancel_reasons", lambda client, _p: client.cancel_reasons(["1-1"])),
+    "can_read_fees": ("fees", lambda client, _p: next(iter(client.fees(datetime(2026, 1, 1), datetime(2026, 1, 2))))),
+    "can_read_payouts": ("payouts", lambda client, _p: client.payouts(date(2026, 1, 1), date(2026, 1, 31))),
 }
 
 
