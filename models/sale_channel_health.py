@@ -48,7 +48,8 @@ class SaleChannel(models.Model):
     health = fields.Selection(
         HEALTH, compute="_compute_health",
         help="Green: working. Amber: something needs a look (not tested yet, a status or a stock "
-        "quantity the store refused, orders arriving only through the poll). Red: the store cannot "
+        "quantity the store refused, orders arriving only through the poll, the marketplace's fees "
+        "not read). Red: the store cannot "
         "be reached or the poll stopped. The On/Off switch is separate: it says whether "
         "the channel accepts orders, not whether it works.")
     health_reason = fields.Char(compute="_compute_health", string="Why")
@@ -84,7 +85,8 @@ class SaleChannel(models.Model):
     # ------------------------------------------------------------------
 
     @api.depends("state", "platform", "poll_orders", "last_error", "last_error_date", "last_connection_check",
-                 "last_polled_at", "orders_imported_at", "last_received_at")
+                 "last_polled_at", "orders_imported_at", "last_received_at", "fees_last_error",
+                 "payouts_last_error")
     def _compute_health(self):
         """The light and its reason; the first rule that applies wins.
 
@@ -104,7 +106,9 @@ class SaleChannel(models.Model):
              over an hour.
           6. Stock sync: the last finished sync run failed, or the store refused quantities
              of products (their error on the Store Products).
-          7. A polling channel not polled yet (less than 2 hours old).
+          7. The marketplace's money could not be read: the last read of its fees or of its
+             settlement periods (payouts) failed (the error is on the Marketplace Money page).
+          8. A polling channel not polled yet (less than 2 hours old).
         Green: none of these; the reason says when it last worked.
 
         The time-based rules (2, 4, 7) apply to switched-on channels only: a switched-off
@@ -199,6 +203,10 @@ class SaleChannel(models.Model):
         if facts["product_errors"].get(cid):
             return "amber", _("The store refused the quantities of %s products (Store Products).",
                               facts["product_errors"][cid])
+        money_error = self.fees_last_error or self.payouts_last_error
+        if money_error:
+            return "amber", _("Reading the marketplace's money failed: %s (Marketplace Money page).",
+                              money_error.strip().splitlines()[0][:200])
         if polls and not self.last_polled_at:
             return "amber", _("Not polled yet: the first poll runs within 15 minutes.")
         return "green", self._working_reason()

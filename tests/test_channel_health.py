@@ -185,6 +185,17 @@ class TestChannelHealth(WooChannelCase):
         self.assertEqual(health, "amber")
         self.assertIn("quantities of 1 products", reason)
 
+    def test_marketplace_money_read_failure_is_amber_until_read(self):
+        self.poll()
+        self.woo.sudo().fees_last_error = "Ozon /v3/finance/transaction/list: Api-Key is missing a required role"
+        health, reason = self.light()
+        self.assertEqual(health, "amber")
+        self.assertIn("Reading the marketplace's money failed: Ozon /v3/finance/transaction/list", reason)
+        self.woo.sudo().write({"fees_last_error": False, "payouts_last_error": "The store did not answer"})
+        self.assertIn("The store did not answer", self.light()[1])
+        self.woo.sudo().payouts_last_error = False
+        self.assertEqual(self.light()[0], "green", "a successful read clears the error")
+
     def test_health_of_many_channels_in_a_constant_number_of_queries(self):
         def queries(channels):
             channels.invalidate_recordset()
