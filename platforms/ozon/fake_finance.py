@@ -89,17 +89,13 @@ class FakeOzonFinance:
         self._operation_ids = itertools.count(11401182187840)
         self._finance_busy = threading.Lock()
         super().__init__(*args, **kwargs)
+        # The transaction list answers requests side by side, as Ozon's server does: a second
+        # one arriving while the first is answered is refused (429), not queued by the fake.
+        handler = self.handlers()[FINANCE_LIST]
+        self.store.route("POST", FINANCE_LIST, handler=self._guarded(FINANCE_LIST, handler), concurrent=True)
 
     def handlers(self) -> dict:
         return {**super().handlers(), FINANCE_LIST: self._transaction_list, CASH_FLOW: self._cash_flow}
-
-    def register(self) -> None:
-        super().register()
-        # The transaction list answers requests side by side, as Ozon's server does: a second
-        # one arriving while the first is answered is refused (429), not queued by the fake.
-        handlers = self.handlers()
-        self.store.route("POST", FINANCE_LIST, handler=self._guarded(FINANCE_LIST, handlers[FINANCE_LIST]),
-                         concurrent=True)
 
     # -- test helpers ----------------------------------------------------------------------------
     def add_operation(self, operation_type: str, amount, *, kind: str = "services", posting_number: str = "",
