@@ -72,7 +72,8 @@ class PayoutPeriod:
     commission_amount: Decimal = ZERO
     delivery_amount: Decimal = ZERO
     services_amount: Decimal = ZERO
-    #: The amount the store transferred for the period (None: not said).
+    #: The amount the store pays out for the period, as it states it (Ozon: the amount payable
+    #: for the period, ``invoice_transfer``); None when it does not say.
     payout_amount: Decimal | None = None
 
     @property

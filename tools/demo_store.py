@@ -11,7 +11,9 @@ The IdoSell shop answers the order search with three orders changed in the last 
 prints every status and stock quantity Odoo sends it; it runs until stopped. The Ozon account
 is the tests' fake Ozon (limits and error answers included) with four postings: two FBS (one
 of them rFBS, with the buyer's address), one FBO already delivered and one FBS Ozon cancelled;
-it prints every request Odoo makes.
+its finance operations (the delivered posting's sale, commission and logistics, a charge on
+the cancelled one, storage charges of no order over the last weeks) and settlement periods
+give the channel fees to read and payouts to reconcile; it prints every request Odoo makes.
 """
 import argparse
 import json
@@ -207,6 +209,34 @@ def ozon_postings(ozon):
         ozon.add_posting(posting)
 
 
+#: The delivered FBO posting's money: Ozon's commission and logistics on its 69.00 sale.
+OZON_COMMISSION = Decimal("10.35")
+OZON_LOGISTICS = Decimal("5.20")
+#: Storage Ozon charged, this many days ago (none before the first day of the previous month,
+#: where a channel's first reading of fees starts): at least two settlement periods.
+OZON_STORAGE_DAYS = (44, 37, 30, 23, 16, 9, 2)
+
+
+def ozon_finance(ozon, now=None):
+    """The demo Ozon account's money, in the demo company's currency: what Ozon credited and
+    charged for the delivered FBO posting (the sale less commission and logistics), the
+    acquiring it charged on the cancelled posting (a charge with no payment), and storage,
+    which belongs to no order. Its statements are computed from them (1st–15th, 16th–end)."""
+    now = (now or ozon.now()).replace(microsecond=0)
+    ozon.currency = "USD"
+    delivered = ozon.postings["70000003-0001-1"]
+    price = sum(Decimal(p["price"]) * p["quantity"] for p in delivered["products"])
+    ozon.sale_operation("70000003-0001-1", price, OZON_COMMISSION, logistics=OZON_LOGISTICS,
+                        at=now - timedelta(minutes=20))
+    ozon.charge_operation("70000004-0001-1", "0.95", operation_type="MarketplaceRedistributionOfAcquiringOperation",
+                          name="Оплата эквайринга", at=now - timedelta(minutes=15))
+    first_read = (now.replace(day=1) - timedelta(days=1)).replace(day=1, hour=0, minute=0, second=0)
+    for days in OZON_STORAGE_DAYS:
+        at = now - timedelta(days=days)
+        if at >= first_read:
+            ozon.service_operation(Decimal("1.50") + Decimal(days) / 20, at=at.replace(hour=3, minute=0, second=0))
+
+
 def later_cancelled(ozon, after=120):
     """A posting made 30 hours ago that Ozon cancels ``after`` seconds from now, once it is a
     sales order in Odoo: past the channel's 24 hours, so it waits for *Goods Returned*."""
@@ -251,6 +281,7 @@ def serve_ozon(port, client_id="demo-ozon-client", api_key="demo-ozon-key"):
         {"warehouse_id": OZON_RFBS_WAREHOUSE, "name": "Demo rFBS", "is_rfbs": True, "status": "created"},
     ]
     ozon_postings(ozon)
+    ozon_finance(ozon)
     # Its catalog: the demo products, with some stock at each warehouse (Sync Now changes it,
     # Reconcile Stock reads it back).
     for index, sku in enumerate(sorted(IDOSELL_PRICES), start=1):

@@ -8,9 +8,17 @@ shape; ``operation_date`` reads ``YYYY-MM-DD HH:MM:SS``.
 
 ``/v1/finance/cash-flow-statement/list`` answers the settlement periods (1st–15th,
 16th–end of month) overlapping the dates asked, each computed from the operations booked in
-it as Ozon counts them; ``statement_adjust`` plants a difference in one period's statement
-(what a real account shows when Ozon's statement and its transactions disagree) and
+it as Ozon counts them (logistics services in ``item_delivery_and_return_amount``, the other
+services in ``services_amount``); ``statement_adjust`` plants a difference in one period's
+statement (what a real account shows when Ozon's statement and its transactions disagree) and
 ``paid_out`` sets what was transferred for a period (``details.invoice_transfer``).
+Its charges are negative unless ``statement_charges_positive`` (the convention of Ozon's own
+example); ``details`` is one object unless ``details_as_list``.
+
+Faults a test plants: ``finance_throttle`` (the next so many requests get a 429),
+``finance_latency`` (seconds each transaction list takes, so that two readers overlap and the
+second gets Ozon's 429), ``finance_broken`` ({path: (status, body)} answered instead, e.g. a
+200 with an HTML page) and ``finance_broken_pages`` (the same for one page of the list).
 """
 from __future__ import annotations
 
@@ -18,11 +26,20 @@ import calendar
 import itertools
 import math
 import threading
+import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 FINANCE_LIST = "/v3/finance/transaction/list"
 CASH_FLOW = "/v1/finance/cash-flow-statement/list"
+#: The services Ozon's statement counts as logistics (the fake's own list of Ozon's names).
+STATEMENT_LOGISTICS = frozenset({
+    "MarketplaceServiceItemDirectFlowLogistic", "MarketplaceServiceItemReturnFlowLogistic",
+    "MarketplaceServiceItemDelivToCustomer", "MarketplaceServiceItemDirectFlowTrans",
+    "MarketplaceServiceItemReturnFlowTrans", "MarketplaceServiceItemFulfillment", "MarketplaceServiceItemDropoffPVZ",
+    "MarketplaceServiceItemReturnAfterDelivToCustomer", "MarketplaceServiceItemReturnNotDelivToCustomer",
+    "MarketplaceServiceItemReturnPartGoodsCustomer", "MarketplaceDeliveryCostItem",
+})
 
 
 def _error(code: int, message: str) -> dict:
@@ -59,9 +76,23 @@ class FakeOzonFinance:
         self.statement_adjust: dict[int, dict[str, Decimal]] = {}
         self.paid_out: dict[int, Decimal] = {}
         self.finance_requests: list[dict] = []
+        #: The statements' currency (Ozon's: the contract's).
+        self.currency = "RUB"
+        self.statement_charges_positive = False
+        self.details_as_list = False
+        self.finance_throttle = 0
+        self.finance_latency = 0.0
+        self.finance_broken: dict[str, tuple[int, object]] = {}
+        self.finance_broken_pages: dict[int, tuple[int, object]] = {}
+        #: Transaction list requests answered 429 (throttled or made while another was answered).
+        self.finance_refused = 0
         self._operation_ids = itertools.count(11401182187840)
         self._finance_busy = threading.Lock()
         super().__init__(*args, **kwargs)
+        # The transaction list answers requests side by side, as Ozon's server does: a second
+        # one arriving while the first is answered is refused (429), not queued by the fake.
+        handler = self.handlers()[FINANCE_LIST]
+        self.store.route("POST", FINANCE_LIST, handler=self._guarded(FINANCE_LIST, handler), concurrent=True)
 
     def handlers(self) -> dict:
         return {**super().handlers(), FINANCE_LIST: self._transaction_list, CASH_FLOW: self._cash_flow}
@@ -125,8 +156,19 @@ class FakeOzonFinance:
     # -- handlers --------------------------------------------------------------------------------
     def _transaction_list(self, body: dict) -> tuple:
         if not self._finance_busy.acquire(blocking=False):
+            self.finance_refused += 1
             return 429, _error(8, "You have reached request rate limit per second")
         try:
+            if self.finance_throttle > 0:
+                self.finance_throttle -= 1
+                self.finance_refused += 1
+                return 429, _error(8, "You have reached request rate limit per second")
+            if self.finance_latency:
+                time.sleep(self.finance_latency)
+            if FINANCE_LIST in self.finance_broken:
+                return self.finance_broken[FINANCE_LIST]
+            if body.get("page") in self.finance_broken_pages:
+                return self.finance_broken_pages[body["page"]]
             return self._transactions(body)
         finally:
             self._finance_busy.release()
@@ -155,14 +197,32 @@ class FakeOzonFinance:
         return {k: v for k, v in operation.items() if not k.startswith("_")}
 
     def statement(self, period_id: int) -> dict:
-        """One period's cash flow as Ozon would answer it (charges as negative amounts)."""
+        """One period's cash flow as Ozon would answer it (charges as negative amounts, unless
+        ``statement_charges_positive``)."""
+        first, last, total = self._statement_totals(period_id)
+        if self.statement_charges_positive:
+            for key in ("commission_amount", "services_amount", "item_delivery_and_return_amount"):
+                total[key] = -total[key]
+        dates = {"begin": f"{first:%Y-%m-%d}T00:00:00Z", "end": f"{last:%Y-%m-%d}T23:59:59Z"}
+        return {"period": {"id": period_id, **dates},
+                **{key: _money(value) for key, value in total.items()}, "currency_code": self.currency}
+
+    def payable(self, period_id: int) -> Decimal:
+        """What Ozon pays for a period (``details.invoice_transfer``): ``paid_out`` when set,
+        else what its statement counts (in the seller's signs)."""
+        if period_id in self.paid_out:
+            return Decimal(str(self.paid_out[period_id]))
+        return sum(self._statement_totals(period_id)[2].values(), Decimal(0))
+
+    def _statement_totals(self, period_id: int) -> tuple[date, date, dict[str, Decimal]]:
         ops = [op for op in self.operations if period_of(op["_at"].date())[0] == period_id]
-        _, first, last = next(period_of(op["_at"].date()) for op in ops) if ops else self._period_dates(period_id)
+        _, first, last = self._period_dates(period_id)
         total = {"orders_amount": Decimal(0), "returns_amount": Decimal(0), "commission_amount": Decimal(0),
                  "services_amount": Decimal(0), "item_delivery_and_return_amount": Decimal(0)}
         for op in ops:
             sale = Decimal(str(op["accruals_for_sale"]))
-            delivery = Decimal(str(op["delivery_charge"])) + Decimal(str(op["return_delivery_charge"]))
+            delivery = Decimal(str(op["delivery_charge"])) + Decimal(str(op["return_delivery_charge"])) + sum(
+                (Decimal(str(s["price"])) for s in op["services"] if s["name"] in STATEMENT_LOGISTICS), Decimal(0))
             commission = Decimal(str(op["sale_commission"]))
             total["orders_amount" if sale >= 0 else "returns_amount"] += sale
             total["commission_amount"] += commission
@@ -170,9 +230,7 @@ class FakeOzonFinance:
             total["services_amount"] += Decimal(str(op["amount"])) - sale - commission - delivery
         for key, delta in self.statement_adjust.get(period_id, {}).items():
             total[key] += Decimal(str(delta))
-        dates = {"begin": f"{first:%Y-%m-%d}T00:00:00Z", "end": f"{last:%Y-%m-%d}T23:59:59Z"}
-        return {"period": {"id": period_id, **dates},
-                **{key: _money(value) for key, value in total.items()}, "currency_code": "RUB"}
+        return first, last, total
 
     @staticmethod
     def _period_dates(period_id: int) -> tuple[int, date, date]:
@@ -181,6 +239,8 @@ class FakeOzonFinance:
         return period_of(day)
 
     def _cash_flow(self, body: dict) -> tuple:
+        if CASH_FLOW in self.finance_broken:
+            return self.finance_broken[CASH_FLOW]
         page, size = body.get("page"), body.get("page_size")
         if not isinstance(page, int) or page < 1 or not isinstance(size, int) or not 1 <= size <= 1000:
             return 400, _error(3, "page must be at least 1 and page_size between 1 and 1000")
@@ -198,8 +258,7 @@ class FakeOzonFinance:
         flows = [self.statement(period_id) for period_id in chunk]
         result = {"cash_flows": flows, "page_count": math.ceil(len(ids) / size)}
         if body.get("with_details") and flows:
-            first = flows[0]
-            paid = self.paid_out.get(first["period"]["id"])
-            result["details"] = {"period": first["period"], "invoice_transfer": _money(paid) if paid is not None else
-                                 sum(v for k, v in first.items() if k.endswith("_amount"))}
+            details = [{"period": flow["period"], "invoice_transfer": _money(self.payable(flow["period"]["id"]))}
+                       for flow in flows]
+            result["details"] = details if self.details_as_list else details[0]
         return 200, {"result": result}

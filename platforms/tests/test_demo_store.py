@@ -94,3 +94,44 @@ def test_the_demo_ozon_account_serves_postings_the_ozon_channel_reads():
     assert orders["70000002-0001-1"].shipping_address.city == "Riga"
     assert {o.currency for o in orders.values()} == {"USD"}
     assert all(line.sku in demo_store.IDOSELL_PRICES for o in orders.values() for line in o.lines)
+
+
+def test_the_demo_ozon_account_has_fees_and_settlement_periods_to_reconcile():
+    from datetime import datetime, timedelta, timezone
+
+    from platforms.ozon import Ozon
+    from platforms.ozon.fake_finance import period_of
+
+    store = demo_store.serve_ozon(0)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    since = (now.replace(day=1) - timedelta(days=1)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    try:
+        client = Ozon().client({"api_login": "demo-ozon-client", "api_secret": "demo-ozon-key",
+                                "store_url": store.url, **ALLOW_LOCAL})
+        operations = [op for page in client.fees(since, now) for op in page]
+        periods = client.payouts(since.date(), now.date())
+    finally:
+        store.stop()
+    by_order = {}
+    for op in operations:
+        by_order.setdefault(op.order_ref, []).append(op)
+    # The delivered FBO posting: 2 T-shirts sold at 34.50, less Ozon's commission and logistics.
+    [sale] = by_order.pop("70000003-0001-1")
+    assert (sale.kind, sale.sale_amount, sale.commission_amount, sale.delivery_amount, sale.amount) == (
+        "sale", Decimal("69.00"), -demo_store.OZON_COMMISSION, -demo_store.OZON_LOGISTICS, Decimal("53.45"))
+    # The cancelled posting: a charge and no sale.
+    [charge] = by_order.pop("70000004-0001-1")
+    assert (charge.kind, charge.sale_amount, charge.amount) == ("order_charge", 0, Decimal("-0.95"))
+    # Storage, of no order, spread over at least two settlement periods.
+    storage = by_order.pop("")
+    assert by_order == {} and len(storage) >= 4 and {op.kind for op in storage} == {"service"}
+    assert all(op.amount < 0 for op in storage)
+    assert len({period_of(op.date.date())[0] for op in storage}) >= 2
+    # Each period Ozon states counts what its operations say, in the company's currency.
+    assert len(periods) >= 3 and {p.currency for p in periods} == {"USD"}
+    assert periods[0].date_from == since.date() and periods[-1].date_to >= now.date()
+    for period in periods:
+        inside = [op for op in operations if period.date_from <= op.date.date() <= period.date_to]
+        assert period.total == sum((op.amount for op in inside), Decimal(0)) == period.payout_amount
+    assert sum(p.total for p in periods) == sum(op.amount for op in operations)
+    assert any(p.total for p in periods if p.date_to < now.date())
