@@ -63,8 +63,8 @@ class Ozon(Platform):
         Credential("api_login", "Client ID",
                    "Seller account → Settings → Seller API: the Client ID.", required=True),
         Credential("api_secret", "API Key",
-                   "An API key of the same page, with the roles for postings, products, prices and "
-                   "stocks (Admin, or the FBS/FBO and product roles).", required=True),
+                   "An API key of the same page, with the roles for postings, products, prices, "
+                   "stocks and finance (Admin, or the FBS/FBO, product and finance roles).", required=True),
         Credential("store_url", "API Address",
                    f"{API_BASE} when empty (another address only for a test server)."),
     )
