@@ -190,21 +190,23 @@ class SaleChannelFee(models.Model):
             SELECT %s, %s, %s, 'waiting', %s, %s, %s, %s, {names}
               FROM unnest({arrays}) AS page ({names})
             ON CONFLICT (channel_id, ref) DO NOTHING
-            RETURNING id
+            RETURNING id, order_ref IS NOT NULL
             """,  # noqa: S608 -- column names are ours, values are placeholders
             [channel.id, channel.company_id.id, currency_id, self.env.uid, now, self.env.uid, now,
              *(values for _sql_type, values in columns.values())],
         )
-        new_ids = [row[0] for row in self.env.cr.fetchall()]
-        if new_ids:
-            self._link_orders(new_ids)
-            self._set_states(new_ids)
+        new = self.env.cr.fetchall()
+        of_orders = [fee_id for fee_id, has_order in new if has_order]
+        if of_orders:
+            self._link_orders(of_orders)
+        if new:
+            self._set_states([fee_id for fee_id, _has_order in new])
             self.invalidate_model()
-        return len(new_ids)
+        return len(new)
 
     @api.model
     def _link_orders(self, fee_ids):
-        """Link the fees to their sales orders, set-based: the inbox order of the same channel
+        """Link the fees (of an order: ``order_ref`` set) to their sales orders, set-based: the inbox order of the same channel
         whose store id is the fee's order (a split posting's inbox order belongs to the sales
         order of its parent); when the marketplace names the order without its posting suffix
         (Ozon: 12345678-0001 for posting 12345678-0001-1), the one sales order its postings
@@ -291,6 +293,8 @@ class SaleChannel(models.Model):
                 raise UserError(self.env._("%s has no fees for Odoo to read.", channel._platform().label))
             if not channel.read_fees:
                 raise UserError(self.env._("Turn on Read Marketplace Fees first."))
+            if channel.state != "connected":
+                raise UserError(self.env._("The channel is off: switch it on to read its fees."))
         self.env.ref("sale_inbox.ir_cron_read_fees").sudo()._trigger()
         return self._notify(self.env._("The fees are being read; they show under Sales Inbox > Marketplace Fees."),
                             "info")
