@@ -117,6 +117,8 @@ class SaleChannelFee(models.Model):
         if not self._claim_fresh(self._lock_channel, channel):
             _logger.info("Sales channel %s: its fees are being read by another runner", channel.id)
             return None
+        # Read under the lock: what another runner committed before it (its watermark).
+        channel.invalidate_recordset(["fees_read_until", "fees_from", "read_fees"])
         now = fields.Datetime.now()
         start = self._fees_start(channel, now)
         client = channel._api_client()
@@ -206,11 +208,11 @@ class SaleChannelFee(models.Model):
 
     @api.model
     def _link_orders(self, fee_ids):
-        """Link the fees (of an order: ``order_ref`` set) to their sales orders, set-based: the inbox order of the same channel
-        whose store id is the fee's order (a split posting's inbox order belongs to the sales
-        order of its parent); when the marketplace names the order without its posting suffix
-        (Ozon: 12345678-0001 for posting 12345678-0001-1), the one sales order its postings
-        belong to, if there is exactly one."""
+        """Link the fees (of an order: ``order_ref`` set) to their sales orders, set-based: the
+        sales order of the inbox order of the same channel whose store id is the fee's order (a
+        split posting's inbox order belongs to its parent's sales order); when the marketplace
+        names the order without its posting suffix (Ozon: 12345678-0001 for posting
+        12345678-0001-1), the one sales order its postings belong to, if there is exactly one."""
         self.env["sale.inbox.order"].flush_model(["channel_id", "external_id", "sale_order_id"])
         self.env.cr.execute(
             """
@@ -298,3 +300,13 @@ class SaleChannel(models.Model):
         self.env.ref("sale_inbox.ir_cron_read_fees").sudo()._trigger()
         return self._notify(self.env._("The fees are being read; they show under Sales Inbox > Marketplace Fees."),
                             "info")
+
+    def action_view_fees(self):
+        """The channel's operations, in the fee report's list."""
+        self._check_inbox_user()
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("sale_inbox.sale_channel_fee_action")
+        action.update({"domain": [("channel_id", "=", self.id)], "view_mode": "list,pivot,graph,form",
+                       "views": [(False, "list"), (False, "pivot"), (False, "graph"), (False, "form")],
+                       "context": {}})
+        return action

@@ -131,6 +131,19 @@ class TestOzonFees(OzonMoneyFixtures, HttpCase):
         self.assertEqual(set(late.mapped("state")), {"waiting"})
         self.assertEqual(len(self.fees()), 4)
 
+    def test_a_split_postings_operations_go_to_its_order(self):
+        order = self.posting("1000-0030-1")
+        self.split(order, [("1000-0030-2", (("MUG-01", 2, "12.50"),)),
+                           ("1000-0030-3", (("TSHIRT-RED-M", 1, "20.00"),))])
+        self.ozon.sale_operation("1000-0030-2", "25.00", "3.75", at=self.at(1, 3))
+        self.ozon.sale_operation("1000-0030-3", "20.00", "3.00", at=self.at(2, 3))
+        # The order's number: all its postings are of one sales order.
+        self.ozon.charge_operation("1000-0030", "0.50", at=self.at(2, 3))
+        self.read_fees()
+        self.assertEqual(len(order.fee_ids), 3)
+        self.assertEqual(set(order.fee_ids.mapped("state")), {"waiting"})
+        self.assertAlmostEqual(order.fee_charges_total, -7.25)
+
     def test_two_months_are_asked_as_two_windows(self):
         previous = month_start(self.first - timedelta(days=1))
         self.channel.fees_from = previous.date()
@@ -212,6 +225,8 @@ class TestOzonFees(OzonMoneyFixtures, HttpCase):
         with self.assertRaises(AccessError):
             fee.with_user(manager).write({"state": "booked"})
 
+        action = self.channel.with_user(user).action_view_fees()
+        self.assertEqual(self.Fee.with_user(user).search(action["domain"]), fee, "Fees: the channel's operations")
         requests = len(self.ozon.finance_requests)
         self.channel.with_user(manager).action_read_fees_now()
         self.assertEqual(self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers + 1)
