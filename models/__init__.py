@@ -52,3 +52,4 @@ from . import sale_channel_money
 from . import sale_channel_fee
 from . import sale_channel_payout
 from . import sale_channel_payout_line
+from . import sale_order_fees

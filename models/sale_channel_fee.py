@@ -1,9 +1,21 @@
 """The marketplace's money operations on the seller's account (``money.FeeOperation``), kept
 per channel exactly once: sales credited, commissions, logistics and services charged, on an
 order or of no order. Read by a job, page by page, each page stored in one statement."""
-from odoo import fields, models
+import logging
+from datetime import datetime, time, timedelta
+from functools import partial
 
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from .. import platforms
 from ..platforms.money import FEE_KINDS
+
+_logger = logging.getLogger(__name__)
+
+#: How far before its watermark a read starts: marketplaces book operations with past dates,
+#: and reading them again costs nothing (an operation is kept once per channel).
+FEES_OVERLAP = timedelta(days=2)
 
 FEE_KIND_LABELS = {
     "sale": "Sale", "return": "Return", "order_charge": "Order Charge", "service": "Service",
@@ -53,3 +65,248 @@ class SaleChannelFee(models.Model):
     _sql_constraints = [
         ("ref_unique", "unique(channel_id, ref)", "The marketplace's operation is kept once per channel."),
     ]
+
+    # ------------------------------------------------------------------
+    # The job
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_read_fees(self):
+        """Read the marketplace's money operations of every channel that reads them.
+
+        Each channel is a unit of its own, in its own transaction (its pages are committed as
+        they are stored): a channel whose store fails keeps its error on its form
+        (``fees_last_error``) and its watermark, and is read again at the next run; the next
+        channel is read meanwhile."""
+        channels = self.env["sale.channel"].search([
+            ("read_fees", "=", True), ("state", "=", "connected"),
+            ("platform", "in", platforms.supporting("can_read_fees"))])
+        commit = self._commit_allowed()
+        for done, channel in enumerate(channels):
+            if commit:
+                # What the previous channel stored is kept; the channel's lock is taken at the
+                # start of a transaction, whose snapshot sees the other runners' work.
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+            self._run_isolated(channel, "fee read", self._read_channel_fees, channel, own_transaction=True,
+                               on_error=partial(self._fees_read_failed, channel))
+            self._notify_job_progress(done + 1, len(channels) - done - 1)
+            if commit:
+                # The channel is done with (its last page and watermark, or its error): kept
+                # whatever the next channel does.
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    @api.model
+    def _fees_read_failed(self, channel, error):
+        channel.sudo().fees_last_error = error
+
+    @api.model
+    def _lock_channel(self, channel):
+        """Whether this transaction holds the channel's row lock: two runners (a cron run and
+        Read Fees Now on another server) never read one channel at once, the second skips it."""
+        self.env.cr.execute("SELECT id FROM sale_channel WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
+                            (channel.id,))
+        return bool(self.env.cr.fetchone())
+
+    @api.model
+    def _read_channel_fees(self, channel):
+        """One channel's read, from a little before its watermark to now, page by page.
+
+        Returns the number of new operations stored, or None when another runner holds the
+        channel. The watermark moves only after a complete read: an interrupted read starts
+        again from the same place, and what it had stored is found again (nothing twice)."""
+        if not self._claim_fresh(self._lock_channel, channel):
+            _logger.info("Sales channel %s: its fees are being read by another runner", channel.id)
+            return None
+        # Read under the lock: what another runner committed before it (its watermark).
+        channel.invalidate_recordset(["fees_read_until", "fees_from", "read_fees"])
+        now = fields.Datetime.now()
+        start = self._fees_start(channel, now)
+        client = channel._api_client()
+        currency = (channel.pricelist_id.currency_id or channel.company_id.currency_id).id
+        commit = self._commit_allowed()
+        stored = 0
+        for page in client.fees(start, now):
+            stored += self._store_page(channel, currency, page)
+            if commit:
+                # The page is stored and linked: a failure on a later page keeps it, and the
+                # next run reads it again without storing anything twice (unique key).
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+                if not self._lock_channel(channel):
+                    # Another runner took the channel between the commit and here: it reads on.
+                    return stored
+        self._relink_unmatched(channel)
+        channel.sudo().write({"fees_read_until": now, "fees_last_read_at": now, "fees_last_error": False})
+        if stored:
+            _logger.info("Sales channel %s: %s new marketplace operations", channel.id, stored)
+        return stored
+
+    @api.model
+    def _fees_start(self, channel, now):
+        """Where a read starts: the watermark less an overlap (marketplaces book operations
+        with past dates), else the channel's first day, else the previous month's first day."""
+        first = fields.Datetime.to_datetime(channel.fees_from) if channel.fees_from else None
+        if channel.fees_read_until:
+            start = channel.fees_read_until - FEES_OVERLAP
+            return max(start, first) if first else start
+        if first:
+            return first
+        previous = (now.replace(day=1) - timedelta(days=1)).replace(day=1)
+        return datetime.combine(previous.date(), time.min)
+
+    # ------------------------------------------------------------------
+    # Storing a page, set-based
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _store_page(self, channel, currency_id, page):
+        """Store a page of operations in one statement (an operation stored already is left as
+        it is), link the new ones to their sales orders and set their booking state. A
+        constant number of statements a page, none per operation. Returns how many were new."""
+        if not page:
+            return 0
+        # One row per operation id: a statement may not touch a row twice.
+        unique = list({op.ref: op for op in page}.values())
+        now = fields.Datetime.now()
+        columns = {
+            "ref": ("varchar", [op.ref for op in unique]),
+            "date": ("timestamp", [op.date for op in unique]),
+            "operation_type": ("varchar", [op.operation_type or None for op in unique]),
+            "name": ("varchar", [op.name or None for op in unique]),
+            "kind": ("varchar", [op.kind if op.kind in FEE_KINDS else "other" for op in unique]),
+            "order_ref": ("varchar", [op.order_ref or None for op in unique]),
+            "amount": ("numeric", [op.amount for op in unique]),
+            "sale_amount": ("numeric", [op.sale_amount for op in unique]),
+            "commission_amount": ("numeric", [op.commission_amount for op in unique]),
+            "delivery_amount": ("numeric", [op.delivery_amount for op in unique]),
+            "services_amount": ("numeric", [op.services_amount for op in unique]),
+            "charge_amount": ("numeric", [op.charges for op in unique]),
+        }
+        names = ", ".join(columns)
+        arrays = ", ".join(f"%s::{sql_type}[]" for sql_type, _values in columns.values())
+        self.flush_model()
+        # The state is set with the link, below (it depends on the sales order found).
+        self.env.cr.execute(
+            f"""
+            INSERT INTO sale_channel_fee (channel_id, company_id, currency_id, state, create_uid, create_date,
+                                          write_uid, write_date, {names})
+            SELECT %s, %s, %s, 'waiting', %s, %s, %s, %s, {names}
+              FROM unnest({arrays}) AS page ({names})
+            ON CONFLICT (channel_id, ref) DO NOTHING
+            RETURNING id, order_ref IS NOT NULL
+            """,  # noqa: S608 -- column names are ours, values are placeholders
+            [channel.id, channel.company_id.id, currency_id, self.env.uid, now, self.env.uid, now,
+             *(values for _sql_type, values in columns.values())],
+        )
+        new = self.env.cr.fetchall()
+        of_orders = [fee_id for fee_id, has_order in new if has_order]
+        if of_orders:
+            self._link_orders(of_orders)
+        if new:
+            self._set_states([fee_id for fee_id, _has_order in new])
+            self.invalidate_model()
+        return len(new)
+
+    @api.model
+    def _link_orders(self, fee_ids):
+        """Link the fees (of an order: ``order_ref`` set) to their sales orders, set-based: the
+        sales order of the inbox order of the same channel whose store id is the fee's order (a
+        split posting's inbox order belongs to its parent's sales order); when the marketplace
+        names the order without its posting suffix (Ozon: 12345678-0001 for posting
+        12345678-0001-1), the one sales order its postings belong to, if there is exactly one."""
+        self.env["sale.inbox.order"].flush_model(["channel_id", "external_id", "sale_order_id"])
+        self.env.cr.execute(
+            """
+            UPDATE sale_channel_fee f
+               SET sale_order_id = o.sale_order_id
+              FROM sale_inbox_order o
+             WHERE f.id = ANY(%s) AND f.sale_order_id IS NULL
+               AND o.channel_id = f.channel_id AND o.external_id = f.order_ref AND o.sale_order_id IS NOT NULL
+            RETURNING f.id
+            """,
+            [fee_ids],
+        )
+        linked = {row[0] for row in self.env.cr.fetchall()}
+        left = [fee_id for fee_id in fee_ids if fee_id not in linked]
+        if not left:
+            return
+        # Only when some are left: an equality on each inbox order's number less its last
+        # part (a hash join), not a prefix search per fee.
+        self.env.cr.execute(
+            """
+            UPDATE sale_channel_fee f
+               SET sale_order_id = m.sale_order_id
+              FROM (SELECT f2.id, min(o.sale_order_id) AS sale_order_id
+                      FROM sale_channel_fee f2
+                      JOIN sale_inbox_order o
+                        ON o.channel_id = f2.channel_id AND o.sale_order_id IS NOT NULL
+                       AND substring(o.external_id from '^(.+)-[^-]+$') = f2.order_ref
+                     WHERE f2.id = ANY(%s) AND f2.order_ref IS NOT NULL
+                     GROUP BY f2.id
+                    HAVING count(DISTINCT o.sale_order_id) = 1) m
+             WHERE f.id = m.id
+            """,
+            [left],
+        )
+
+    @api.model
+    def _set_states(self, fee_ids):
+        """The booking state of fees just stored or linked (see BOOKING_STATES): nothing to
+        book when nothing was charged beyond the sale, unmatched while their order is not in
+        Odoo, waiting otherwise. Fees already in payment or booked are not these."""
+        self.env.cr.execute(
+            """
+            UPDATE sale_channel_fee
+               SET state = CASE WHEN charge_amount = 0 THEN 'nothing'
+                                WHEN order_ref IS NOT NULL AND sale_order_id IS NULL THEN 'unmatched'
+                                ELSE 'waiting' END
+             WHERE id = ANY(%s) AND state IN ('waiting', 'unmatched', 'nothing') AND move_id IS NULL
+            """,
+            [fee_ids],
+        )
+
+    @api.model
+    def _relink_unmatched(self, channel):
+        """The channel's fees whose order had not arrived: linked to it if it has since."""
+        self.flush_model()
+        self.env.cr.execute(
+            """
+            SELECT id FROM sale_channel_fee
+             WHERE channel_id = %s AND sale_order_id IS NULL AND order_ref IS NOT NULL
+               AND state IN ('unmatched', 'nothing')
+            """,
+            (channel.id,),
+        )
+        fee_ids = [row[0] for row in self.env.cr.fetchall()]
+        if fee_ids:
+            self._link_orders(fee_ids)
+            self._set_states(fee_ids)
+            self.invalidate_model()
+
+
+class SaleChannel(models.Model):
+    _inherit = "sale.channel"
+
+    def action_read_fees_now(self):
+        """Have the fee job read this channel's fees soon (the store is not called in the
+        request: a month of operations is many pages)."""
+        self._check_manager()
+        for channel in self:
+            if not channel.support_read_fees:
+                raise UserError(self.env._("%s has no fees for Odoo to read.", channel._platform().label))
+            if not channel.read_fees:
+                raise UserError(self.env._("Turn on Read Marketplace Fees first."))
+            if channel.state != "connected":
+                raise UserError(self.env._("The channel is off: switch it on to read its fees."))
+        self.env.ref("sale_inbox.ir_cron_read_fees").sudo()._trigger()
+        return self._notify(self.env._("The fees are being read; they show under Sales Inbox > Marketplace Fees."),
+                            "info")
+
+    def action_view_fees(self):
+        """The channel's operations, in the fee report's list."""
+        self._check_inbox_user()
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("sale_inbox.sale_channel_fee_action")
+        action.update({"domain": [("channel_id", "=", self.id)], "view_mode": "list,pivot,graph,form",
+                       "views": [(False, "list"), (False, "pivot"), (False, "graph"), (False, "form")],
+                       "context": {}})
+        return action
