@@ -43,6 +43,8 @@
         "views/sale_inbox_cancellation_views.xml",
         "views/sale_order_store_cancel_views.xml",
         "views/sale_channel_money_views.xml",
+        "data/sale_channel_payment_cron.xml",
+        "views/sale_channel_accounting_views.xml",
     ],
     "assets": {
         # Globs, so that a new component or tour needs no manifest change.

@@ -52,3 +52,5 @@ from . import sale_channel_money
 from . import sale_channel_fee
 from . import sale_channel_payout
 from . import sale_channel_payout_line
+from . import sale_channel_fee_booking
+from . import sale_channel_accounting
