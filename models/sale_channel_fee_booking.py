@@ -23,6 +23,8 @@ import logging
 from collections import defaultdict
 from datetime import timedelta
 
+from psycopg2 import errors as pg_errors
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
@@ -338,13 +340,15 @@ class SaleChannelFee(models.Model):
         moves = self.env["account.move"]
         groups = defaultdict(lambda: self.browse())
         for fee in self.filtered(lambda f: not f.currency_id.is_zero(f.charge_amount)):
-            key = (fee.channel_id, fee.sale_order_id, False if fee.sale_order_id else fee.date.date())
-            groups[key] |= fee
-        for (channel, so, day), fees in groups.items():
-            moves |= fees._book_group(channel, so, day)
+            # An order's fees (in Odoo or not yet) together; those of no order by day.
+            order_ref = "" if fee.sale_order_id else (fee.order_ref or "")
+            day = False if fee.sale_order_id or order_ref else fee.date.date()
+            groups[fee.channel_id, fee.sale_order_id, order_ref, day] |= fee
+        for (channel, so, order_ref, day), fees in groups.items():
+            moves |= fees._book_group(channel, so, day, order_ref)
         return moves
 
-    def _book_group(self, channel, so, day):
+    def _book_group(self, channel, so, day, order_ref=""):
         """One entry for these fees of one order (or one channel's day): each fee's charge on
         the commission account, against the account the marketplace's money sits on."""
         if not (channel.marketplace_journal_id and channel.commission_account_id):
@@ -355,7 +359,7 @@ class SaleChannelFee(models.Model):
         company = journal.company_id
         holding = channel._marketplace_holding_account()
         date = day or fields.Date.context_today(self)
-        ref = self._charges_ref(channel, so, day)
+        ref = self._charges_ref(channel, so, day, order_ref)
         lines = []
         for fee in self:
             lines.append(self._charge_line_vals(fee, channel.commission_account_id, -fee.charge_amount,
@@ -394,9 +398,12 @@ class SaleChannelFee(models.Model):
         }
 
     @api.model
-    def _charges_ref(self, channel, so, day):
+    def _charges_ref(self, channel, so, day, order_ref=""):
         if so:
             return self.env._("%s: charges", self._marketplace_label(channel, so))
+        if order_ref:
+            return self.env._("%(marketplace)s %(order)s (not in Odoo): charges",
+                              marketplace=self._marketplace_label(channel), order=order_ref)
         return self.env._("%(marketplace)s: charges of %(day)s", marketplace=self._marketplace_label(channel),
                           day=fields.Date.to_string(day))
 
@@ -421,7 +428,13 @@ class SaleChannelFee(models.Model):
         if not fees:
             raise UserError(self.env._("Only fees waiting for a payment, or of an order not in Odoo, are booked "
                                        "as charges."))
-        self.env.cr.execute("SELECT id FROM sale_channel_fee WHERE id IN %s FOR UPDATE NOWAIT", (tuple(fees.ids),))
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute("SELECT id FROM sale_channel_fee WHERE id IN %s FOR UPDATE NOWAIT",
+                                    (tuple(fees.ids),))
+        except pg_errors.LockNotAvailable:
+            raise UserError(self.env._("Some of these fees are being booked right now: try again in a moment.")) \
+                from None
         fees.invalidate_recordset(["state"])
         fees = fees.filtered(lambda f: f.state in ("waiting", "unmatched"))
         moves = self.env["account.move"]

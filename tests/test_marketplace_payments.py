@@ -4,13 +4,15 @@ own (models/sale_channel_fee_booking.py), with the channel's Set Up Marketplace 
 Fees are made from the fake Ozon's operations, read as the platform reads them
 (``read_operation``), and stored as the fee import stores them (state per the booking states)."""
 import json
+import threading
 from datetime import timedelta
 from unittest.mock import patch
 
-from odoo import Command, fields
+from odoo import SUPERUSER_ID, Command, api, fields
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tests.common import JsonRpcException
+from odoo.modules.registry import Registry
+from odoo.tests import BaseCase, HttpCase, new_test_user, tagged
+from odoo.tests.common import JsonRpcException, get_db_name
 
 from odoo.addons.sale_inbox.models.sale_channel_fee_booking import SaleChannelFee
 from odoo.addons.sale_inbox.platforms.ozon.finance import read_operation
@@ -239,6 +241,8 @@ class TestMarketplacePayments(OzonMoneyFixtures, HttpCase):
         (waiting | unmatched).with_user(manager).action_book_as_charges()
         self.assertEqual(set((waiting | unmatched).mapped("state")), {"booked"})
         self.assertNotEqual(waiting.move_id, unmatched.move_id)
+        self.assertIn("99999-0002-1", unmatched.move_id.ref)
+        self.assertIn(order.name, waiting.move_id.ref)
         self.assertEqual(self.balances(waiting.move_id), {self.commission_account: 6.75, self.holding_account(): -6.75})
         # Booked: its order is later paid in full (the charge is not deducted twice).
         self.delivery(order).date_done = fields.Datetime.now() - timedelta(days=31)
@@ -402,3 +406,132 @@ class TestMarketplacePayments(OzonMoneyFixtures, HttpCase):
             fee.with_user(two).action_book_as_charges()
         with self.assertRaises(AccessError):
             self.channel.with_user(two).action_setup_marketplace_accounting()
+
+
+@tagged("post_install", "-at_install")
+class TestMarketplacePaymentRace(BaseCase):
+    """Two runners of the job at the same moment, on committed data (each its own cursor):
+    one payment. The test transaction cannot see what they commit: this test commits its own
+    order and removes everything it made afterwards."""
+
+    def setUp(self):
+        super().setUp()
+        self.registry = Registry(get_db_name())
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            company = env.company
+            journal = env["account.journal"].create({
+                "name": "Race marketplace", "code": "RACEM", "type": "cash", "company_id": company.id})
+            account = env["account.account"].create({
+                "name": "Race commissions", "code": "623977", "account_type": "expense",
+                "company_ids": [Command.set(company.ids)]})
+            channel = env["sale.channel"].create({
+                "name": "Race payments", "api_key": "race-pay-7c41", "auto_process": False,
+                "document_type": "invoice", "pay_after_delivery": True, "pay_after_days": 30,
+                "marketplace_journal_id": journal.id, "commission_account_id": account.id,
+            })
+            partner = env["res.partner"].create({"name": "Race buyer"})
+            so = env["sale.order"].create({
+                "partner_id": partner.id, "channel_id": channel.id,
+                "order_line": [Command.create({
+                    "product_id": env.ref("sale_inbox.product_shipping").id, "price_unit": 45.0,
+                    "tax_id": [Command.clear()]})],
+            })
+            so.action_confirm()
+            invoice = so._create_invoices()
+            invoice.action_post()
+            inbox = env["sale.inbox.order"].create({
+                "name": "RACE-1", "channel_id": channel.id, "company_id": company.id, "external_id": "RACE-1",
+                "received_at": fields.Datetime.now(), "state": "done", "sale_order_id": so.id,
+                "invoice_id": invoice.id})
+            so.inbox_order_id = inbox
+            warehouse = env["stock.warehouse"].search([("company_id", "=", company.id)], limit=1)
+            picking = env["stock.picking"].create({
+                "picking_type_id": warehouse.out_type_id.id, "location_id": warehouse.lot_stock_id.id,
+                "location_dest_id": env.ref("stock.stock_location_customers").id, "sale_id": so.id,
+                "partner_id": partner.id})
+            env.flush_all()
+            # Delivered 31 days ago (no goods move: only the delivery's state and date count).
+            cr.execute("UPDATE stock_picking SET state = 'done', date_done = %s WHERE id = %s",
+                       (fields.Datetime.now() - timedelta(days=31), picking.id))
+            self.made = {"journal": journal.id, "account": account.id, "channel": channel.id,
+                         "partner": partner.id, "so": so.id, "invoice": invoice.id, "inbox": inbox.id,
+                         "picking": picking.id, "group": so.procurement_group_id.id or picking.group_id.id}
+        self.addCleanup(self._cleanup)
+
+    def _cleanup(self):
+        made = self.made
+        with self.registry.cursor() as cr:
+            cr.execute("UPDATE sale_order SET inbox_order_id = NULL WHERE id = %s", (made["so"],))
+            cr.execute("SELECT id, move_id FROM account_payment WHERE journal_id = %s", (made["journal"],))
+            rows = cr.fetchall()
+            moves = [made["invoice"]] + [move for _pay, move in rows if move]
+            cr.execute("DELETE FROM sale_inbox_order WHERE id = %s", (made["inbox"],))
+            cr.execute("SELECT id, full_reconcile_id FROM account_move_line WHERE move_id = ANY(%s)", (moves,))
+            lines = cr.fetchall()
+            line_ids = [line for line, _full in lines]
+            cr.execute("DELETE FROM account_partial_reconcile WHERE debit_move_id = ANY(%s) "
+                       "OR credit_move_id = ANY(%s)", (line_ids, line_ids))
+            cr.execute("DELETE FROM account_payment WHERE journal_id = %s", (made["journal"],))
+            # The payment wizard's records (transient) too.
+            cr.execute("DELETE FROM account_payment_register WHERE journal_id = %s OR partner_id = %s",
+                       (made["journal"], made["partner"]))
+            cr.execute("DELETE FROM account_move WHERE id = ANY(%s)", (moves,))
+            cr.execute("DELETE FROM account_full_reconcile WHERE id = ANY(%s)",
+                       ([full for _line, full in lines if full],))
+            cr.execute("DELETE FROM stock_picking WHERE id = %s", (made["picking"],))
+            cr.execute("DELETE FROM sale_order WHERE id = %s", (made["so"],))
+            if made["group"]:
+                cr.execute("DELETE FROM procurement_group WHERE id = %s", (made["group"],))
+            cr.execute("DELETE FROM sale_channel WHERE id = %s", (made["channel"],))
+            cr.execute("SELECT default_account_id FROM account_journal WHERE id = %s", (made["journal"],))
+            journal_account = cr.fetchone()[0]
+            cr.execute("DELETE FROM account_journal WHERE id = %s", (made["journal"],))
+            cr.execute("DELETE FROM account_account WHERE id = ANY(%s)", ([made["account"], journal_account],))
+            cr.execute("DELETE FROM res_partner WHERE id = %s", (made["partner"],))
+
+    def _payments(self):
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT id, amount FROM account_payment WHERE sale_inbox_order_id = %s AND state != 'canceled'",
+                       (self.made["inbox"],))
+            return cr.fetchall()
+
+    def test_a_runner_skips_the_order_another_holds(self):
+        with self.registry.cursor() as cr_a, self.registry.cursor() as cr_b:
+            env_a = api.Environment(cr_a, SUPERUSER_ID, {})
+            env_b = api.Environment(cr_b, SUPERUSER_ID, {})
+            # Runner A pays and holds the order's lock (under tests a job does not commit).
+            paid_a = env_a["sale.channel.fee"]._pay_delivered_orders()
+            self.assertEqual(paid_a.sale_inbox_order_id.ids, [self.made["inbox"]])
+            # Runner B sees the order due but locked: it leaves it.
+            paid_b = env_b["sale.channel.fee"]._pay_delivered_orders()
+            self.assertFalse(paid_b.filtered(lambda p: p.sale_inbox_order_id.id == self.made["inbox"]))
+            cr_a.commit()
+            cr_b.rollback()
+            # And after A's commit, B finds nothing to pay.
+            paid_b = env_b["sale.channel.fee"]._pay_delivered_orders()
+            self.assertFalse(paid_b.filtered(lambda p: p.sale_inbox_order_id.id == self.made["inbox"]))
+            cr_b.rollback()
+        self.assertEqual([amount for _id, amount in self._payments()], [45.0])
+
+    def test_two_runners_at_the_same_moment_make_one_payment(self):
+        barrier = threading.Barrier(2, timeout=30)
+        failures = []
+
+        def run():
+            try:
+                with self.registry.cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    cr.execute("SELECT 1")
+                    barrier.wait()
+                    env["sale.channel.fee"]._pay_delivered_orders()
+            except Exception as exc:  # noqa: BLE001
+                failures.append(exc)
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        self.assertFalse(failures, failures)
+        self.assertEqual([amount for _id, amount in self._payments()], [45.0])
