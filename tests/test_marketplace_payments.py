@@ -249,6 +249,25 @@ class TestMarketplacePayments(OzonMoneyFixtures, HttpCase):
         self.run_job()
         self.assertEqual(self.payments_of(order).amount, 45.0)
 
+    def test_accounting_manager_books_charges_too(self):
+        accountant = new_test_user(self.env, "accountant_payments",
+                                    groups="account.group_account_manager,account.group_account_readonly")
+        storage = self.store_fee(self.ozon.service_operation("7.00"))
+        storage.with_user(accountant).action_book_as_charges()
+        self.assertEqual(storage.state, "booked")
+        self.assertEqual(self.balances(storage.move_id), {self.commission_account: 7.0, self.holding_account(): -7.0})
+
+    def test_order_paid_by_a_person_gets_its_charges_booked_and_no_payment(self):
+        order = self.delivered_order("70012-0001-1", days_ago=31)
+        fee = self.sold(order, commission="6.75")
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=self.invoice_of(order).ids,
+        ).create({"journal_id": self.bank.id})._create_payments()
+        self.run_job()
+        self.assertFalse(self.payments_of(order), "the job registers nothing")
+        self.assertEqual(fee.state, "booked")
+        self.assertEqual(self.balances(fee.move_id), {self.commission_account: 6.75, self.holding_account(): -6.75})
+
     # ------------------------------------------------------------------
     # Any channel: not only marketplaces
     # ------------------------------------------------------------------
