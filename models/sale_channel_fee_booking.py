@@ -156,12 +156,11 @@ class SaleChannelFee(models.Model):
         wizard = self.env["account.payment.register"].with_context(
             active_model="account.move", active_ids=invoices.ids,
         ).create(self._payment_register_vals(channel, so, amount, charges))
-        if not currency.is_zero(charges) and not wizard.can_edit_wizard:
+        if len(wizard.batches) != 1 or (not currency.is_zero(charges) and not wizard.can_edit_wizard):
             raise UserError(self.env._(
-                "The invoices of %(order)s cannot be paid by one payment with a write-off (several "
-                "customers or currencies): register the payment by hand.", order=so.name))
+                "The invoices of %(order)s cannot be paid by one payment (several customers or accounts): "
+                "register the payment by hand.", order=so.name))
         payment = wizard._create_payments()
-        payment.ensure_one()
         fees.write({"state": "in_payment", "move_id": payment.move_id.id})
         inbox.payment_id = payment
         # What proves the payment is this order's, should the order lose its link.
