@@ -358,6 +358,34 @@ class TestMarketplacePayments(OzonMoneyFixtures, HttpCase):
         self.assertEqual(self.payments_of(poisoned).amount, 45.0)
         self.assertFalse(poisoned.marketplace_payment_error)
 
+    def test_one_bad_unit_of_charges_holds_up_nothing(self):
+        paid = self.delivered_order("70013-0001-1", days_ago=31)
+        cancelled = self.delivered_order("70013-0002-1", days_ago=31)
+        cancelled.sudo()._action_cancel()
+        self.run_job()
+        late = self.store_fee(self.ozon.charge_operation(paid.external_order_number, "1.20"))
+        on_cancelled = self.store_fee(self.ozon.charge_operation(cancelled.external_order_number, "2.50"))
+        storage = self.store_fee(self.ozon.service_operation("12.00"))
+        original = SaleChannelFee._charges_ref
+
+        def poison(fee_model, channel, so, day, order_ref=""):
+            if so == cancelled or not so:
+                raise KeyError("broken")
+            return original(fee_model, channel, so, day, order_ref)
+
+        with patch.object(SaleChannelFee, "_charges_ref", poison):
+            self.run_job()
+        self.assertEqual(late.state, "booked")
+        self.assertEqual((on_cancelled | storage).mapped("state"), ["waiting", "waiting"])
+        self.assertFalse((on_cancelled | storage).move_id)
+        self.assertEqual(cancelled.marketplace_payment_error, "KeyError: 'broken'")
+        self.assertEqual(self.channel.charges_last_error, "KeyError: 'broken'")
+        # Tried again at the next run.
+        self.run_job()
+        self.assertEqual((on_cancelled | storage).mapped("state"), ["booked", "booked"])
+        self.assertFalse(cancelled.marketplace_payment_error)
+        self.assertFalse(self.channel.charges_last_error)
+
     def test_a_refunded_order_is_not_paid(self):
         order = self.delivered_order("70010-0001-1", days_ago=31)
         self.sold(order, commission="6.75")
