@@ -45,6 +45,8 @@
         "views/sale_channel_money_views.xml",
         "data/sale_channel_fee_cron.xml",
         "views/sale_channel_fee_views.xml",
+        "data/sale_channel_payment_cron.xml",
+        "views/sale_channel_accounting_views.xml",
     ],
     "assets": {
         # Globs, so that a new component or tour needs no manifest change.

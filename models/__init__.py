@@ -53,3 +53,5 @@ from . import sale_channel_fee
 from . import sale_channel_payout
 from . import sale_channel_payout_line
 from . import sale_order_fees
+from . import sale_channel_fee_booking
+from . import sale_channel_accounting

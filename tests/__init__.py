@@ -35,3 +35,4 @@ from . import test_ozon_cancel
 from . import test_ozon_setup
 from . import test_ozon_statuses
 from . import test_ozon_fees
+from . import test_marketplace_payments
