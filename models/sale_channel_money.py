@@ -6,7 +6,8 @@ charges in ``sale_channel_fee_booking``, payouts in ``sale_channel_payout``. Not
 Ozon's: any platform that declares ``can_read_fees`` / ``can_read_payouts`` is served, and
 the N-days payment works on any channel, with or without fees read.
 """
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 
 
 class SaleChannel(models.Model):
@@ -46,9 +47,16 @@ class SaleChannel(models.Model):
         "marketplace holds for you until it pays out.")
     commission_account_id = fields.Many2one(
         "account.account", check_company=True,
+        domain="[('account_type', 'in', ('expense', 'expense_direct_cost'))]",
         help="The expense account the marketplace's commissions and charges are booked to.")
 
     # -- Payouts -----------------------------------------------------------------------------
     payouts_read_until = fields.Date(readonly=True, copy=False)
     payouts_last_error = fields.Text(string="Payout Reading Error", readonly=True, copy=False)
     payout_ids = fields.One2many("sale.channel.payout", "channel_id", string="Payouts", readonly=True)
+
+    @api.constrains("pay_after_days")
+    def _check_pay_after_days(self):
+        for channel in self:
+            if channel.pay_after_days < 0:
+                raise ValidationError(self.env._("Days After Delivery cannot be negative (0 pays on the day of delivery)."))
