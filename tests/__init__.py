@@ -34,3 +34,4 @@ from . import test_ozon_stock
 from . import test_ozon_cancel
 from . import test_ozon_setup
 from . import test_ozon_statuses
+from . import test_marketplace_payouts
