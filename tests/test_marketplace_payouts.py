@@ -351,7 +351,8 @@ class TestMarketplacePayouts(OzonMoneyFixtures, HttpCase):
     def test_an_accountant_reads_and_reconciles(self):
         self.consistent_data()
         period = self.read_periods()[self.period1]
-        accountant = new_test_user(self.env, "payout_accountant", groups="account.group_account_manager,account.group_account_readonly")
+        accountant = new_test_user(self.env, "payout_accountant",
+                                   groups="account.group_account_manager,account.group_account_readonly")
         self.assertEqual(self.Payout.with_user(accountant).search([("id", "=", period.id)]), period)
         period.line_ids.sudo().unlink()
         period.with_user(accountant).action_reconcile()
