@@ -119,12 +119,12 @@ class SaleChannelPayout(models.Model):
 
     @api.model
     def _read_channel(self, channel):
-        """Read and reconcile one channel's periods; returns them (none when another worker
+        """Read and reconcile one channel's periods; returns them (None when another worker
         is reading the channel right now: it does the same work)."""
         self.env.cr.execute("SELECT id FROM sale_channel WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
                             (channel.id,))
         if not self.env.cr.fetchone():
-            return self.browse()
+            return None
         today = fields.Date.context_today(channel)
         client = channel._api_client()
         periods = self._store_periods(channel, client.payouts(self._read_start(channel), today))
@@ -205,6 +205,12 @@ class SaleChannelPayout(models.Model):
         self.check_access("read")
 
     def _reconcile(self):
+        if not self:
+            return
+        # The period's lines are deleted and written again: a button pressed while the job
+        # reconciles the same period waits for it (and never doubles its lines).
+        self.env.cr.execute("SELECT id FROM sale_channel_payout WHERE id IN %s ORDER BY id FOR NO KEY UPDATE",
+                            (tuple(self.ids),))
         for period in self:
             period._link_fees()
             period._rebuild_lines()
@@ -477,6 +483,8 @@ class SaleChannel(models.Model):
         ok, result = Payout._read_channel_isolated(self)
         if not ok:
             return self._notify(self.env._("The payouts could not be read: %s", result), "danger")
+        if result is None:
+            return self._notify(self.env._("The payouts of this channel are being read right now."), "info")
         return self._notify(self.env._("%s settlement periods read and reconciled.", len(result)), "success")
 
     def action_view_payouts(self):
