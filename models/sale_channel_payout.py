@@ -113,24 +113,33 @@ class SaleChannelPayout(models.Model):
 
     @api.model
     def _read_channel_isolated(self, channel):
-        """(ok, periods or error text): one channel's read, on its own."""
+        """(ok, periods or error text): one channel's read, on its own; (True, None) when
+        another worker is reading the channel right now (it does the same work).
+
+        The channel's row is locked first, outside the unit's savepoint: a lock refused for a
+        change committed since this transaction began starts the transaction again, which a
+        savepoint could not survive."""
+        if not self._claim_fresh(self._lock_channel, channel):
+            return True, None
         return self._run_isolated(channel, "payout read", self._read_channel, channel,
                                   on_error=channel._payouts_failed)
 
     @api.model
     def _read_channel(self, channel):
-        """Read and reconcile one channel's periods; returns them (None when another worker
-        is reading the channel right now: it does the same work)."""
-        self.env.cr.execute("SELECT id FROM sale_channel WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
-                            (channel.id,))
-        if not self.env.cr.fetchone():
-            return None
+        """Read and reconcile one channel's periods (locked by the caller); returns them."""
         today = fields.Date.context_today(channel)
         client = channel._api_client()
         periods = self._store_periods(channel, client.payouts(self._read_start(channel), today))
         periods._reconcile()
         channel.sudo().write({"payouts_read_until": today, "payouts_last_error": False})
         return periods
+
+    @api.model
+    def _lock_channel(self, channel):
+        """The channel, row-locked for its read; empty when another worker reads it now."""
+        self.env.cr.execute("SELECT id FROM sale_channel WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
+                            (channel.id,))
+        return channel if self.env.cr.fetchone() else channel.browse()
 
     @api.model
     def _read_start(self, channel):

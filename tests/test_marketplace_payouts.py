@@ -5,19 +5,22 @@ The fees are made here as the fee import and the payment job would leave them (f
 fake's operations, read as the platform reads them): an order's charges deducted from its
 payment (``in_payment``, the payment's entry), charges of no order booked as entries of their
 own (``booked``), charges not paid yet ``waiting``."""
+import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from odoo import fields
+from odoo import SUPERUSER_ID, api, fields
 from odoo.exceptions import AccessError
-from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tests.common import JsonRpcException
+from odoo.modules.registry import Registry
+from odoo.tests import BaseCase, HttpCase, new_test_user, tagged
+from odoo.tests.common import JsonRpcException, get_db_name
 
 from odoo.addons.sale_inbox.platforms.ozon.fake import FakeOzon
 from odoo.addons.sale_inbox.platforms.ozon.fake_finance import CASH_FLOW, period_of
 from odoo.addons.sale_inbox.platforms.ozon.finance import read_operation
 from odoo.addons.sale_inbox.platforms.testing import FakeStore
 
+from .common import ALLOW_PRIVATE_PARAM
 from .ozon_money_common import OzonMoneyFixtures
 
 USER = "payout_inbox_user"
@@ -358,3 +361,71 @@ class TestMarketplacePayouts(OzonMoneyFixtures, HttpCase):
         period.with_user(accountant).action_reconcile()
         self.assertEqual(len(period.line_ids), 2, "order A and the storage")
         self.assertEqual(period.state, "matched")
+
+
+@tagged("post_install", "-at_install")
+class TestConcurrentPayoutReads(BaseCase):
+    """Two workers and one channel, on committed data and separate cursors: a channel being
+    read is skipped by the other worker, and reading it again or at once keeps each period once."""
+
+    def setUp(self):
+        super().setUp()
+        self.registry = Registry(get_db_name())
+        store = FakeStore()
+        store.start()
+        self.addCleanup(store.stop)
+        self.store = store
+        FakeOzon(store, client_id="race-77", api_key="race-ozon-key")
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            # The fake Ozon is on 127.0.0.1: allowed for this test, as it was before it.
+            allowed = env["ir.config_parameter"].get_param(ALLOW_PRIVATE_PARAM)
+            self.addCleanup(self._set_param, ALLOW_PRIVATE_PARAM, allowed)
+            env["ir.config_parameter"].set_param(ALLOW_PRIVATE_PARAM, "True")
+            channel = env["sale.channel"].create({
+                "name": "Race Ozon", "platform": "ozon", "api_login": "race-77", "api_secret": "race-ozon-key",
+                "store_url": store.url, "auto_process": False})
+            self.channel_id = channel.id
+        self.addCleanup(self._cleanup)
+
+    def _set_param(self, key, value):
+        with self.registry.cursor() as cr:
+            api.Environment(cr, SUPERUSER_ID, {})["ir.config_parameter"].set_param(key, value or False)
+
+    def _cleanup(self):
+        with self.registry.cursor() as cr:
+            cr.execute("DELETE FROM sale_channel_payout WHERE channel_id = %s", (self.channel_id,))
+            cr.execute("DELETE FROM sale_channel WHERE id = %s", (self.channel_id,))
+
+    def _read(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            return env["sale.channel.payout"]._read_channel_isolated(env["sale.channel"].browse(self.channel_id))
+
+    def _count(self):
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT count(*), count(DISTINCT ref) FROM sale_channel_payout WHERE channel_id = %s",
+                       (self.channel_id,))
+            return cr.fetchone()
+
+    def test_a_channel_being_read_is_skipped_and_its_periods_kept_once(self):
+        with self.registry.cursor() as busy:
+            # Another worker holds the channel.
+            busy.execute("SELECT id FROM sale_channel WHERE id = %s FOR NO KEY UPDATE", (self.channel_id,))
+            self.assertEqual(self._read(), (True, None))
+            self.assertEqual(self.store.calls("POST", CASH_FLOW), [], "a channel being read is not read twice")
+        ok, periods = self._read()
+        self.assertTrue(ok, periods)
+        count, distinct = self._count()
+        self.assertTrue(count)
+        # Two workers at once, then again: each period is kept once.
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(self._read())) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(len(results), 2)
+        self.assertTrue(all(ok for ok, _result in results), results)
+        self.assertEqual(self._count(), (count, distinct))
+        self.assertEqual(count, distinct)
