@@ -225,8 +225,14 @@ class TestMarketplacePayouts(OzonMoneyFixtures, HttpCase):
         self.consistent_data()
         unpaid = self.delivered_order("70004-0001-1", days_ago=3)
         self.ozon.sale_operation("70004-0001-1", "45.00", "6.75", logistics="2.00", at=self.day2)
+        self.ozon.service_operation("1.00", "OperationPromotion", at=self.day2, name="Promotion")
         self.import_fees()
         period = self.read_periods()[self.period2]
+        promotion = period.line_ids.filtered(lambda line: line.operation_type == "OperationPromotion")
+        self.assertEqual((promotion.kind, promotion.store_amount, promotion.odoo_amount, promotion.difference),
+                         ("charge", -1.00, 0.0, -1.00))
+        self.assertIn("Waiting to be booked as a charge: -1.00 EUR", promotion.explanation)
+        self.assertAlmostEqual(period.explained_difference, -9.75, places=2)
         line = self.line_of(period, unpaid)
         self.assertAlmostEqual(line.store_amount, 36.25, places=2)
         self.assertAlmostEqual(line.odoo_amount, 45.00, places=2)
@@ -234,8 +240,9 @@ class TestMarketplacePayouts(OzonMoneyFixtures, HttpCase):
         self.assertIn("waiting for the order's payment after delivery: -8.75 EUR", line.explanation)
         self.assertEqual(period.state, "explained")
         self.assertAddsUp(period)
-        # Paid since: Reconcile Again matches it.
+        # Paid and booked since: Reconcile Again matches them.
         self.pay(unpaid)
+        self.book(self.Fee.search([("operation_type", "=", "OperationPromotion")]))
         period.action_reconcile()
         self.assertEqual(self.line_of(period, unpaid).difference, 0)
         self.assertEqual(period.state, "matched")
@@ -399,6 +406,8 @@ class TestConcurrentPayoutReads(BaseCase):
 
     def _read(self):
         with self.registry.cursor() as cr:
+            # A read that waited for the other worker's lock would wait for ever here: it fails.
+            cr.execute("SET LOCAL lock_timeout = '5s'")
             env = api.Environment(cr, SUPERUSER_ID, {})
             return env["sale.channel.payout"]._read_channel_isolated(env["sale.channel"].browse(self.channel_id))
 
