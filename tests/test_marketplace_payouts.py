@@ -277,6 +277,37 @@ class TestMarketplacePayouts(OzonMoneyFixtures, HttpCase):
         self.assertEqual(asked[:10], str(max(p.date_from for p in first.values())))
         self.assertEqual(self.Payout.search_count([("channel_id", "=", self.channel.id)]), len(first))
 
+    def test_reconciling_takes_as_many_queries_for_many_orders_as_for_one(self):
+        self.consistent_data()
+        period = self.read_periods()[self.period1]
+
+        def queries():
+            self.env.flush_all()
+            self.env.invalidate_all()
+            before = self.env.cr.sql_log_count
+            period._reconcile()
+            self.env.flush_all()
+            return self.env.cr.sql_log_count - before
+
+        def sold(*numbers):
+            for number in numbers:
+                order = self.delivered_order(number)
+                self.ozon.sale_operation(number, "45.00", "6.75", at=self.day1)
+                self.import_fees()
+                self.pay(order)
+
+        # Each time an order more: the period's totals change (and are written).
+        sold("70011-0001-1")
+        few = queries()
+        sold("70012-0001-1", "70013-0001-1", "70014-0001-1")
+        self.assertEqual(queries(), few)
+        self.assertEqual(len(period.line_ids.filtered(lambda line: line.kind == "order")), 5)
+        # The statement (read before these sales were added to the closed period) does not
+        # count them: the order lines match, the statement's categories do not.
+        self.assertEqual(period.explained_difference, 0)
+        self.assertAlmostEqual(period.unexplained_difference, -4 * (45.00 - 6.75), places=2)
+        self.assertAddsUp(period)
+
     def test_a_read_starts_at_the_fees_start_then_at_the_last_period(self):
         self.channel.fees_from = self.day2.date()
         self.read_periods()
