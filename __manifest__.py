@@ -28,6 +28,8 @@
         "views/sale_order_views.xml",
         "data/sale_inbox_notify_data.xml",
         "views/sale_channel_notify_views.xml",
+        # Before the menus: its action is the Payouts menu's.
+        "views/sale_channel_payout_views.xml",
         "views/sale_inbox_menus.xml",
         "views/res_config_settings_views.xml",
         "views/sale_channel_dashboard_views.xml",
@@ -47,6 +49,8 @@
         "views/sale_channel_fee_views.xml",
         "data/sale_channel_payment_cron.xml",
         "views/sale_channel_accounting_views.xml",
+        "views/sale_channel_payout_money_views.xml",
+        "data/sale_channel_payout_cron.xml",
     ],
     "assets": {
         # Globs, so that a new component or tour needs no manifest change.

@@ -1,5 +1,6 @@
 """One line of a payout period's reconciliation: an order, a kind of charge, or what the
-statement counts that no operation explains."""
+statement counts that no operation explains. Written by ``sale.channel.payout._reconcile``
+only, in one statement per kind of line."""
 from odoo import fields, models
 
 
@@ -19,6 +20,14 @@ class SaleChannelPayoutLine(models.Model):
     ], required=True, readonly=True)
     sale_order_id = fields.Many2one("sale.order", readonly=True, ondelete="set null")
     order_ref = fields.Char(string="Store Order", readonly=True)
+    operation_type = fields.Char(readonly=True, help="The marketplace's code of the operations of no order.")
+    category = fields.Selection([
+        ("orders", "Orders"),
+        ("returns", "Returns"),
+        ("commission", "Commissions"),
+        ("delivery", "Logistics"),
+        ("services", "Services"),
+    ], string="Statement Category", readonly=True)
     name = fields.Char(string="Description", readonly=True)
     store_amount = fields.Monetary(string="Marketplace", readonly=True)
     odoo_amount = fields.Monetary(string="Booked in Odoo", readonly=True)

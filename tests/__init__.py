@@ -36,3 +36,4 @@ from . import test_ozon_setup
 from . import test_ozon_statuses
 from . import test_ozon_fees
 from . import test_marketplace_payments
+from . import test_marketplace_payouts

@@ -109,6 +109,8 @@ class TestButtonsForUsers(InboxFixtures, TransactionCase):
                                             "warehouse_id": env["stock.warehouse"].search(
                                                 [("company_id", "=", cls.company.id)], limit=1).id})]})
         env["sale.channel.reread"]._queue(ozon_channel, [("B-9-2", "")])
+        # The marketplace's settlement periods (the fake Ozon's statements), read and reconciled.
+        env["sale.channel.payout"]._read_channel_isolated(ozon_channel)
         posting = ozon.add_posting(ozon.fbs_posting("B-9-1", [("SI-MUG", 1, "12.50", 11)]))
         for product in posting["products"]:
             product["currency_code"] = cls.currency.name
