@@ -145,13 +145,18 @@ class SaleChannelFee(models.Model):
         """Where a read starts: the watermark less an overlap (marketplaces book operations
         with past dates), else the channel's first day, else the previous month's first day."""
         first = fields.Datetime.to_datetime(channel.fees_from) if channel.fees_from else None
-        if channel.fees_read_until:
-            start = channel.fees_read_until - FEES_OVERLAP
-            return max(start, first) if first else start
-        if first:
-            return first
         previous = (now.replace(day=1) - timedelta(days=1)).replace(day=1)
-        return datetime.combine(previous.date(), time.min)
+        previous_month = datetime.combine(previous.date(), time.min)
+        if channel.fees_read_until and channel.fees_read_until.date() == now.date():
+            start = channel.fees_read_until - FEES_OVERLAP
+        elif channel.fees_read_until:
+            # The first read of a day goes back to the previous month's first day: an operation
+            # the marketplace books with a date older than the overlap is found within a day
+            # (Ozon warns that its transactions may change after the fact).
+            start = min(channel.fees_read_until - FEES_OVERLAP, previous_month)
+        else:
+            return first or previous_month
+        return max(start, first) if first else start
 
     # ------------------------------------------------------------------
     # Storing a page, set-based

@@ -53,10 +53,11 @@ class SaleChannel(models.Model):
     # -- Payouts -----------------------------------------------------------------------------
     payouts_read_until = fields.Date(readonly=True, copy=False)
     payouts_last_error = fields.Text(string="Payout Reading Error", readonly=True, copy=False)
-    payout_ids = fields.One2many("sale.channel.payout", "channel_id", string="Payouts", readonly=True)
+    payout_ids = fields.One2many("sale.channel.payout", "channel_id", string="Payout Periods", readonly=True)
 
     @api.constrains("pay_after_days")
     def _check_pay_after_days(self):
         for channel in self:
             if channel.pay_after_days < 0:
-                raise ValidationError(self.env._("Days After Delivery cannot be negative (0 pays on the day of delivery)."))
+                raise ValidationError(self.env._(
+                    "Days After Delivery cannot be negative (0 pays on the day of delivery)."))

@@ -37,3 +37,4 @@ from . import test_ozon_statuses
 from . import test_ozon_fees
 from . import test_marketplace_payments
 from . import test_marketplace_payouts
+from . import test_marketplace_money_flow
