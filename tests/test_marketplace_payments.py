@@ -233,12 +233,23 @@ class TestMarketplacePayments(OzonMoneyFixtures, HttpCase):
     # (c) Book as Charges
     # ------------------------------------------------------------------
 
+    def press_book_as_charges(self, user, fees):
+        """Book as Charges as the web client presses it for ``user``: the button is in the fee
+        list the user is shown, and pressing it goes over HTTP (a server action bound to the
+        fees would be refused: nobody may write a fee)."""
+        arch = self.env["sale.channel.fee"].with_user(user).get_views([(False, "list")])["views"]["list"]["arch"]
+        self.assertIn('name="action_book_as_charges"', arch)
+        self.authenticate(user.login, user.login)
+        self.make_jsonrpc_request("/web/dataset/call_button/sale.channel.fee/action_book_as_charges", {
+            "model": "sale.channel.fee", "method": "action_book_as_charges", "args": [fees.ids], "kwargs": {}})
+        fees.invalidate_recordset()
+
     def test_manager_books_selected_fees_as_charges(self):
         manager = new_test_user(self.env, "inbox_manager_payments", groups="sale_inbox.group_sale_inbox_manager")
         order = self.delivered_order("70007-0001-1", days_ago=3)
         waiting = self.sold(order, commission="6.75")
         unmatched = self.store_fee(self.ozon.charge_operation("99999-0002-1", "2.00"))
-        (waiting | unmatched).with_user(manager).action_book_as_charges()
+        self.press_book_as_charges(manager, waiting | unmatched)
         self.assertEqual(set((waiting | unmatched).mapped("state")), {"booked"})
         self.assertNotEqual(waiting.move_id, unmatched.move_id)
         self.assertIn("99999-0002-1", unmatched.move_id.ref)
@@ -253,7 +264,7 @@ class TestMarketplacePayments(OzonMoneyFixtures, HttpCase):
         accountant = new_test_user(self.env, "accountant_payments",
                                     groups="account.group_account_manager,account.group_account_readonly")
         storage = self.store_fee(self.ozon.service_operation("7.00"))
-        storage.with_user(accountant).action_book_as_charges()
+        self.press_book_as_charges(accountant, storage)
         self.assertEqual(storage.state, "booked")
         self.assertEqual(self.balances(storage.move_id), {self.commission_account: 7.0, self.holding_account(): -7.0})
 
