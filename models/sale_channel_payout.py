@@ -198,6 +198,11 @@ class SaleChannelPayout(models.Model):
     # Reconciling a period
     # ------------------------------------------------------------------
 
+    @api.model
+    def _reconcile_touched(self, channels=None):
+        """Reconcile again the periods whose operations changed since they were reconciled."""
+        return self.browse()
+
     def action_reconcile(self):
         """Reconcile Again: after the fees were read or booked since (managers of the Sales
         Inbox, or accounting managers, on the periods they see)."""
