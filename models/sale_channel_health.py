@@ -97,21 +97,22 @@ class SaleChannel(models.Model):
              successful poll is over 2 hours old (it runs every 15 minutes), or that never
              polled in the 2 hours since it was created.
         Amber:
-          3. Not tested yet: nothing shows the channel works (no successful Test Connection,
+          3. The marketplace's money could not be read: the last read of its fees or of its
+             settlement periods (payouts) failed (the error is on the Marketplace Money page):
+             first among the amber rules, since nothing of it shows elsewhere.
+          4. Not tested yet: nothing shows the channel works (no successful Test Connection,
              poll, Import Orders or delivery from the store).
-          4. Webhooks silent: the platform sends webhooks, and the newest order (of the last
+          5. Webhooks silent: the platform sends webhooks, and the newest order (of the last
              7 days) came through the poll or Import Orders more than an hour after the
              store's last delivery by itself (or there was none).
-          5. Order statuses the store refused (failed in the Status Outbox), or pending for
+          6. Order statuses the store refused (failed in the Status Outbox), or pending for
              over an hour.
-          6. Stock sync: the last finished sync run failed, or the store refused quantities
+          7. Stock sync: the last finished sync run failed, or the store refused quantities
              of products (their error on the Store Products).
-          7. The marketplace's money could not be read: the last read of its fees or of its
-             settlement periods (payouts) failed (the error is on the Marketplace Money page).
           8. A polling channel not polled yet (less than 2 hours old).
         Green: none of these; the reason says when it last worked.
 
-        The time-based rules (2, 4, 7) apply to switched-on channels only: a switched-off
+        The time-based rules (2, 5, 8) apply to switched-on channels only: a switched-off
         channel is not polled and refuses deliveries by design.
         """
         facts = self._health_facts()
@@ -180,6 +181,10 @@ class SaleChannel(models.Model):
         if polls and not self.last_polled_at and self.create_date and self.create_date < now - POLL_FIRST:
             return "red", _("The poll for missed orders has not run since the channel was made (is the "
                             "scheduler running?).")
+        money_error = self.fees_last_error or self.payouts_last_error
+        if money_error:
+            return "amber", _("Reading the marketplace's money failed: %s (Marketplace Money page).",
+                              money_error.strip().splitlines()[0][:200])
         if not (self.last_connection_check or self._last_api_success() or self.last_received_at):
             if self.support_test_connection:
                 return "amber", _("Not tested yet: press Test Connection.")
@@ -203,10 +208,6 @@ class SaleChannel(models.Model):
         if facts["product_errors"].get(cid):
             return "amber", _("The store refused the quantities of %s products (Store Products).",
                               facts["product_errors"][cid])
-        money_error = self.fees_last_error or self.payouts_last_error
-        if money_error:
-            return "amber", _("Reading the marketplace's money failed: %s (Marketplace Money page).",
-                              money_error.strip().splitlines()[0][:200])
         if polls and not self.last_polled_at:
             return "amber", _("Not polled yet: the first poll runs within 15 minutes.")
         return "green", self._working_reason()

@@ -186,7 +186,7 @@ class TestChannelHealth(WooChannelCase):
         self.assertIn("quantities of 1 products", reason)
 
     def test_marketplace_money_read_failure_is_amber_until_read(self):
-        self.poll()
+        # Not tested yet and its webhooks silent: the failed read still is what the light says.
         self.woo.sudo().fees_last_error = "Ozon /v3/finance/transaction/list: Api-Key is missing a required role"
         health, reason = self.light()
         self.assertEqual(health, "amber")
@@ -194,7 +194,9 @@ class TestChannelHealth(WooChannelCase):
         self.woo.sudo().write({"fees_last_error": False, "payouts_last_error": "The store did not answer"})
         self.assertIn("The store did not answer", self.light()[1])
         self.woo.sudo().payouts_last_error = False
-        self.assertEqual(self.light()[0], "green", "a successful read clears the error")
+        self.assertNotIn("marketplace", self.light()[1], "a successful read clears the error")
+        self.poll()
+        self.assertEqual(self.light()[0], "green")
 
     def test_health_of_many_channels_in_a_constant_number_of_queries(self):
         def queries(channels):
