@@ -327,6 +327,7 @@ class TestMarketplacePayouts(OzonMoneyFixtures, HttpCase):
         """As if the periods were reconciled yesterday, and their fees written before that."""
         self.env.flush_all()
         self.env.cr.execute("UPDATE sale_channel_fee SET write_date = write_date - interval '2 days'")
+        self.env.cr.execute("UPDATE account_move SET write_date = write_date - interval '2 days'")
         self.env.cr.execute("UPDATE sale_channel_payout SET reconciled_at = reconciled_at - interval '1 day'")
         self.env.invalidate_all()
 
@@ -394,7 +395,7 @@ class TestMarketplacePayouts(OzonMoneyFixtures, HttpCase):
         self.ozon.add_posting(posting)
         body = json.dumps(dict(self.ozon.public(posting), **{SCHEME_KEY: "fbs"})).encode()
         inbox = self.env["sale.inbox.order"].browse(self.env["sale.inbox.order"]._receive(
-            self.channel, body, "application/json"))
+            self.channel, body, "application/json")[0])
         inbox.sudo().write({"state": "cancelled"})
         self.assertFalse(inbox.sale_order_id)
         self.ozon.charge_operation("70009-0001-1", "0.95", at=self.day2,
@@ -465,7 +466,8 @@ class TestMarketplacePayouts(OzonMoneyFixtures, HttpCase):
             self.assertTrue(bad.payouts_last_error, bad.name)
             self.assertFalse(bad.payout_ids)
         # Ozon answers again: the next run reads the channel and clears its error.
-        FakeOzon(html, client_id="222", api_key="html-key", now=self.clock)
+        ozon = FakeOzon(html, client_id="222", api_key="html-key", now=self.clock)
+        ozon.currency = html_channel._fee_currency().name
         self.Payout._cron_read_payouts()
         self.assertFalse(html_channel.payouts_last_error)
         self.assertTrue(html_channel.payout_ids)
