@@ -437,6 +437,21 @@ class TestMarketplacePayouts(OzonMoneyFixtures, HttpCase):
         self.assertFalse(self.channel.payout_ids)
         self.assertFalse(self.channel.payouts_last_error)
 
+    def test_the_list_reconciles_selected_periods_and_shows_when(self):
+        self.consistent_data()
+        periods = self.read_periods()
+        arch = self.Payout.get_views([(False, "list")])["views"]["list"]["arch"]
+        self.assertIn('name="action_reconcile"', arch.split("<header>")[1].split("</header>")[0])
+        self.assertIn('name="reconciled_at"', arch)
+        chosen = periods[self.period1] | periods[self.period2]
+        chosen.line_ids.sudo().unlink()
+        new_test_user(self.env, "payout_list_manager", groups="sale_inbox.group_sale_inbox_manager")
+        self.authenticate("payout_list_manager", "payout_list_manager")
+        self.make_jsonrpc_request("/web/dataset/call_button", {
+            "model": "sale.channel.payout", "method": "action_reconcile", "args": [chosen.ids], "kwargs": {}})
+        chosen.invalidate_recordset()
+        self.assertEqual([len(period.line_ids) for period in chosen], [2, 2])
+
     def test_one_period_read_is_said_in_the_singular(self):
         self.channel.fees_from = fields.Date.today()
         action = self.channel.action_read_payouts()
