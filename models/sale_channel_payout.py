@@ -30,8 +30,15 @@ from .. import platforms
 from .sale_channel import MANAGER, check_group_access
 
 ACCOUNT_MANAGER = "account.group_account_manager"
-#: Fee states whose charges are in the books (see ``sale.channel.fee``).
+#: Fee states whose charges are in the books (see ``sale.channel.fee``), while their entry
+#: (``move_id``) is posted: a cancelled payment or a deleted entry books nothing.
 BOOKED_STATES = ("in_payment", "booked")
+#: The first key of the payout read's advisory lock on a channel (the second: the channel's
+#: id); the fee read has its own, so neither job is mistaken for the other.
+READ_LOCK_KEY = 1350102
+#: The last periods read again at each read: a closed period still changes after it ends
+#: (late operations, the amount paid out).
+PERIODS_READ_AGAIN = 3
 #: The statement's categories: (period field, line category).
 CATEGORIES = (
     ("orders_amount", "orders"),
@@ -100,15 +107,17 @@ class SaleChannelPayout(models.Model):
     def _cron_read_payouts(self):
         """Read every channel's settlement periods, one channel after the other, each on its
         own: whatever goes wrong in one is shown on it, and the next channel is read."""
+        # A period is compared with the channel's fees: without them it would be all difference.
         channels = self.env["sale.channel"].search([
-            ("state", "=", "connected"), ("platform", "in", platforms.supporting("can_read_payouts"))])
+            ("state", "=", "connected"), ("read_fees", "=", True),
+            ("platform", "in", platforms.supporting("can_read_payouts"))])
         commit = self._commit_allowed()
         for done, channel in enumerate(channels):
             self._read_channel_isolated(channel)
             self._notify_job_progress(done + 1, len(channels) - done - 1)
             if commit:
                 # The channel's periods, their reconciliation and its error (if any) are kept
-                # whatever the next channel does, and its row lock is released.
+                # whatever the next channel does, and its lock is released.
                 self.env.cr.commit()  # pylint: disable=invalid-commit
 
     @api.model
@@ -116,9 +125,8 @@ class SaleChannelPayout(models.Model):
         """(ok, periods or error text): one channel's read, on its own; (True, None) when
         another worker is reading the channel right now (it does the same work).
 
-        The channel's row is locked first, outside the unit's savepoint: a lock refused for a
-        change committed since this transaction began starts the transaction again, which a
-        savepoint could not survive."""
+        The channel is claimed first, outside the unit's savepoint (an advisory lock held to
+        the end of the transaction: a savepoint's rollback would release it)."""
         if not self._claim_fresh(self._lock_channel, channel):
             return True, None
         return self._run_isolated(channel, "payout read", self._read_channel, channel,
@@ -129,24 +137,49 @@ class SaleChannelPayout(models.Model):
         """Read and reconcile one channel's periods (locked by the caller); returns them."""
         today = fields.Date.context_today(channel)
         client = channel._api_client()
-        periods = self._store_periods(channel, client.payouts(self._read_start(channel), today))
+        read = client.payouts(self._read_start(channel), today)
+        self._check_currency(channel, read)
+        periods = self._store_periods(channel, read)
         periods._reconcile()
+        # Periods not read again whose fees changed since (charges booked, late operations).
+        self._reconcile_touched(channel)
         channel.sudo().write({"payouts_read_until": today, "payouts_last_error": False})
         return periods
 
     @api.model
+    def _check_currency(self, channel, periods):
+        """Refuse statements in another currency than the channel's fees: their figures
+        compared with the fees' would be wrong by the exchange rate, in silence."""
+        currency = channel._fee_currency()
+        others = sorted({period.currency for period in periods if period.currency} - {currency.name})
+        if others:
+            raise UserError(self.env._(
+                "The marketplace's statements are in %(statement)s, the channel's fees and invoices in "
+                "%(channel)s: Odoo cannot compare them. Give the channel a pricelist in %(statement)s.",
+                statement=", ".join(others), channel=currency.name))
+
+    @api.model
     def _lock_channel(self, channel):
-        """The channel, row-locked for its read; empty when another worker reads it now."""
-        self.env.cr.execute("SELECT id FROM sale_channel WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
-                            (channel.id,))
-        return channel if self.env.cr.fetchone() else channel.browse()
+        """The channel, claimed for its payout read; empty when another worker reads its
+        payouts now. An advisory lock of this job, not the channel's row: it blocks no writer
+        of the channel, and the fee read (its own key) is not taken for this one."""
+        self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (READ_LOCK_KEY, channel.id))
+        return channel if self.env.cr.fetchone()[0] else channel.browse()
 
     @api.model
     def _read_start(self, channel):
-        """The start of the last period read (it may have been open then), else the first
-        day fees are read from, else the first day of the previous month."""
+        """The start of the third last period read (the last one may have been open then, and
+        closed ones still change: late operations, the amount paid out), else the first day
+        fees are read from, else the first day of the previous month."""
         self.flush_model(["channel_id", "date_from"])
-        self.env.cr.execute("SELECT max(date_from) FROM sale_channel_payout WHERE channel_id = %s", (channel.id,))
+        self.env.cr.execute(
+            """
+            SELECT min(date_from) FROM (
+                SELECT date_from FROM sale_channel_payout WHERE channel_id = %s ORDER BY date_from DESC LIMIT %s
+            ) AS last
+            """,
+            (channel.id, PERIODS_READ_AGAIN),
+        )
         last = self.env.cr.fetchone()[0]
         if last:
             return last
@@ -200,8 +233,33 @@ class SaleChannelPayout(models.Model):
 
     @api.model
     def _reconcile_touched(self, channels=None):
-        """Reconcile again the periods whose operations changed since they were reconciled."""
-        return self.browse()
+        """Reconcile again, each on its own, the periods (of ``channels``, or all) whose
+        operations changed since they were reconciled: a fee written since (booked, deducted,
+        matched to its order), an entry of a fee changed since (a payment cancelled), or a fee
+        dated in the period not linked to it yet (read late). Found in one query; returns them."""
+        self.env.flush_all()
+        where_channel = "AND p.channel_id IN %(channels)s" if channels is not None else ""
+        if channels is not None and not channels:
+            return self.browse()
+        self.env.cr.execute(
+            f"""
+            SELECT DISTINCT p.id
+              FROM sale_channel_payout p
+              JOIN sale_channel_fee f ON f.channel_id = p.channel_id
+                   AND f.date >= p.date_from AND f.date < p.date_to + 1
+              LEFT JOIN account_move m ON m.id = f.move_id
+             WHERE (p.reconciled_at IS NULL OR f.payout_id IS DISTINCT FROM p.id
+                    OR f.write_date > p.reconciled_at OR m.write_date > p.reconciled_at)
+                   {where_channel}
+             ORDER BY p.id
+            """,  # noqa: S608 -- a constant condition, values placeholders
+            {"channels": tuple(channels.ids) if channels is not None else ()},
+        )
+        periods = self.browse([row[0] for row in self.env.cr.fetchall()])
+        for period in periods:
+            self._run_isolated(period, "payout reconciliation", period._reconcile,
+                               on_error=period.channel_id._payouts_failed)
+        return periods
 
     def action_reconcile(self):
         """Reconcile Again: after the fees were read or booked since (managers of the Sales
@@ -267,7 +325,9 @@ class SaleChannelPayout(models.Model):
             "explained_difference": explained,
             "unexplained_difference": unexplained,
             "state": state,
-            "reconciled_at": fields.Datetime.now(),
+            # The transaction's time, as the fees' write_date: a fee written after this
+            # reconciliation (by a later transaction) makes the period touched again.
+            "reconciled_at": self.env.cr.now(),
         })
 
     def _insert_lines(self, lines):
@@ -297,25 +357,41 @@ class SaleChannelPayout(models.Model):
 
     def _order_lines(self):
         """One line per order with operations in the period (an order split into several
-        postings is one order), in one query."""
+        postings is one order), in one query.
+
+        A fee's charges count as booked while its entry is posted (a cancelled payment or a
+        deleted entry books nothing: they wait again). An order sold in several periods counts
+        in each the share of its invoices that the period's sales are of all its sales. An
+        operation of no sales order is described by its inbox order, if any."""
         self.env.cr.execute(
             """
-            WITH ops AS (
+            WITH fees AS (
+                SELECT f.*, (f.state IN %(booked)s AND m.state = 'posted') AS is_booked,
+                       (f.state = 'waiting' OR (f.state IN %(booked)s AND m.state IS DISTINCT FROM 'posted'))
+                           AS is_waiting
+                  FROM sale_channel_fee f
+                  LEFT JOIN account_move m ON m.id = f.move_id
+                 WHERE f.payout_id = %(payout)s AND COALESCE(f.order_ref, '') != ''
+            ), ops AS (
                 SELECT COALESCE(f.sale_order_id::text, f.order_ref) AS key,
                        max(f.sale_order_id) AS sale_order_id,
                        string_agg(DISTINCT f.order_ref, ', ') AS order_ref,
+                       min(f.order_ref) AS first_ref,
                        sum(f.amount) AS store_amount,
                        sum(GREATEST(f.sale_amount, 0)) AS store_sales,
                        sum(LEAST(f.sale_amount, 0)) AS store_returns,
                        bool_or(f.kind = 'sale' OR f.sale_amount > 0) AS has_sale,
                        bool_or(f.kind = 'return' OR f.sale_amount < 0) AS has_return,
-                       sum(f.charge_amount) FILTER (WHERE f.state IN %(booked)s) AS booked_charges,
-                       sum(f.charge_amount) FILTER (WHERE f.state = 'waiting') AS waiting_charges,
-                       sum(f.charge_amount) FILTER (WHERE f.state NOT IN %(booked)s AND f.state != 'waiting')
-                           AS other_charges
-                  FROM sale_channel_fee f
-                 WHERE f.payout_id = %(payout)s AND COALESCE(f.order_ref, '') != ''
+                       sum(f.charge_amount) FILTER (WHERE f.is_booked) AS booked_charges,
+                       sum(f.charge_amount) FILTER (WHERE f.is_waiting) AS waiting_charges,
+                       sum(f.charge_amount) FILTER (WHERE NOT f.is_booked AND NOT f.is_waiting) AS other_charges
+                  FROM fees f
                  GROUP BY 1
+            ), all_sales AS (
+                SELECT f.sale_order_id, sum(GREATEST(f.sale_amount, 0)) AS sales
+                  FROM sale_channel_fee f
+                 WHERE f.sale_order_id IN (SELECT sale_order_id FROM ops WHERE sale_order_id IS NOT NULL)
+                 GROUP BY f.sale_order_id
             ), moves AS (
                 SELECT DISTINCT sol.order_id, m.id, m.move_type, m.amount_total_in_currency_signed AS amount
                   FROM ops
@@ -335,11 +411,20 @@ class SaleChannelPayout(models.Model):
             SELECT ops.sale_order_id, ops.order_ref, ops.store_amount, ops.store_sales, ops.store_returns,
                    ops.has_sale, ops.has_return, COALESCE(ops.booked_charges, 0), COALESCE(ops.waiting_charges, 0),
                    COALESCE(ops.other_charges, 0), COALESCE(i.invoiced, 0), COALESCE(i.invoice_count, 0),
-                   COALESCE(i.refunded, 0), COALESCE(i.refund_count, 0)
-              FROM ops LEFT JOIN invoiced i ON i.order_id = ops.sale_order_id
+                   COALESCE(i.refunded, 0), COALESCE(i.refund_count, 0), COALESCE(s.sales, 0),
+                   inbox.state
+              FROM ops
+              LEFT JOIN invoiced i ON i.order_id = ops.sale_order_id
+              LEFT JOIN all_sales s ON s.sale_order_id = ops.sale_order_id
+              LEFT JOIN LATERAL (
+                    SELECT io.state FROM sale_inbox_order io
+                     WHERE ops.sale_order_id IS NULL AND io.channel_id = %(channel)s
+                       AND io.external_id = ops.first_ref
+                     ORDER BY io.id DESC LIMIT 1
+              ) inbox ON TRUE
              ORDER BY ops.order_ref
             """,
-            {"payout": self.id, "booked": BOOKED_STATES},
+            {"payout": self.id, "booked": BOOKED_STATES, "channel": self.channel_id.id},
         )
         rows = self.env.cr.fetchall()
         # The orders' names, read at once (one query for all of them).
@@ -349,17 +434,28 @@ class SaleChannelPayout(models.Model):
 
     def _order_line(self, row, names):
         (order_id, order_ref, store, sales, returns, has_sale, has_return, booked_charges, waiting, other,
-         invoiced, invoice_count, refunded, refund_count) = row
+         invoiced, invoice_count, refunded, refund_count, all_sales, inbox_state) = row
+        store, sales, returns, booked_charges, waiting, other, invoiced, refunded, all_sales = (
+            float(amount or 0) for amount in (store, sales, returns, booked_charges, waiting, other, invoiced,
+                                              refunded, all_sales))
         _ = self.env._
-        booked_sales = invoiced if order_id and has_sale else 0
+        share = 1.0
+        if order_id and has_sale and self._round(all_sales - sales) and all_sales:
+            # Sold in several periods: this period's share of the order's invoices.
+            share = sales / all_sales
+        booked_sales = invoiced * share if order_id and has_sale else 0
         booked_returns = refunded if order_id and has_return else 0
         odoo = self._round(booked_sales + booked_returns + booked_charges)
         store = self._round(store)
         causes = []
         if not order_id:
-            causes.append(_("Order not in Odoo: the marketplace counted %s for it.", self._money(store)))
+            causes += self._no_order_causes(inbox_state, store, booked_charges, waiting)
         else:
-            causes += self._sale_causes(has_sale, sales, invoiced, invoice_count)
+            if share != 1.0:
+                causes.append(_("Sold in several periods: %(share)s of its invoices (%(invoiced)s) counted here, "
+                                "the share of its sales in this period.",
+                                share=f"{share:.0%}", invoiced=self._money(invoiced)))
+            causes += self._sale_causes(has_sale, sales, booked_sales, invoice_count)
             causes += self._return_causes(has_return, returns, refunded, refund_count)
             if self._round(waiting):
                 causes.append(_("Charges waiting for the order's payment after delivery: %s.", self._money(waiting)))
@@ -369,6 +465,27 @@ class SaleChannelPayout(models.Model):
         return {"kind": "order", "sale_order_id": order_id, "order_ref": order_ref, "name": name,
                 "store_amount": store, "odoo_amount": odoo, "difference": self._round(store - odoo),
                 "explanation": " ".join(causes)}
+
+    def _no_order_causes(self, inbox_state, store, booked, waiting):
+        """Why an operation has no sales order: the inbox order it names (cancelled in the
+        store before a sales order was made, or not processed yet), or none at all."""
+        _ = self.env._
+        if inbox_state == "cancelled":
+            causes = [_("Cancelled in the store before a sales order was made: the marketplace still counted "
+                        "%s for it. Its charges are booked as charges of a cancelled order.", self._money(store))]
+            if self._round(waiting):
+                causes.append(_("Waiting to be booked: %s.", self._money(waiting)))
+            elif self._round(booked):
+                causes.append(_("Booked: %s.", self._money(booked)))
+            return causes
+        if inbox_state:
+            return [_("In the Sales Inbox but no sales order yet: the marketplace counted %s for it. Process "
+                      "the order in the Sales Inbox (or retry it); its sale and charges are compared once it "
+                      "is a sales order.", self._money(store))]
+        return [_("Not in Odoo: the marketplace counted %s for an order the Sales Inbox never received. Bring it "
+                  "in with Import Orders on the channel (over the days since it was placed); do not make a sales "
+                  "order by hand unless the sale happened. Charges of an order that never comes in can be "
+                  "booked with Book as Charges in Marketplace Fees.", self._money(store))]
 
     def _sale_causes(self, has_sale, sales, invoiced, invoice_count):
         _ = self.env._
@@ -392,13 +509,15 @@ class SaleChannelPayout(models.Model):
         """One line per operation type of no order (storage, promotion…), in one query."""
         self.env.cr.execute(
             """
-            SELECT operation_type, max(name), sum(amount),
-                   COALESCE(sum(charge_amount) FILTER (WHERE state IN %(booked)s), 0),
-                   COALESCE(sum(amount) FILTER (WHERE state = 'waiting'), 0)
-              FROM sale_channel_fee
-             WHERE payout_id = %(payout)s AND COALESCE(order_ref, '') = ''
-             GROUP BY operation_type
-             ORDER BY operation_type
+            SELECT f.operation_type, max(f.name), sum(f.amount),
+                   COALESCE(sum(f.charge_amount) FILTER (WHERE f.state IN %(booked)s AND m.state = 'posted'), 0),
+                   COALESCE(sum(f.amount) FILTER (WHERE f.state = 'waiting' OR (
+                       f.state IN %(booked)s AND m.state IS DISTINCT FROM 'posted')), 0)
+              FROM sale_channel_fee f
+              LEFT JOIN account_move m ON m.id = f.move_id
+             WHERE f.payout_id = %(payout)s AND COALESCE(f.order_ref, '') = ''
+             GROUP BY f.operation_type
+             ORDER BY f.operation_type
             """,
             {"payout": self.id, "booked": BOOKED_STATES},
         )
@@ -493,13 +612,20 @@ class SaleChannel(models.Model):
         self.ensure_one()
         if not self.support_read_payouts:
             raise UserError(self.env._("%s has no settlement periods Odoo can read.", self._platform().label))
+        if not self.read_fees:
+            raise UserError(self.env._("Turn on Read Marketplace Fees first: a settlement period is compared with "
+                                       "the fees read."))
         Payout = self.env["sale.channel.payout"].sudo()
         ok, result = Payout._read_channel_isolated(self)
         if not ok:
             return self._notify(self.env._("The payouts could not be read: %s", result), "danger")
         if result is None:
             return self._notify(self.env._("The payouts of this channel are being read right now."), "info")
-        return self._notify(self.env._("%s settlement periods read and reconciled.", len(result)), "success")
+        if len(result) == 1:
+            message = self.env._("1 settlement period read and reconciled.")
+        else:
+            message = self.env._("%s settlement periods read and reconciled.", len(result))
+        return self._notify(message, "success")
 
     def action_view_payouts(self):
         check_group_access(self, MANAGER, "read")

@@ -5,6 +5,7 @@ The fees are made here as the fee import and the payment job would leave them (f
 fake's operations, read as the platform reads them): an order's charges deducted from its
 payment (``in_payment``, the payment's entry), charges of no order booked as entries of their
 own (``booked``), charges not paid yet ``waiting``."""
+import json
 import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -15,6 +16,7 @@ from odoo.modules.registry import Registry
 from odoo.tests import BaseCase, HttpCase, new_test_user, tagged
 from odoo.tests.common import JsonRpcException, get_db_name
 
+from odoo.addons.sale_inbox.platforms.ozon import SCHEME_KEY
 from odoo.addons.sale_inbox.platforms.ozon.fake import FakeOzon
 from odoo.addons.sale_inbox.platforms.ozon.fake_finance import CASH_FLOW, period_of
 from odoo.addons.sale_inbox.platforms.ozon.finance import read_operation
@@ -51,6 +53,8 @@ class TestMarketplacePayouts(OzonMoneyFixtures, HttpCase):
     def setUp(self):
         super().setUp()
         self.start_ozon()
+        # Ozon's statements in the channel's currency (the fixture's orders are in EUR).
+        self.ozon.currency = "EUR"
         first = previous_month(fields.Date.today())
         #: A day in the first and in the second settlement period of the previous month.
         self.day1 = datetime.combine(first.replace(day=5), datetime.min.time()).replace(hour=10)
@@ -256,7 +260,9 @@ class TestMarketplacePayouts(OzonMoneyFixtures, HttpCase):
         stranger = periods[self.period1].line_ids.filtered(lambda line: line.order_ref == "79999-0001-1")
         self.assertFalse(stranger.sale_order_id)
         self.assertAlmostEqual(stranger.difference, 26.00, places=2)
-        self.assertIn("Order not in Odoo", stranger.explanation)
+        # Not in the inbox at all: say so, and what to do.
+        self.assertIn("an order the Sales Inbox never received", stranger.explanation)
+        self.assertIn("Import Orders", stranger.explanation)
         returned = self.line_of(periods[self.period2], self.order_a)
         self.assertIn("Return not booked in Odoo (the refund comes later): -45.00 EUR", returned.explanation)
         for period in periods.values():
@@ -272,9 +278,11 @@ class TestMarketplacePayouts(OzonMoneyFixtures, HttpCase):
         self.assertEqual({ref: p.id for ref, p in again.items()}, {ref: p.id for ref, p in first.items()})
         self.assertEqual({ref: sorted(p.line_ids.mapped(lambda line: (line.name, line.difference)))
                           for ref, p in again.items()}, lines)
-        # The second read starts at the last period read (it may have been open), not earlier.
+        # The second read starts at the third last period read: the last may have been open,
+        # and closed ones still change (late operations, the amount paid out).
         asked = self.store.calls("POST", CASH_FLOW)[requests].json()["date"]["from"]
-        self.assertEqual(asked[:10], str(max(p.date_from for p in first.values())))
+        self.assertGreater(len(first), 3)
+        self.assertEqual(asked[:10], str(sorted(p.date_from for p in first.values())[-3]))
         self.assertEqual(self.Payout.search_count([("channel_id", "=", self.channel.id)]), len(first))
 
     def test_reconciling_takes_as_many_queries_for_many_orders_as_for_one(self):
@@ -315,6 +323,141 @@ class TestMarketplacePayouts(OzonMoneyFixtures, HttpCase):
         self.assertEqual(asked[:10], str(self.day2.date()))
         self.assertEqual(min(self.channel.payout_ids.mapped("date_from")), period_of(self.day2.date())[1])
 
+    def backdate(self):
+        """As if the periods were reconciled yesterday, and their fees written before that."""
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE sale_channel_fee SET write_date = write_date - interval '2 days'")
+        self.env.cr.execute("UPDATE account_move SET write_date = write_date - interval '2 days'")
+        self.env.cr.execute("UPDATE sale_channel_payout SET reconciled_at = reconciled_at - interval '1 day'")
+        self.env.invalidate_all()
+
+    def test_periods_whose_fees_changed_are_reconciled_again(self):
+        self.consistent_data()
+        unpaid = self.delivered_order("70004-0001-1", days_ago=3)
+        self.ozon.sale_operation("70004-0001-1", "45.00", "6.75", logistics="2.00", at=self.day2)
+        self.import_fees()
+        periods = self.read_periods()
+        first, second = periods[self.period1], periods[self.period2]
+        self.assertEqual(second.state, "explained")
+        self.assertEqual(first.state, "matched")
+        self.backdate()
+        # Nothing changed since: nothing is reconciled again.
+        self.assertFalse(self.Payout._reconcile_touched(self.channel))
+        # The payment after delivery deducts the charges; a late storage charge of the first
+        # period arrives (not linked to it yet).
+        self.pay(unpaid)
+        self.ozon.service_operation("2.00", at=self.day1 + timedelta(days=1))
+        self.import_fees()
+        touched = self.Payout._reconcile_touched(self.channel)
+        self.assertEqual(touched, first | second)
+        self.assertEqual(second.state, "matched", second.line_ids.mapped("explanation"))
+        self.assertEqual(self.line_of(second, unpaid).difference, 0)
+        storage = first.line_ids.filtered(lambda line: line.kind == "charge")
+        self.assertAlmostEqual(sum(storage.mapped("store_amount")), -5.00, places=2)
+        self.assertIn("Waiting to be booked as a charge: -2.00 EUR", " ".join(storage.mapped("explanation")))
+        # Another channel's periods are not touched by this channel's call.
+        self.assertFalse(self.Payout._reconcile_touched(self.env["sale.channel"].browse()))
+
+    def test_the_daily_read_reconciles_periods_it_does_not_read_again(self):
+        self.consistent_data()
+        old = datetime.combine(previous_month(self.day1.date()).replace(day=3), datetime.min.time())
+        self.channel.fees_from = old.date()
+        periods = self.read_periods()
+        oldest = periods[str(period_of(old.date())[0])]
+        self.assertEqual(oldest.total_amount, 0)
+        # A charge Ozon booked late in the oldest period (not read again: only the last 3 are).
+        self.backdate()
+        self.ozon.service_operation("4.00", at=old)
+        self.import_fees()
+        self.read_periods()
+        charge = oldest.line_ids.filtered(lambda line: line.kind == "charge")
+        self.assertAlmostEqual(charge.store_amount, -4.00, places=2)
+
+    def test_charges_of_a_cancelled_payment_are_not_booked(self):
+        self.consistent_data()
+        period = self.read_periods()[self.period2]
+        self.assertEqual(period.state, "matched")
+        entry = self.Fee.search([("sale_order_id", "=", self.order_b.id), ("state", "=", "in_payment")]).move_id
+        payment = self.env["account.payment"].search([("move_id", "=", entry.id)])
+        self.assertTrue(payment)
+        payment.action_draft()
+        payment.action_cancel()
+        period.action_reconcile()
+        line = self.line_of(period, self.order_b)
+        self.assertAlmostEqual(line.difference, -8.75, places=2)
+        self.assertIn("waiting for the order's payment after delivery: -8.75 EUR", line.explanation)
+        self.assertEqual(period.state, "explained")
+        self.assertAddsUp(period)
+
+    def test_an_order_cancelled_before_a_sales_order_is_explained(self):
+        self.consistent_data()
+        posting = self.ozon.fbs_posting("70009-0001-1", [("MUG-01", 1, "12.50", 11)])
+        self.ozon.add_posting(posting)
+        body = json.dumps(dict(self.ozon.public(posting), **{SCHEME_KEY: "fbs"})).encode()
+        inbox = self.env["sale.inbox.order"].browse(self.env["sale.inbox.order"]._receive(
+            self.channel, body, "application/json")[0])
+        inbox.sudo().write({"state": "cancelled"})
+        self.assertFalse(inbox.sale_order_id)
+        self.ozon.charge_operation("70009-0001-1", "0.95", at=self.day2,
+                                   operation_type="MarketplaceRedistributionOfAcquiringOperation")
+        self.import_fees()
+        line = self.read_periods()[self.period2].line_ids.filtered(lambda line: line.order_ref == "70009-0001-1")
+        self.assertIn("Cancelled in the store before a sales order was made", line.explanation)
+        self.assertIn("booked as charges of a cancelled order", line.explanation)
+        self.assertNotIn("never received", line.explanation)
+
+    def test_an_order_sold_in_two_periods_counts_its_share_of_the_invoice(self):
+        self.consistent_data()
+        split = self.delivered_order("70005-0001-1")
+        self.ozon.sale_operation("70005-0001-1", "27.00", "4.00", at=self.day1)
+        self.ozon.sale_operation("70005-0001-1", "18.00", "2.00", at=self.day2)
+        self.import_fees()
+        self.pay(split)
+        periods = self.read_periods()
+        first, second = self.line_of(periods[self.period1], split), self.line_of(periods[self.period2], split)
+        self.assertAlmostEqual(first.odoo_amount, 27.00 - 4.00, places=2)
+        self.assertAlmostEqual(second.odoo_amount, 18.00 - 2.00, places=2)
+        self.assertEqual((first.difference, second.difference), (0.0, 0.0))
+        self.assertIn("Sold in several periods: 60%", first.explanation)
+        for period in periods.values():
+            self.assertAddsUp(period)
+
+    def test_a_statement_in_another_currency_is_refused(self):
+        self.consistent_data()
+        self.ozon.currency = "USD"
+        self.Payout._cron_read_payouts()
+        self.assertIn("statements are in USD", self.channel.payouts_last_error)
+        self.assertIn("EUR", self.channel.payouts_last_error)
+        self.assertFalse(self.channel.payout_ids)
+
+    def test_payouts_are_read_only_for_channels_reading_their_fees(self):
+        self.channel.read_fees = False
+        self.Payout._cron_read_payouts()
+        self.assertFalse(self.store.calls("POST", CASH_FLOW))
+        self.assertFalse(self.channel.payout_ids)
+        self.assertFalse(self.channel.payouts_last_error)
+
+    def test_the_list_reconciles_selected_periods_and_shows_when(self):
+        self.consistent_data()
+        periods = self.read_periods()
+        arch = self.Payout.get_views([(False, "list")])["views"]["list"]["arch"]
+        self.assertIn('name="action_reconcile"', arch.split("<header>")[1].split("</header>")[0])
+        self.assertIn('name="reconciled_at"', arch)
+        chosen = periods[self.period1] | periods[self.period2]
+        chosen.line_ids.sudo().unlink()
+        new_test_user(self.env, "payout_list_manager", groups="sale_inbox.group_sale_inbox_manager")
+        self.authenticate("payout_list_manager", "payout_list_manager")
+        self.make_jsonrpc_request("/web/dataset/call_button", {
+            "model": "sale.channel.payout", "method": "action_reconcile", "args": [chosen.ids], "kwargs": {}})
+        chosen.invalidate_recordset()
+        self.assertEqual([len(period.line_ids) for period in chosen], [2, 2])
+
+    def test_one_period_read_is_said_in_the_singular(self):
+        self.channel.fees_from = fields.Date.today()
+        action = self.channel.action_read_payouts()
+        self.assertEqual(len(self.channel.payout_ids), 1)
+        self.assertEqual(action["params"]["message"], "1 settlement period read and reconciled.")
+
     # ------------------------------------------------------------------
     # One bad channel among good ones
     # ------------------------------------------------------------------
@@ -338,7 +481,8 @@ class TestMarketplacePayouts(OzonMoneyFixtures, HttpCase):
             self.assertTrue(bad.payouts_last_error, bad.name)
             self.assertFalse(bad.payout_ids)
         # Ozon answers again: the next run reads the channel and clears its error.
-        FakeOzon(html, client_id="222", api_key="html-key", now=self.clock)
+        ozon = FakeOzon(html, client_id="222", api_key="html-key", now=self.clock)
+        ozon.currency = html_channel._fee_currency().name
         self.Payout._cron_read_payouts()
         self.assertFalse(html_channel.payouts_last_error)
         self.assertTrue(html_channel.payout_ids)
@@ -413,7 +557,7 @@ class TestConcurrentPayoutReads(BaseCase):
         store.start()
         self.addCleanup(store.stop)
         self.store = store
-        FakeOzon(store, client_id="race-77", api_key="race-ozon-key")
+        ozon = FakeOzon(store, client_id="race-77", api_key="race-ozon-key")
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             # The fake Ozon is on 127.0.0.1: allowed for this test, as it was before it.
@@ -424,6 +568,8 @@ class TestConcurrentPayoutReads(BaseCase):
                 "name": "Race Ozon", "platform": "ozon", "api_login": "race-77", "api_secret": "race-ozon-key",
                 "store_url": store.url, "auto_process": False})
             self.channel_id = channel.id
+            # Statements in the channel's currency.
+            ozon.currency = channel._fee_currency().name
         self.addCleanup(self._cleanup)
 
     def _set_param(self, key, value):
@@ -450,10 +596,15 @@ class TestConcurrentPayoutReads(BaseCase):
 
     def test_a_channel_being_read_is_skipped_and_its_periods_kept_once(self):
         with self.registry.cursor() as busy:
-            # Another worker holds the channel.
-            busy.execute("SELECT id FROM sale_channel WHERE id = %s FOR NO KEY UPDATE", (self.channel_id,))
+            # Another worker reads the channel's payouts (the job's advisory lock).
+            busy.execute("SELECT pg_advisory_xact_lock(1350102, %s)", (self.channel_id,))
             self.assertEqual(self._read(), (True, None))
             self.assertEqual(self.store.calls("POST", CASH_FLOW), [], "a channel being read is not read twice")
+        with self.registry.cursor() as busy:
+            # The fee read of the channel (its own key) does not stop the payout read.
+            busy.execute("SELECT pg_advisory_xact_lock(1350101, %s)", (self.channel_id,))
+            ok, periods = self._read()
+            self.assertTrue(ok and periods, periods)
         ok, periods = self._read()
         self.assertTrue(ok, periods)
         count, distinct = self._count()
