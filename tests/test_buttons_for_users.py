@@ -109,8 +109,12 @@ class TestButtonsForUsers(InboxFixtures, TransactionCase):
                                             "warehouse_id": env["stock.warehouse"].search(
                                                 [("company_id", "=", cls.company.id)], limit=1).id})]})
         env["sale.channel.reread"]._queue(ozon_channel, [("B-9-2", "")])
-        # The marketplace's settlement periods (the fake Ozon's statements), read and reconciled.
+        # The marketplace's settlement periods (the fake Ozon's statements, in the channel's
+        # currency), read and reconciled; a fee of the channel to book.
+        ozon.currency = ozon_channel._fee_currency().name
         env["sale.channel.payout"]._read_channel_isolated(ozon_channel)
+        ozon.service_operation("3.00")
+        env["sale.channel.fee"]._read_channel_fees(ozon_channel)
         posting = ozon.add_posting(ozon.fbs_posting("B-9-1", [("SI-MUG", 1, "12.50", 11)]))
         for product in posting["products"]:
             product["currency_code"] = cls.currency.name

@@ -26,6 +26,8 @@ class TestMarketplaceMoneyFlow(OzonMoneyFixtures, TransactionCase):
     def setUp(self):
         super().setUp()
         self.start_ozon()
+        # Ozon's statements in the channel's currency (a statement in another is refused).
+        self.ozon.currency = self.channel._fee_currency().name
         # Operations booked by Ozon in the last weeks, all within what the fee import reads
         # (from the first day of the previous month).
         now = datetime.now().replace(microsecond=0)
