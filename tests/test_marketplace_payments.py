@@ -491,9 +491,8 @@ class TestMarketplacePayments(OzonMoneyFixtures, HttpCase):
             active_model="account.move", active_ids=invoice.ids).create({"journal_id": invoice.journal_id.id})
         reversal.refund_moves()
         refund = order.invoice_ids.filtered(lambda m: m.move_type == "out_refund")
-        refund.action_post()
-        (invoice | refund).line_ids.filtered(
-            lambda line: line.account_id.account_type == "asset_receivable").reconcile()
+        if refund.state == "draft":
+            refund.action_post()
         self.assertEqual(invoice.payment_state, "reversed")
         self.run_job()
         self.assertFalse(self.payments_of(order))
