@@ -437,12 +437,16 @@ class TestMarketplacePayments(OzonMoneyFixtures, HttpCase):
         self.store_fee(self.ozon.return_operation(bad.external_order_number, "45.00"))
         good = self.delivered_order("70021-0002-1", days_ago=31)
         self.assertLess(bad.id, good.id)
-        self.Fee._pay_delivered_orders(limit=1)
+        self.Fee._cron_pay_and_book(pay_limit=1)
         self.assertTrue(bad.marketplace_payment_error)
         self.assertFalse(self.payments_of(good))
-        payments, left = self.Fee._pay_delivered_orders(limit=1)
+        self.Fee._cron_pay_and_book(pay_limit=1)
         self.assertEqual(self.payments_of(good).amount, 45.0, "the good order first, once the bad one failed")
-        self.assertEqual(left, 1, "the refused order is still due: the runner is told")
+        # Two due (a new one and the refused one), a batch of one: the runner is told one is left.
+        later = self.delivered_order("70021-0003-1", days_ago=31)
+        payments, left = self.Fee._pay_delivered_orders(limit=1)
+        self.assertEqual(payments, self.payments_of(later))
+        self.assertEqual(left, 1)
 
     def test_charges_in_a_foreign_currency_balance_to_the_cent(self):
         """M1: three charges of 0.01 at rate 2.0: the entry balances (each line rounded)."""
