@@ -64,15 +64,47 @@ class SaleChannelFee(models.Model):
         """Pay the orders due, then book the charges that wait for no payment."""
         paid, pay_left = self._pay_delivered_orders(pay_limit, notify=False)
         booked, book_left = self._book_waiting_charges(book_limit, notify=False)
+        self._clear_settled_payment_errors()
+        Payout = self.env["sale.channel.payout"]
+        # Payments and bookings change what the payout periods explain: reconcile those they
+        # touched, in a transaction of its own (it may commit period by period); its failure
+        # undoes nothing of the above (each unit committed itself).
+        self._run_isolated(Payout, "reconciling touched payout periods", Payout._reconcile_touched,
+                           on_error=lambda error: None, own_transaction=True)
         # The true remainder (not this batch's): the runner starts the job again at once while
         # units wait beyond the batches.
         self._notify_job_progress(len(paid) + len(booked), pay_left + book_left)
-        Payout = self.env["sale.channel.payout"]
-        # Payments and bookings change what the payout periods explain: reconcile those they
-        # touched; its failure undoes nothing of the above (each unit is committed already).
-        self._run_isolated(Payout, "reconciling touched payout periods", Payout._reconcile_touched,
-                           on_error=lambda error: None)
         return paid, booked
+
+    @api.model
+    def _clear_settled_payment_errors(self):
+        """An order's payment error goes once nothing is left to do for it (its invoices
+        settled by a person or a credit note, or the order cancelled, and no charge of it
+        waiting): it is never visited again, its error would stay, stale. One query."""
+        for model in ("sale.channel.fee", "sale.order", "account.move"):
+            self.env[model].flush_model()
+        self.env.cr.execute(
+            f"""
+            SELECT so.id FROM sale_order so
+             WHERE so.marketplace_payment_error IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM sale_channel_fee f
+                                WHERE f.sale_order_id = so.id AND f.charge_amount != 0 AND {FEE_WAITING_SQL})
+               AND (so.state = 'cancel' OR (
+                    EXISTS (SELECT 1 FROM sale_order_line sol
+                              JOIN sale_order_line_invoice_rel rel ON rel.order_line_id = sol.id
+                              JOIN account_move_line aml ON aml.id = rel.invoice_line_id
+                              JOIN account_move m ON m.id = aml.move_id
+                             WHERE sol.order_id = so.id AND m.state = 'posted' AND m.move_type = 'out_invoice')
+                AND NOT EXISTS (SELECT 1 FROM sale_order_line sol
+                              JOIN sale_order_line_invoice_rel rel ON rel.order_line_id = sol.id
+                              JOIN account_move_line aml ON aml.id = rel.invoice_line_id
+                              JOIN account_move m ON m.id = aml.move_id
+                             WHERE sol.order_id = so.id AND m.state = 'posted' AND m.move_type = 'out_invoice'
+                               AND m.payment_state NOT IN %s)))
+            """, (SETTLED_INVOICE_STATES,))
+        orders = self.env["sale.order"].browse([row[0] for row in self.env.cr.fetchall()])
+        orders._clear_marketplace_payment_error()
+        return orders
 
     # ------------------------------------------------------------------
     # (a) Payments after delivery

@@ -503,6 +503,21 @@ class TestMarketplacePayments(OzonMoneyFixtures, HttpCase):
         self.assertEqual(fees.state, "booked")
         self.assertFalse(order.marketplace_payment_error)
 
+    def test_a_stale_error_goes_once_a_credit_note_settles_the_order(self):
+        """M3: a returned order without charges, refused, then credited in full: its error goes."""
+        order = self.delivered_order("70029-0001-1", days_ago=31)
+        self.store_fee(self.ozon.return_operation(order.external_order_number, "45.00"))
+        self.run_job()
+        self.assertIn("refunded", order.marketplace_payment_error)
+        invoice = self.invoice_of(order)
+        self.env["account.move.reversal"].with_context(
+            active_model="account.move", active_ids=invoice.ids).create(
+            {"journal_id": invoice.journal_id.id}).modify_moves()
+        self.assertEqual(invoice.payment_state, "reversed")
+        self.run_job()
+        self.assertFalse(self.payments_of(order))
+        self.assertFalse(order.marketplace_payment_error)
+
     def test_charges_of_an_order_partly_paid_by_a_person_are_booked(self):
         """M3: a person registered part of the payment: nothing will deduct the charges."""
         order = self.delivered_order("70024-0001-1", days_ago=31)
