@@ -45,11 +45,11 @@ DEAD_PAYMENT_STATES = ("canceled", "rejected")
 #: Invoice payment states after which nothing will deduct an order's charges: paid (by us or a
 #: person), reversed by a credit note (a return), or partly paid by a person.
 SETTLED_INVOICE_STATES = ("paid", "in_payment", "reversed", "partial")
-#: A fee whose charges still wait: never deducted or booked, or its entry is no longer posted
-#: (the payment was cancelled, the entry reset or deleted): a fee counts as booked only while
-#: its entry is posted.
+#: A fee whose charges still wait: never deducted or booked, or its entry is gone (the payment
+#: cancelled, the entry cancelled or deleted). An entry only reset to draft is left alone: it may
+#: be posted again with the charges on it (counted as not booked meanwhile, by the payouts).
 FEE_WAITING_SQL = """(f.state = 'waiting' OR (f.state IN ('in_payment', 'booked') AND NOT EXISTS (
-    SELECT 1 FROM account_move fm WHERE fm.id = f.move_id AND fm.state = 'posted')))"""
+    SELECT 1 FROM account_move fm WHERE fm.id = f.move_id AND fm.state != 'cancel')))"""
 
 
 class SaleChannelFee(models.Model):

@@ -799,15 +799,15 @@ class TestMarketplacePaymentRace(BaseCase):
             env_a = api.Environment(cr_a, SUPERUSER_ID, {})
             env_b = api.Environment(cr_b, SUPERUSER_ID, {})
             # Runner A pays and holds the order's lock (under tests a job does not commit).
-            paid_a = env_a["sale.channel.fee"]._pay_delivered_orders()
+            paid_a, _left = env_a["sale.channel.fee"]._pay_delivered_orders()
             self.assertEqual(paid_a.sale_inbox_order_id.ids, [self.made["inbox"]])
             # Runner B sees the order due but locked: it leaves it.
-            paid_b = env_b["sale.channel.fee"]._pay_delivered_orders()
+            paid_b, _left = env_b["sale.channel.fee"]._pay_delivered_orders()
             self.assertFalse(paid_b.filtered(lambda p: p.sale_inbox_order_id.id == self.made["inbox"]))
             cr_a.commit()
             cr_b.rollback()
             # And after A's commit, B finds nothing to pay.
-            paid_b = env_b["sale.channel.fee"]._pay_delivered_orders()
+            paid_b, _left = env_b["sale.channel.fee"]._pay_delivered_orders()
             self.assertFalse(paid_b.filtered(lambda p: p.sale_inbox_order_id.id == self.made["inbox"]))
             cr_b.rollback()
         self.assertEqual([amount for _id, amount in self._payments()], [45.0])
