@@ -8,6 +8,8 @@ from .sale_channel import MANAGER, check_group_access
 from .sale_inbox_order import clean_text
 
 ACCOUNT_MANAGER = "account.group_account_manager"
+MARKETPLACE_JOURNAL_TYPES = ("bank", "cash")
+COMMISSION_ACCOUNT_TYPES = ("expense", "expense_direct_cost")
 
 
 class SaleChannel(models.Model):
@@ -33,6 +35,15 @@ class SaleChannel(models.Model):
             if account and channel.company_id not in account.sudo().company_ids:
                 raise ValidationError(self.env._(
                     "The commission account of channel %s belongs to another company.", channel.name))
+            # Enforced here, not only as the fields' domains: the job writes off on them as
+            # superuser, whoever set them (over RPC too).
+            if journal and journal.sudo().type not in MARKETPLACE_JOURNAL_TYPES:
+                raise ValidationError(self.env._(
+                    "The marketplace journal of channel %s must be a bank or cash journal.", channel.name))
+            if account and (account.sudo().account_type not in COMMISSION_ACCOUNT_TYPES
+                            or account.sudo().deprecated):
+                raise ValidationError(self.env._(
+                    "The commission account of channel %s must be an expense account in use.", channel.name))
 
     def _check_accounting_manager(self):
         """Sales Inbox managers and accounting managers, on channels of their companies."""
@@ -68,6 +79,9 @@ class SaleChannel(models.Model):
         messages = []
         values = {}
         if self.marketplace_journal_id:
+            # A journal picked by hand may name no outstanding account: with full accounting
+            # its payments would have no entry.
+            self._set_outstanding_account(self.marketplace_journal_id)
             messages.append(self.env._("Journal %s kept.", self.marketplace_journal_id.display_name))
         else:
             journal = self._make_marketplace_journal()
