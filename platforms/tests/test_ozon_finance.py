@@ -356,7 +356,7 @@ def test_the_client_says_how_far_it_read_completely_month_by_month(ozon):
     # A complete read: up to its end; a new read starts from nothing known.
     ozon.operations.remove(bad)
     pages = []
-    for page in finance.fees(datetime(2026, 3, 1), datetime(2026, 3, 20)):
+    for _page in finance.fees(datetime(2026, 3, 1), datetime(2026, 3, 20)):
         pages.append(finance.fees_complete_up_to)
     assert pages == [datetime(2026, 3, 20)]
 
