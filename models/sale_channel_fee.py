@@ -343,7 +343,7 @@ class SaleChannel(models.Model):
     _inherit = "sale.channel"
 
     fees_read_since = fields.Datetime(
-        string="Fees Read Since", readonly=True, copy=False,
+        readonly=True, copy=False,
         help="The marketplace's operations are read from this moment on. Read Fees From set earlier makes "
         "the next read go back to it.")
 
