@@ -2,6 +2,8 @@
 sales order, page by page, against the fake Ozon on real HTTP; a poisoned channel among good
 ones; the channel lock; the sales order's tab; who may do what."""
 import json
+import threading
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -457,12 +459,21 @@ class TestOzonFeesConcurrency(BaseCase):
     def test_a_writer_of_the_channel_or_the_payout_read_does_not_stop_the_fee_read(self):
         """m9: the channel's row held (a manager saving its form, the order poll) and the
         payout read's lock held: the fee read reads all the same."""
-        with self.registry.cursor() as holder, self.registry.cursor() as runner:
+        def run():
+            with self.registry.cursor() as runner:
+                api.Environment(runner, SUPERUSER_ID, {})["sale.channel.fee"]._cron_read_fees()
+
+        with self.registry.cursor() as holder:
             holder.execute("SELECT id FROM sale_channel WHERE id = %s FOR NO KEY UPDATE", (self.channel_id,))
             holder.execute("SELECT pg_advisory_xact_lock(1350102, %s)", (self.channel_id,))
-            env = api.Environment(runner, SUPERUSER_ID, {})
-            env["sale.channel.fee"]._cron_read_fees()
-            self.assertTrue(self.ozon.finance_requests, "the fees were read")
-            runner.commit()
+            thread = threading.Thread(target=run)
+            thread.start()
+            # The read asks Ozon while the row is held (its watermark's write then waits for it).
+            deadline = time.monotonic() + 30
+            while not self.ozon.finance_requests and thread.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            read_while_held = bool(self.ozon.finance_requests)
             holder.rollback()
+        thread.join(60)
+        self.assertTrue(read_while_held, "the fees were read while the row was held")
         self.assertEqual(self._count(), (1200, 1200))
