@@ -132,7 +132,7 @@ def test_each_kind_of_operation_is_read_in_the_sellers_signs(ozon):
     assert fields(sale) == ("sale", "5000-0001-1", D("787.00"), D("1000.00"), D("-150.00"), D("-63.00"), 0)
     sold = read[str(sale["operation_id"])]
     assert (sold.date, sold.operation_type, sold.name) == (at, "OperationAgentDeliveredToCustomer",
-                                                           "Доставка покупателю")
+                                                           "Sale: Delivered to the Buyer")
     assert sold.charges == D("-213.00")
     assert fields(returned) == ("return", "5000-0002-1", D("-174.68"), D("-211.00"), D("48.32"), D("-12.00"), 0)
     assert fields(charge) == ("order_charge", "5000-0003-1", D("-25.50"), 0, 0, D("-25.50"), 0)
