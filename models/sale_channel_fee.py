@@ -9,6 +9,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from .. import platforms
+from ..platforms.http import ApiAuthError
 from ..platforms.money import FEE_KINDS
 
 _logger = logging.getLogger(__name__)
@@ -16,6 +17,11 @@ _logger = logging.getLogger(__name__)
 #: How far before its watermark a read starts: marketplaces book operations with past dates,
 #: and reading them again costs nothing (an operation is kept once per channel).
 FEES_OVERLAP = timedelta(days=2)
+
+#: The first key of the fee read's advisory lock on a channel (the second is the channel's
+#: id): it keeps two runners of this job off one channel without locking the channel's row
+#: (its form, the order poll and the payout read write it meanwhile).
+FEES_LOCK_KEY = 1350101
 
 FEE_KIND_LABELS = {
     "sale": "Sale", "return": "Return", "order_charge": "Order Charge", "service": "Service",
@@ -26,7 +32,7 @@ BOOKING_STATES = [
     ("in_payment", "Deducted from Payment"),
     ("booked", "Booked as Charge"),
     ("nothing", "Nothing to Book"),
-    ("unmatched", "Order Not in Odoo"),
+    ("unmatched", "No Sales Order Yet"),
 ]
 
 
@@ -59,6 +65,8 @@ class SaleChannelFee(models.Model):
     state = fields.Selection(BOOKING_STATES, string="Booking", default="waiting", required=True, readonly=True,
                              index=True)
     move_id = fields.Many2one("account.move", string="Booked In", readonly=True, index=True, ondelete="set null")
+    # For those who may not open journal entries (the views show them the entry's name only).
+    move_name = fields.Char(related="move_id.name", string="Booked In Entry")
     payout_id = fields.Many2one("sale.channel.payout", string="Payout Period", readonly=True, index=True,
                                 ondelete="set null")
 
@@ -94,6 +102,10 @@ class SaleChannelFee(models.Model):
                 # The channel is done with (its last page and watermark, or its error): kept
                 # whatever the next channel does.
                 self.env.cr.commit()  # pylint: disable=invalid-commit
+        # The settlement periods whose operations the read changed are reconciled again; its
+        # failure undoes no fee read (each period is reconciled on its own there).
+        payouts = self.env["sale.channel.payout"]
+        self._run_isolated(payouts, "reconciling the periods of new fees", payouts._reconcile_touched, channels)
 
     @api.model
     def _fees_read_failed(self, channel, error):
@@ -101,39 +113,51 @@ class SaleChannelFee(models.Model):
 
     @api.model
     def _lock_channel(self, channel):
-        """Whether this transaction holds the channel's row lock: two runners (a cron run and
-        Read Fees Now on another server) never read one channel at once, the second skips it."""
-        self.env.cr.execute("SELECT id FROM sale_channel WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
-                            (channel.id,))
-        return bool(self.env.cr.fetchone())
+        """Whether this transaction holds the fee read's lock on the channel: two runners (a
+        cron run and Read Fees Now on another server) never read one channel at once, the
+        second skips it. An advisory lock of this job's own: the channel's row stays free for
+        its writers, and the payout read (a lock of its own) is not taken for this job."""
+        self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (FEES_LOCK_KEY, channel.id))
+        return self.env.cr.fetchone()[0]
 
     @api.model
     def _read_channel_fees(self, channel):
         """One channel's read, from a little before its watermark to now, page by page.
 
         Returns the number of new operations stored, or None when another runner holds the
-        channel. The watermark moves only after a complete read: an interrupted read starts
-        again from the same place, and what it had stored is found again (nothing twice)."""
+        channel. The watermark moves to the end of each month window read completely: an
+        interrupted read starts again from there (an operation that cannot be read holds up
+        its own month only), and what it had stored is found again (nothing twice)."""
         if not self._claim_fresh(self._lock_channel, channel):
             _logger.info("Sales channel %s: its fees are being read by another runner", channel.id)
             return None
         # Read under the lock: what another runner committed before it (its watermark).
-        channel.invalidate_recordset(["fees_read_until", "fees_from", "read_fees"])
+        channel.invalidate_recordset(["fees_read_until", "fees_read_since", "fees_from", "read_fees"])
         now = fields.Datetime.now()
         start = self._fees_start(channel, now)
         client = channel._api_client()
         currency = (channel.pricelist_id.currency_id or channel.company_id.currency_id).id
         commit = self._commit_allowed()
         stored = 0
-        for page in client.fees(start, now):
-            stored += self._store_page(channel, currency, page)
-            if commit:
-                # The page is stored and linked: a failure on a later page keeps it, and the
-                # next run reads it again without storing anything twice (unique key).
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-                if not self._lock_channel(channel):
-                    # Another runner took the channel between the commit and here: it reads on.
-                    return stored
+        try:
+            for page in client.fees(start, now):
+                stored += self._store_page(channel, currency, page)
+                self._fees_progress(channel, start, getattr(client, "fees_complete_up_to", None))
+                if commit:
+                    # The page is stored and linked (and the watermark moved past the months read
+                    # completely): a failure on a later page keeps it, and the next run reads it
+                    # again without storing anything twice (unique key).
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
+                    if not self._lock_channel(channel):
+                        # Another runner took the channel between the commit and here: it reads on.
+                        return stored
+        except ApiAuthError as exc:
+            raise UserError(self.env._(
+                "%(store)s refused the credentials while reading the fees (%(error)s). Check the Client ID and "
+                "the API key on the channel's General tab, and that the key may read the finance data "
+                "(Ozon: a key with the Finance role or Admin).",
+                store=channel._platform().label, error=exc)) from exc
+        self._fees_progress(channel, start, now)
         self._relink_unmatched(channel)
         channel.sudo().write({"fees_read_until": now, "fees_last_read_at": now, "fees_last_error": False})
         if stored:
@@ -141,10 +165,29 @@ class SaleChannelFee(models.Model):
         return stored
 
     @api.model
+    def _fees_progress(self, channel, start, done):
+        """The read from ``start`` is complete up to ``done``: the watermark moves there (never
+        back), and the channel's operations are known from ``start`` on when this read reached
+        where the operations known already begin (nothing left between)."""
+        if not done:
+            return
+        values = {}
+        if not channel.fees_read_until or done > channel.fees_read_until:
+            values["fees_read_until"] = done
+        since = channel.fees_read_since
+        if not since or (start < since and done >= since - timedelta(seconds=1)):
+            values["fees_read_since"] = start
+        if values:
+            channel.sudo().write(values)
+
+    @api.model
     def _fees_start(self, channel, now):
         """Where a read starts: the watermark less an overlap (marketplaces book operations
-        with past dates), else the channel's first day, else the previous month's first day."""
+        with past dates), else the channel's first day, else the previous month's first day.
+        A first day set before what was ever read completely is read back to."""
         first = fields.Datetime.to_datetime(channel.fees_from) if channel.fees_from else None
+        if channel.fees_read_until and first and (not channel.fees_read_since or first < channel.fees_read_since):
+            return first
         previous = (now.replace(day=1) - timedelta(days=1)).replace(day=1)
         previous_month = datetime.combine(previous.date(), time.min)
         if channel.fees_read_until and channel.fees_read_until.date() == now.date():
@@ -256,28 +299,36 @@ class SaleChannelFee(models.Model):
     @api.model
     def _set_states(self, fee_ids):
         """The booking state of fees just stored or linked (see BOOKING_STATES): nothing to
-        book when nothing was charged beyond the sale, unmatched while their order is not in
-        Odoo, waiting otherwise. Fees already in payment or booked are not these."""
+        book when nothing was charged beyond the sale; unmatched while their order has no
+        sales order, except an order the store cancelled before a sales order was made (its
+        inbox order is cancelled): its charges wait to be booked as those of a cancelled
+        order; waiting otherwise. Fees already in payment or booked are not these."""
+        self.env["sale.inbox.order"].flush_model(["channel_id", "external_id", "sale_order_id", "state"])
         self.env.cr.execute(
             """
-            UPDATE sale_channel_fee
-               SET state = CASE WHEN charge_amount = 0 THEN 'nothing'
-                                WHEN order_ref IS NOT NULL AND sale_order_id IS NULL THEN 'unmatched'
+            UPDATE sale_channel_fee f
+               SET state = CASE WHEN f.charge_amount = 0 THEN 'nothing'
+                                WHEN f.order_ref IS NOT NULL AND f.sale_order_id IS NULL AND NOT EXISTS (
+                                     SELECT 1 FROM sale_inbox_order o
+                                      WHERE o.channel_id = f.channel_id AND o.external_id = f.order_ref
+                                        AND o.sale_order_id IS NULL AND o.state = 'cancelled')
+                                THEN 'unmatched'
                                 ELSE 'waiting' END
-             WHERE id = ANY(%s) AND state IN ('waiting', 'unmatched', 'nothing') AND move_id IS NULL
+             WHERE f.id = ANY(%s) AND f.state IN ('waiting', 'unmatched', 'nothing') AND f.move_id IS NULL
             """,
             [fee_ids],
         )
 
     @api.model
     def _relink_unmatched(self, channel):
-        """The channel's fees whose order had not arrived: linked to it if it has since."""
+        """The channel's fees whose order had no sales order: linked to it if it has one since
+        (or waiting as charges of a cancelled order when the store cancelled it meanwhile)."""
         self.flush_model()
         self.env.cr.execute(
             """
             SELECT id FROM sale_channel_fee
              WHERE channel_id = %s AND sale_order_id IS NULL AND order_ref IS NOT NULL
-               AND state IN ('unmatched', 'nothing')
+               AND state IN ('unmatched', 'nothing', 'waiting') AND move_id IS NULL
             """,
             (channel.id,),
         )
@@ -290,6 +341,11 @@ class SaleChannelFee(models.Model):
 
 class SaleChannel(models.Model):
     _inherit = "sale.channel"
+
+    fees_read_since = fields.Datetime(
+        readonly=True, copy=False,
+        help="The marketplace's operations are read from this moment on. Read Fees From set earlier makes "
+        "the next read go back to it.")
 
     def action_read_fees_now(self):
         """Have the fee job read this channel's fees soon (the store is not called in the

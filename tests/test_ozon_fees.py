@@ -1,9 +1,13 @@
 """Reading Ozon's money operations into marketplace fees: every operation once, linked to its
 sales order, page by page, against the fake Ozon on real HTTP; a poisoned channel among good
 ones; the channel lock; the sales order's tab; who may do what."""
+import json
+import threading
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
+from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api, fields
 from odoo.exceptions import AccessError
@@ -11,12 +15,15 @@ from odoo.modules.registry import Registry
 from odoo.tests import BaseCase, HttpCase, new_test_user, tagged
 from odoo.tests.common import JsonRpcException, get_db_name
 
+from odoo.addons.sale_inbox.platforms.http import ApiBadAnswer
+from odoo.addons.sale_inbox.platforms.ozon import SCHEME_KEY
 from odoo.addons.sale_inbox.platforms.ozon.fake import FakeOzon
 from odoo.addons.sale_inbox.platforms.ozon.finance import iso_ms
 from odoo.addons.sale_inbox.platforms.testing import FakeStore
 
 from .common import ALLOW_PRIVATE_PARAM
 from .ozon_money_common import OzonMoneyFixtures
+from .ozon_ship_common import SKUS
 
 FINANCE_LIST = "/v3/finance/transaction/list"
 
@@ -185,6 +192,151 @@ class TestOzonFees(OzonMoneyFixtures, HttpCase):
         self.assertEqual(self.fees(poisoned).mapped("amount"), [-4.0])
         self.assertEqual(len(self.fees()), 1)
 
+    # -- fix round 13 -----------------------------------------------------------------------
+
+    def test_an_order_cancelled_before_its_sales_order_is_waiting_not_unmatched(self):
+        """The store cancelled the order before a sales order was made: its charges wait to be
+        booked as those of a cancelled order; an order with no inbox order is unmatched."""
+        self.assertEqual(dict(self.Fee._fields["state"].selection)["unmatched"], "No Sales Order Yet")
+        posting = self.ozon.fbs_posting("1000-0040-1", [("MUG-01", 1, "12.50", SKUS["MUG-01"])],
+                                        addressee={"name": "Ivan Petrov", "phone": ""})
+        for product in posting["products"]:
+            product["currency_code"] = "EUR"
+        self.ozon.add_posting(posting)
+        inbox = self.Inbox.browse(self.Inbox._receive(
+            self.channel, json.dumps(dict(self.ozon.public(posting), **{SCHEME_KEY: "fbs"})).encode(),
+            "application/json")[0])
+        later = self.ozon.charge_operation("1000-0040-1", "0.40", at=self.at(1, 4))
+        self.ozon.charge_operation("1000-0041-1", "1.10", at=self.at(2, 4))
+        inbox.sudo().write({"state": "cancelled"})
+        self.read_fees()
+        fees = self.fees()
+        on_cancelled = fees.filtered(lambda f: f.order_ref == "1000-0040-1")
+        self.assertEqual((on_cancelled.state, on_cancelled.sale_order_id), ("waiting", self.env["sale.order"]))
+        self.assertEqual(fees.filtered(lambda f: f.order_ref == "1000-0041-1").state, "unmatched")
+
+        # Unmatched first, the store cancels the order later: waiting at the next read.
+        self.assertTrue(later)
+        posting2 = self.ozon.fbs_posting("1000-0042-1", [("MUG-01", 1, "12.50", SKUS["MUG-01"])],
+                                         addressee={"name": "Ivan Petrov", "phone": ""})
+        for product in posting2["products"]:
+            product["currency_code"] = "EUR"
+        inbox2 = self.Inbox.browse(self.Inbox._receive(
+            self.channel, json.dumps(dict(self.ozon.public(posting2), **{SCHEME_KEY: "fbs"})).encode(),
+            "application/json")[0])
+        self.ozon.charge_operation("1000-0042-1", "0.70", at=self.now - timedelta(minutes=5))
+        self.read_fees()
+        fee2 = self.fees().filtered(lambda f: f.order_ref == "1000-0042-1")
+        self.assertEqual(fee2.state, "unmatched")
+        inbox2.sudo().write({"state": "cancelled"})
+        self.read_fees()
+        self.assertEqual(fee2.state, "waiting")
+
+    def test_read_fees_from_set_earlier_reads_back_to_it(self):
+        """Browse #4a: Read Fees From moved before what was read: the next read goes back."""
+        self.ozon.service_operation("7.00", at=self.at(1, 2))
+        self.read_fees()
+        self.assertEqual(self.channel.fees_read_since, self.first)
+        previous = month_start(self.first - timedelta(days=1))
+        self.ozon.service_operation("5.00", at=previous + timedelta(days=3))
+        self.channel.fees_from = previous.date()
+        self.ozon.finance_requests.clear()
+        self.read_fees()
+        self.assertEqual(self.ozon.finance_requests[0]["filter"]["date"]["from"], iso_ms(previous))
+        self.assertEqual(sorted(self.fees().mapped("amount")), [-7.0, -5.0])
+        self.assertEqual(self.channel.fees_read_since, previous)
+        # Read back once: the next read starts from the watermark again.
+        self.ozon.finance_requests.clear()
+        read_until = self.channel.fees_read_until
+        self.read_fees()
+        self.assertEqual(self.ozon.finance_requests[0]["filter"]["date"]["from"],
+                         iso_ms(max(read_until - timedelta(days=2), self.first)))
+
+    def test_the_watermark_moves_past_each_month_read_completely(self):
+        """m10: an unreadable operation of this month holds up this month only: the previous
+        month, read completely, is behind the watermark."""
+        previous = month_start(self.first - timedelta(days=1))
+        self.channel.fees_from = previous.date()
+        self.ozon.service_operation("5.00", at=previous + timedelta(days=3))
+        bad = self.ozon.service_operation("7.00", at=self.at(1, 2))
+        bad["amount"] = "seven"
+        # Not assertRaises: Odoo's rolls back what the read did before the error.
+        try:
+            self.Fee._read_channel_fees(self.channel)
+        except ApiBadAnswer as exc:
+            self.assertIn("amount is not a number", str(exc))
+        else:
+            self.fail("the unreadable operation stops the read")
+        self.channel.invalidate_recordset()
+        self.assertEqual(self.fees().mapped("amount"), [-5.0])
+        self.assertEqual(self.channel.fees_read_until.replace(microsecond=0), self.first - timedelta(seconds=1))
+        self.assertEqual(self.channel.fees_read_since, previous)
+
+    def test_ozon_operation_types_are_named_in_english(self):
+        self.ozon.service_operation("3.00", at=self.at(1, 3))
+        self.ozon.add_operation("SomethingNewFromOzon", "-1.00", name="Новая услуга", at=self.at(2, 3))
+        self.read_fees()
+        names = {fee.operation_type: fee.name for fee in self.fees()}
+        self.assertEqual(names, {"OperationMarketplaceServiceStorage": "Storage",
+                                 "SomethingNewFromOzon": "Новая услуга"})
+        arch = self.Fee.get_views([(False, "list")])["views"]["list"]["arch"]
+        self.assertIn('name="operation_type"', arch)
+
+    def test_journal_entries_are_links_only_for_those_who_may_read_them(self):
+        """Browse #5: a Sales Inbox user without accounting sees the entry's name, no link;
+        an accountant gets the link. m8: accountants find the fees under Accounting."""
+        self.ozon.service_operation("3.00", at=self.at(1, 2))
+        self.read_fees()
+        fee = self.fees()
+        move = self.env["account.move"].create({"move_type": "entry", "journal_id": self.marketplace_journal.id})
+        fee.sudo().move_id = move
+        user = new_test_user(self.env, "fees_plain_user",
+                             groups="sales_team.group_sale_salesman_all_leads,sale_inbox.group_sale_inbox_user")
+        accountant = new_test_user(self.env, "fees_accountant", groups="account.group_account_readonly")
+        for who, link in ((user, False), (accountant, True)):
+            for view in ("list", "form"):
+                arch = self.Fee.with_user(who).get_views([(False, view)])["views"][view]["arch"]
+                self.assertEqual('name="move_id"' in arch, link, (who.login, view))
+                self.assertEqual('name="move_name"' in arch, not link, (who.login, view))
+        self.assertEqual(fee.with_user(user).move_name, move.name)
+        so_arch = self.env["sale.order"].with_user(user).get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertNotIn('name="move_id"', so_arch.split('name="marketplace_fees"')[1].split("</page>")[0])
+
+        menu = self.env.ref("sale_inbox.menu_sale_channel_fee_accounting")
+        self.assertEqual(menu.parent_id, self.env.ref("account.menu_finance_reports"))
+        visible = self.env["ir.ui.menu"].with_user(accountant)._visible_menu_ids()
+        self.assertIn(menu.id, visible)
+        self.assertNotIn(menu.id, self.env["ir.ui.menu"].with_user(user)._visible_menu_ids())
+
+    def test_refused_credentials_say_what_to_check(self):
+        """Browse #4b: the error on the channel says in words what to check."""
+        self.channel.api_secret = "wrong-key"
+        self.ozon.service_operation("3.00", at=self.at(1, 2))
+        self.read_fees()
+        error = self.channel.fees_last_error
+        self.assertIn("refused the credentials", error)
+        self.assertIn("Client ID and the API key", error)
+        self.assertIn("Finance role", error)
+        self.assertFalse(self.fees())
+
+    def test_the_read_reconciles_the_touched_periods_and_survives_its_failure(self):
+        """The fee read ends by reconciling the periods whose fees changed; a failure there
+        undoes no fee read."""
+        Payout = self.env.registry["sale.channel.payout"]
+        calls = []
+
+        def touched(payouts, channels=None):
+            calls.append(channels)
+            raise RuntimeError("reconciliation broke")
+
+        self.ozon.service_operation("3.00", at=self.at(1, 2))
+        with patch.object(Payout, "_reconcile_touched", touched, create=True):
+            self.read_fees()
+        self.assertEqual(len(calls), 1)
+        self.assertIn(self.channel, calls[0])
+        self.assertEqual(self.fees().mapped("amount"), [-3.0], "the fees are kept")
+        self.assertFalse(self.channel.fees_last_error)
+
     def test_the_sales_order_tab_for_users_and_salespeople(self):
         order = self.posting("1000-0020-1")
         self.ozon.sale_operation("1000-0020-1", "45.00", "6.75", at=self.at(1, 2))
@@ -284,8 +436,8 @@ class TestOzonFeesConcurrency(BaseCase):
 
     def test_a_second_runner_skips_a_channel_being_read(self):
         with self.registry.cursor() as holder, self.registry.cursor() as runner:
-            # The first runner: it holds the channel (as while it reads a page).
-            holder.execute("SELECT id FROM sale_channel WHERE id = %s FOR NO KEY UPDATE", (self.channel_id,))
+            # The first runner: it holds the fee read's lock on the channel (as while it reads a page).
+            holder.execute("SELECT pg_advisory_xact_lock(1350101, %s)", (self.channel_id,))
             env = api.Environment(runner, SUPERUSER_ID, {})
             env["sale.channel.fee"]._cron_read_fees()
             channel = env["sale.channel"].browse(self.channel_id)
@@ -308,3 +460,25 @@ class TestOzonFeesConcurrency(BaseCase):
             self.assertTrue(channel.fees_read_until)
             self.assertFalse(channel.fees_last_error)
         self.assertEqual(self._count(), (1200, 1200), "read again: nothing twice")
+
+    def test_a_writer_of_the_channel_or_the_payout_read_does_not_stop_the_fee_read(self):
+        """m9: the channel's row held (a manager saving its form, the order poll) and the
+        payout read's lock held: the fee read reads all the same."""
+        def run():
+            with self.registry.cursor() as runner:
+                api.Environment(runner, SUPERUSER_ID, {})["sale.channel.fee"]._cron_read_fees()
+
+        with self.registry.cursor() as holder:
+            holder.execute("SELECT id FROM sale_channel WHERE id = %s FOR NO KEY UPDATE", (self.channel_id,))
+            holder.execute("SELECT pg_advisory_xact_lock(1350102, %s)", (self.channel_id,))
+            thread = threading.Thread(target=run)
+            thread.start()
+            # The read asks Ozon while the row is held (its watermark's write then waits for it).
+            deadline = time.monotonic() + 30
+            while not self.ozon.finance_requests and thread.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            read_while_held = bool(self.ozon.finance_requests)
+            holder.rollback()
+        thread.join(60)
+        self.assertTrue(read_while_held, "the fees were read while the row was held")
+        self.assertEqual(self._count(), (1200, 1200))

@@ -89,6 +89,54 @@ LOGISTICS = frozenset({
     "MarketplaceServiceItemReturnNotDelivToCustomer", "MarketplaceServiceItemReturnPartGoodsCustomer",
     "MarketplaceServiceItemRedistributionReturnsPVZ", "OperationItemReturn",
 })
+#: Ozon's operation types in English (Ozon names them in Russian only): the name an operation
+#: is shown by. An operation type not listed keeps the name Ozon gives it.
+OPERATION_NAMES = {
+    "OperationAgentDeliveredToCustomer": "Sale: Delivered to the Buyer",
+    "OperationAgentStornoDeliveredToCustomer": "Sale Reversed",
+    "OperationItemReturn": "Return Logistics",
+    "ClientReturnAgentOperation": "Return from the Buyer",
+    "OperationReturnGoodsFBSofRMS": "Return of FBS Goods",
+    "OperationAgentDeliveredToCustomerCanceled": "Delivery to the Buyer Cancelled",
+    "OperationClaim": "Claim",
+    "OperationCorrectionSeller": "Correction",
+    "OperationDefectiveWriteOff": "Defective Goods Written Off",
+    "OperationLackWriteOff": "Missing Goods Written Off",
+    "OperationSetOff": "Set-Off",
+    "OperationMarketplaceCrossDockServiceWriteOff": "Cross-Docking",
+    "OperationMarketplaceServiceStorage": "Storage",
+    "OperationMarketplaceServicePremiumCashbackIndividualPoints": "Premium Cashback Points",
+    "OperationMarketplaceServicePremiumPromotion": "Premium Promotion",
+    "OperationMarketplaceWithHoldingForUndeliverableGoods": "Withheld for Undeliverable Goods",
+    "OperationMarketplaceServiceItemElectronicServicesStencil": "Electronic Services",
+    "OperationSubscriptionPremium": "Premium Subscription",
+    "MarketplaceMarketingActionCostOperation": "Promotion",
+    "MarketplaceSaleReviewsOperation": "Paid Reviews",
+    "MarketplaceRedistributionOfAcquiringOperation": "Acquiring (Card Payments)",
+    "MarketplaceSellerCompensationOperation": "Compensation",
+    "MarketplaceSellerReexposureDeliveryReturnOperation": "Re-Exposure after Delivery Return",
+    "MarketplaceSellerShippingCompensationReturnOperation": "Shipping Compensation on Return",
+    "MarketplaceSellerCorrectionOperation": "Correction",
+    "MarketplaceSellerDecompensationOperation": "Compensation Reversed",
+    "MarketplaceReturnStorageServiceAtThePickupPointFbsItem": "Return Storage at the Pickup Point",
+    "MarketplaceReturnStorageServiceInTheWarehouseFbsItem": "Return Storage in the Warehouse",
+    "MarketplaceServiceItemDirectFlowLogistic": "Logistics",
+    "MarketplaceServiceItemReturnFlowLogistic": "Return Logistics",
+    "MarketplaceServiceItemDelivToCustomer": "Last-Mile Delivery",
+    "MarketplaceServiceItemDropoffPVZ": "Drop-Off at a Pickup Point",
+    "MarketplaceServiceItemFulfillment": "Assembly",
+    "MarketplaceDeliveryCostItem": "Delivery",
+    "MarketplaceNotDeliveredCostItem": "Not Delivered",
+    "MarketplaceReturnAfterDeliveryCostItem": "Return after Delivery",
+    "MarketplaceServiceItemReturnAfterDelivToCustomer": "Return after Delivery to the Buyer",
+    "MarketplaceServiceItemReturnNotDelivToCustomer": "Return of an Undelivered Order",
+    "MarketplaceServiceItemReturnPartGoodsCustomer": "Partial Return by the Buyer",
+    "DisposalReasonFailedToPickupOnTime": "Disposal: Not Picked Up in Time",
+    "DisposalReasonDamagedPackaging": "Disposal: Damaged Packaging",
+    "MarketplaceServiceBrandCommission": "Brand Commission",
+    "MarketplaceServicePremiumCashback": "Premium Cashback",
+    "StarsMembership": "Stars Membership",
+}
 #: (commission sign, services sign) tried in turn until an operation's parts add up.
 _SIGN_READINGS = ((1, 1), (1, -1), (-1, 1), (-1, -1))
 
@@ -197,7 +245,8 @@ def read_operation(data: Mapping) -> FeeOperation:
     order_ref = str(posting.get("posting_number") or "").strip()
     return FeeOperation(
         ref=ref, date=moment, operation_type=operation_type,
-        name=str(data.get("operation_type_name") or operation_type), kind=_kind(str(data.get("type") or ""), order_ref),
+        name=OPERATION_NAMES.get(operation_type) or str(data.get("operation_type_name") or operation_type),
+        kind=_kind(str(data.get("type") or ""), order_ref),
         amount=amount, sale_amount=sale, commission_amount=commission, delivery_amount=delivery,
         # The rest of the total: the other services and whatever Ozon adds that has no field.
         services_amount=amount - sale - commission - delivery, order_ref=order_ref)
@@ -277,6 +326,11 @@ class OzonFinance(OzonApi, FeeClient):
     """Reading Ozon's finance transactions and settlement periods."""
 
     fee_page_size = FEE_PAGE_SIZE
+    #: How far the last ``fees()`` read completely (naive UTC): the end of the last month
+    #: window whose every page was handed over, set before that window's last page is
+    #: handed over (so a reader storing pages as they come may move its watermark there
+    #: once it has stored it); None before the first window is complete.
+    fees_complete_up_to: datetime | None = None
 
     def _finance_result(self, path: str, body: Mapping) -> Mapping:
         result = self.result(path, body)
@@ -288,7 +342,10 @@ class OzonFinance(OzonApi, FeeClient):
         """Each calendar month of the period on its own (Ozon allows one month a request),
         its pages one after the other. An operation that cannot be read stops the read with
         an error naming it (the pages before it were handed over; the next read starts again
-        where this one could not go on): skipping it would lose it for good."""
+        where this one could not go on): skipping it would lose it for good.
+        ``fees_complete_up_to`` says how far the read went window by window: an operation
+        that cannot be read holds up its own month only."""
+        self.fees_complete_up_to = None
         for start, end in month_windows(date_from, date_to):
             page, page_count = 1, 1
             while page <= page_count:
@@ -298,9 +355,13 @@ class OzonFinance(OzonApi, FeeClient):
                     "page": page, "page_size": self.fee_page_size})
                 operations = _listed(result, "operations", TRANSACTIONS)
                 page_count = _page_count(result, TRANSACTIONS)
-                yield [self._read(operation, page, start, end) for operation in operations]
+                read = [self._read(operation, page, start, end) for operation in operations]
+                # An empty page ends the window too: a page count that promised more than there is.
+                if page >= page_count or not operations:
+                    self.fees_complete_up_to = end
+                yield read
                 if not operations:
-                    break  # a page count that promised more than there is
+                    break
                 page += 1
 
     @staticmethod

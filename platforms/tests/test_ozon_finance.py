@@ -132,7 +132,7 @@ def test_each_kind_of_operation_is_read_in_the_sellers_signs(ozon):
     assert fields(sale) == ("sale", "5000-0001-1", D("787.00"), D("1000.00"), D("-150.00"), D("-63.00"), 0)
     sold = read[str(sale["operation_id"])]
     assert (sold.date, sold.operation_type, sold.name) == (at, "OperationAgentDeliveredToCustomer",
-                                                           "Доставка покупателю")
+                                                           "Sale: Delivered to the Buyer")
     assert sold.charges == D("-213.00")
     assert fields(returned) == ("return", "5000-0002-1", D("-174.68"), D("-211.00"), D("48.32"), D("-12.00"), 0)
     assert fields(charge) == ("order_charge", "5000-0003-1", D("-25.50"), 0, 0, D("-25.50"), 0)
@@ -336,3 +336,36 @@ def test_a_period_without_an_id_and_a_net_refund_of_commission():
     with pytest.raises(ApiBadAnswer):
         read_period({"period": {"id": 5, "begin": "2026-08-24T00:00:00Z", "end": "2026-08-30T00:00:00Z"},
                      "orders_amount": "lots"}, {})
+
+
+# -- fix round 13: how far a read went, English names ---------------------------------------------
+
+def test_the_client_says_how_far_it_read_completely_month_by_month(ozon):
+    """An unreadable operation in March holds up March only: February's window was read
+    completely, and the client says so before March's first request."""
+    ozon.service_operation("1.00", at=datetime(2026, 2, 10, 10))
+    bad = ozon.service_operation("3.00", at=datetime(2026, 3, 2, 10))
+    bad["amount"] = "three"
+    finance = client(ozon)
+    seen = []
+    with pytest.raises(ApiBadAnswer):
+        for _page in finance.fees(datetime(2026, 2, 1), datetime(2026, 3, 20)):
+            seen.append(finance.fees_complete_up_to)
+    assert seen == [datetime(2026, 2, 28, 23, 59, 59, 999999)], "told with February's last page"
+    assert finance.fees_complete_up_to == datetime(2026, 2, 28, 23, 59, 59, 999999)
+    # A complete read: up to its end; a new read starts from nothing known.
+    ozon.operations.remove(bad)
+    pages = []
+    for _page in finance.fees(datetime(2026, 3, 1), datetime(2026, 3, 20)):
+        pages.append(finance.fees_complete_up_to)
+    assert pages == [datetime(2026, 3, 20)]
+
+
+def test_known_operation_types_are_named_in_english_unknown_keep_ozons_name(ozon):
+    at = datetime(2026, 3, 1, 10)
+    ozon.service_operation("1.00", at=at)
+    ozon.add_operation("MarketplaceRedistributionOfAcquiringOperation", "-0.50", posting_number="7000-0001",
+                       name="Оплата эквайринга", at=at)
+    ozon.add_operation("SomethingNewFromOzon", "-2.00", name="Новая услуга", at=at)
+    names = [op.name for op in read_all(client(ozon), datetime(2026, 3, 1), datetime(2026, 3, 31))]
+    assert names == ["Storage", "Acquiring (Card Payments)", "Новая услуга"]
