@@ -22,7 +22,7 @@ class SaleChannel(models.Model):
     fees_from = fields.Date(
         string="Read Fees From",  # noqa: W8113
         help="The first day whose operations are read (empty: the first day of the previous month, "
-        "at the first read).")
+        "at the first read). Set earlier than Fees Read Since, the next read goes back to it.")
     fees_read_until = fields.Datetime(
         readonly=True, copy=False,
         help="Every operation booked by the marketplace up to this moment has been read.")
