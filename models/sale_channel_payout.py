@@ -452,9 +452,12 @@ class SaleChannelPayout(models.Model):
             causes += self._no_order_causes(inbox_state, store, booked_charges, waiting)
         else:
             if share != 1.0:
+                # Formatted beforehand: an f-string among _()'s arguments stops the translation
+                # export from reading this file.
+                share_text = f"{share:.0%}"
                 causes.append(_("Sold in several periods: %(share)s of its invoices (%(invoiced)s) counted here, "
                                 "the share of its sales in this period.",
-                                share=f"{share:.0%}", invoiced=self._money(invoiced)))
+                                share=share_text, invoiced=self._money(invoiced)))
             causes += self._sale_causes(has_sale, sales, booked_sales, invoice_count)
             causes += self._return_causes(has_return, returns, refunded, refund_count)
             if self._round(waiting):
