@@ -184,7 +184,7 @@ class SaleChannel(models.Model):
         money_error = self.fees_last_error or self.payouts_last_error
         if money_error:
             return "amber", _("Reading the marketplace's money failed: %s (Marketplace Money page).",
-                              money_error.strip().splitlines()[0][:200])
+                              money_error.strip().splitlines()[0][:400])
         if not (self.last_connection_check or self._last_api_success() or self.last_received_at):
             if self.support_test_connection:
                 return "amber", _("Not tested yet: press Test Connection.")

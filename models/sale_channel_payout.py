@@ -27,6 +27,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import float_is_zero
 
 from .. import platforms
+from ..platforms.http import ApiAuthError
 from .sale_channel import MANAGER, check_group_access
 
 ACCOUNT_MANAGER = "account.group_account_manager"
@@ -137,7 +138,14 @@ class SaleChannelPayout(models.Model):
         """Read and reconcile one channel's periods (locked by the caller); returns them."""
         today = fields.Date.context_today(channel)
         client = channel._api_client()
-        read = client.payouts(self._read_start(channel), today)
+        try:
+            read = client.payouts(self._read_start(channel), today)
+        except ApiAuthError as exc:
+            raise UserError(self.env._(
+                "%(store)s refused the credentials while reading the settlement periods (%(error)s). Check the "
+                "Client ID and the API key on the channel's General tab, and that the key may read the finance "
+                "data (Ozon: a key with the Finance role or Admin).",
+                store=channel._platform().label, error=exc)) from exc
         self._check_currency(channel, read)
         periods = self._store_periods(channel, read)
         periods._reconcile()

@@ -165,3 +165,13 @@ class TestMarketplaceMoneyFlow(OzonMoneyFixtures, TransactionCase):
         self.read_fees()
         fees = self.Fee.search([("channel_id", "=", self.channel.id)])
         self.assertEqual(sorted(fees.mapped("amount")), [-2.0, -1.0])
+
+    def test_refused_credentials_say_what_to_check_for_payouts_too(self):
+        self.channel.sudo().api_secret = "not-the-key"
+        self.Payout._cron_read_payouts()
+        self.channel.invalidate_recordset()
+        error = self.channel.payouts_last_error
+        self.assertIn("Ozon refused the credentials while reading the settlement periods", error)
+        self.assertIn("Finance role", error)
+        self.assertIn("Reading the marketplace's money failed: Ozon refused the credentials",
+                      self.channel.health_reason)
